@@ -1,0 +1,79 @@
+"""Shared machinery of the built-in styles: jittered layout, texture painting, warp, ear loops, lighting."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+
+from unmask_styles.placement import Layout, composite, face_frame, mask_curves, mask_grid, warp_texture
+
+
+def fabric_noise(rng: np.random.Generator, h: int, w: int, scale: float) -> np.ndarray:
+    """Smooth random field in [-1, 1] with features about `scale` pixels wide (wrinkles, weave)."""
+    small = rng.standard_normal((max(2, int(h / scale)) + 1, max(2, int(w / scale)) + 1)).astype(np.float32)
+    field = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+    return field / max(float(np.abs(field).max()), 1e-6)
+
+
+def superellipse(h: int, w: int, power: float, width: float = 1.0, height: float = 1.0) -> np.ndarray:
+    """Alpha of a rounded rectangle filling the texture (power 2 = ellipse, large = rectangle)."""
+    v, u = np.mgrid[0:h, 0:w].astype(np.float32)
+    x = (u / max(w - 1, 1) * 2 - 1) / width
+    y = (v / max(h - 1, 1) * 2 - 1) / height
+    return ((np.abs(x) ** power + np.abs(y) ** power) <= 1.0).astype(np.float32)
+
+
+class WarpedMask:
+    """A style paints an RGBA texture; this class places it on the face along the landmarks.
+
+    Subclasses set `name`, `layout` and `ear_loops` and implement `paint(rng, h, w) -> H×W×4 float32`.
+    """
+
+    name = "base"
+    layout = Layout()
+    ear_loops = False
+    loop_colours = ((0.92, 0.92, 0.92),)
+
+    def jitter(self, rng: np.random.Generator) -> Layout:
+        """The style's layout, varied a little per sample as real masks are worn differently."""
+        base = self.layout
+        return dataclasses.replace(
+            base,
+            bridge=base.bridge + rng.uniform(-0.08, 0.08),
+            under_eye=base.under_eye + rng.uniform(-0.04, 0.05),
+            below_chin=base.below_chin + rng.uniform(-0.02, 0.04),
+        )
+
+    def paint(self, rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(
+        self, image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        lm = np.asarray(landmarks, np.float64)
+        layout = self.jitter(rng)
+        grid = mask_grid(lm, layout)
+        # Paint at about twice the mask's size in the photo so the warp only ever shrinks the texture.
+        width = float(np.hypot(*(grid[0, -1] - grid[0, 0])))
+        tw = int(np.clip(width * 2, 64, 512))
+        th = int(tw * 0.7)
+        texture = self.paint(rng, th, tw).astype(np.float32)
+        layer = warp_texture(texture, grid, image.shape[:2])
+        if self.ear_loops:
+            self._draw_loops(layer, lm, layout, rng)
+        return composite(image, layer, lm)
+
+    def _draw_loops(self, layer: np.ndarray, lm: np.ndarray, layout: Layout, rng) -> None:
+        """Elastic loops from the mask's side corners back toward the ears."""
+        down, right, d = face_frame(lm)
+        top, bottom = mask_curves(lm, layout)
+        colour = self.loop_colours[rng.integers(len(self.loop_colours))]
+        thickness = max(1, round(d * 0.04))
+        for side, ear_index, sign in ((0, 0, -1), (-1, 16, 1)):
+            ear = lm[ear_index] + right * sign * 0.12 * d - down * 0.1 * d
+            for start in (top[side], bottom[side]):
+                pts = np.array([start, (start + ear) / 2 + right * sign * 0.05 * d, ear])
+                cv2.polylines(layer, [np.round(pts * 4).astype(np.int32)], False,
+                              (*colour, 1.0), thickness, lineType=cv2.LINE_AA, shift=2)

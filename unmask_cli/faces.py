@@ -1,0 +1,154 @@
+"""Faces: detection, the 68 dlib landmarks, alignment to an S×S crop and its exact inverse.
+
+Alignment is a similarity transform fitted (least squares) from the eye and nose-bridge landmarks to a mean
+FFHQ-style template (a tighter frame than FFHQ's). Those points stay visible above a face mask, so clean training faces and masked faces at
+inference are framed the same way.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from unmask_cli.face_template import TEMPLATE_68
+
+# Landmark index ranges of dlib's 68-point model.
+JAW = slice(0, 17)
+NOSE_BRIDGE = slice(27, 31)
+NOSE = slice(27, 36)
+LEFT_EYE = slice(36, 42)
+RIGHT_EYE = slice(42, 48)
+EYES = slice(36, 48)
+MOUTH = slice(48, 68)
+ALIGN_POINTS = np.r_[27:31, 36:48]  # nose bridge + both eyes: unaffected by a mask
+# The crop is FFHQ's square zoomed in 1.2x around a point below its centre: FFHQ's frame is loose
+# (half of it hair and background), and a tighter frame spends the S×S pixels on the face and the mask.
+CROP_ZOOM = 1.2
+CROP_CENTER = np.array([0.5, 0.6])
+CROP_TEMPLATE = (TEMPLATE_68 - CROP_CENTER) * CROP_ZOOM + 0.5
+DETECT_MAX_SIDE = 1024  # detect on a downscaled copy of big photos; landmarks run at full resolution
+
+
+class ModelFilesMissing(RuntimeError):
+    pass
+
+
+def model_dir() -> Path:
+    """Folder of dlib's model files from `face-recognition-models`, found without importing the package.
+
+    Importing it pulls in `pkg_resources`, which setuptools ≥ 81 no longer ships.
+    """
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelFilesMissing("package 'face-recognition-models' is not installed (pip install unmask)")
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
+
+
+def model_file(name: str) -> Path:
+    path = model_dir() / name
+    if not path.is_file():
+        raise ModelFilesMissing(f"dlib model file missing: {path}")
+    return path
+
+
+@cache
+def _frontal_detector():
+    import dlib
+
+    return dlib.get_frontal_face_detector()
+
+
+@cache
+def _shape_predictor():
+    import dlib
+
+    return dlib.shape_predictor(str(model_file("shape_predictor_68_face_landmarks.dat")))
+
+
+@dataclass(frozen=True)
+class Face:
+    box: tuple[int, int, int, int]  # left, top, right, bottom in photo pixels
+    landmarks: np.ndarray  # 68×2 float32, x,y in photo pixels
+    score: float
+
+
+def landmarks_for_box(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    import dlib
+
+    shape = _shape_predictor()(rgb, dlib.rectangle(*map(int, box)))
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+
+
+def detect_faces(rgb: np.ndarray, upsample: int | None = None) -> list[Face]:
+    """Every frontal face in an RGB uint8 photo with its 68 landmarks, largest first.
+
+    Big photos are detected on a downscaled copy (HOG cost grows with pixels) and the boxes scaled back;
+    when nothing is found the photo is tried again upsampled once, so faces of ~40 px are still found.
+    """
+    h, w = rgb.shape[:2]
+    scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
+    small = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+    # Upsampling finds small faces but costs 4x: try without first, then once upsampled.
+    tries = [upsample] if upsample is not None else ([0, 1] if max(small.shape[:2]) < 1024 else [0])
+    for level in tries:
+        rects, scores, _ = _frontal_detector().run(small, level, 0.0)
+        if len(rects):
+            break
+    faces = []
+    for rect, score in zip(rects, scores, strict=True):
+        box = tuple(round(v / scale) for v in (rect.left(), rect.top(), rect.right(), rect.bottom()))
+        faces.append(Face(box=box, landmarks=landmarks_for_box(rgb, box), score=float(score)))
+    faces.sort(key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), reverse=True)
+    return faces
+
+
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarity (rotation, uniform scale, translation) mapping src→dst (Umeyama 1991), 2×3."""
+    src = np.asarray(src, np.float64)
+    dst = np.asarray(dst, np.float64)
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    s, d = src - mu_s, dst - mu_d
+    cov = d.T @ s / len(src)
+    u, sig, vt = np.linalg.svd(cov)
+    sign = np.eye(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        sign[1, 1] = -1
+    rot = u @ sign @ vt
+    scale = np.trace(np.diag(sig) @ sign) / s.var(0).sum()
+    matrix = np.zeros((2, 3))
+    matrix[:, :2] = scale * rot
+    matrix[:, 2] = mu_d - scale * rot @ mu_s
+    return matrix
+
+
+def alignment_matrix(landmarks: np.ndarray, size: int) -> np.ndarray:
+    """2×3 matrix taking photo pixels to the S×S aligned crop."""
+    return similarity_transform(landmarks[ALIGN_POINTS], CROP_TEMPLATE[ALIGN_POINTS] * size)
+
+
+def transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+
+
+def align(rgb: np.ndarray, landmarks: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The S×S aligned crop and the matrix used; pixels outside the photo are mirrored in."""
+    matrix = alignment_matrix(landmarks, size)
+    # INTER_AREA is not supported by warpAffine; pre-shrink big faces so bilinear does not alias.
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    if scale < 0.5:
+        factor = 2 * scale
+        rgb = cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        matrix = matrix.copy()
+        matrix[:, :2] /= factor
+    crop = cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    return crop, alignment_matrix(landmarks, size)
+
+
+def inverse_matrix(matrix: np.ndarray) -> np.ndarray:
+    """2×3 matrix taking crop pixels back to photo pixels (for pasting a restored crop back)."""
+    return cv2.invertAffineTransform(matrix)

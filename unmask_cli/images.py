@@ -1,0 +1,118 @@
+"""Reading any photo a user may have into RGB uint8, and writing images atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".jfif"})
+MIN_SIDE = 32  # below this no face detector can find anything useful
+MAX_PIXELS = 100_000_000  # refuse decompression bombs before decoding them
+
+
+class ImageError(ValueError):
+    """An input that cannot be used as a photo; the message is the one-line reason."""
+
+
+def iter_images(inputs: Iterable[Path]) -> Iterator[Path]:
+    """Files given directly, and image files under folders (recursive, sorted for a stable order)."""
+    for item in inputs:
+        item = Path(item)
+        if item.is_dir():
+            yield from sorted(
+                p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+            )
+        else:
+            yield item
+
+
+def _header_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a PNG/JPEG header without decoding, to refuse absurd sizes cheaply."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    return None
+
+
+def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
+    """Any decoded array (gray, BGR, BGRA; 8/16-bit or float) to RGB uint8."""
+    if image.dtype == np.uint16:
+        image = (image / 257.0).round().astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = np.clip(image.astype(np.float32) * (255.0 if image.max() <= 1.0 else 1.0), 0, 255)
+        image = image.round().astype(np.uint8)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if image.shape[2] == 4:
+        # Transparent pixels become white rather than whatever colour hides under alpha 0.
+        alpha = image[..., 3:4].astype(np.float32) / 255.0
+        bgr = image[..., :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+        return cv2.cvtColor(bgr.round().astype(np.uint8), cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """Decode `path` into RGB uint8 (EXIF orientation applied), or raise `ImageError` with the reason."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageError(f"cannot read file ({exc.strerror or exc})") from exc
+    if not data:
+        raise ImageError("empty file")
+    size = _header_size(data)
+    if size and size[0] * size[1] > MAX_PIXELS:
+        raise ImageError(f"image too large ({size[0]}×{size[1]} px, limit {MAX_PIXELS // 1_000_000} MP)")
+    buffer = np.frombuffer(data, np.uint8)
+    # IMREAD_COLOR applies EXIF orientation; ANYDEPTH keeps 16-bit precision until we scale it ourselves.
+    image = cv2.imdecode(buffer, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+    if image is None:
+        raise ImageError("not a decodable image (corrupt, truncated or unsupported format)")
+    alpha = None
+    if data[:8] == b"\x89PNG\r\n\x1a\n" or data[:4] == b"RIFF":
+        full = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+        if full is not None and full.ndim == 3 and full.shape[2] == 4:
+            alpha = full  # PNG/WebP carry no EXIF rotation in practice; keep their transparency
+    rgb = to_uint8_rgb(alpha if alpha is not None else image)
+    h, w = rgb.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise ImageError(f"image too small ({w}×{h} px, need at least {MIN_SIDE} px a side)")
+    return rgb
+
+
+def _encode(path: Path, rgb: np.ndarray, quality: int) -> bytes:
+    suffix = path.suffix.lower()
+    image = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) if rgb.ndim == 3 else rgb
+    params: list[int] = []
+    if suffix in {".jpg", ".jpeg", ".jfif"}:
+        params = [cv2.IMWRITE_JPEG_QUALITY, quality]
+    elif suffix == ".webp":
+        params = [cv2.IMWRITE_WEBP_QUALITY, quality]
+    ok, encoded = cv2.imencode(suffix if suffix != ".jfif" else ".jpg", image, params)
+    if not ok:
+        raise ImageError(f"cannot encode {suffix} image")
+    return encoded.tobytes()
+
+
+def write_atomic(path: Path, rgb: np.ndarray, quality: int = 95) -> None:
+    """Write an RGB (or single-channel) uint8 image: temp file in the same folder, then rename.
+
+    A kill at any moment leaves either the old file or the new one, never a half-written image.
+    """
+    write_bytes_atomic(Path(path), _encode(Path(path), rgb, quality))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,134 @@
+"""Plugin discovery through `importlib.metadata` entry points: the one place plugins are loaded.
+
+Built-in styles and backends are registered through the same entry points a third-party package would use, so
+the core never imports a plugin module by name. Discovery is lazy (listing reads metadata only); loading imports
+one plugin and turns any failure into a `PluginError` with one line that names it.
+
+`UNMASK_PLUGINS` (comma-separated names) restricts which plugins are visible, e.g. in tests.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+SYNTHESIZERS = "unmask.synthesizers"
+BACKENDS = "unmask.backends"
+GROUPS = (SYNTHESIZERS, BACKENDS)
+
+
+class PluginError(RuntimeError):
+    """A plugin is missing or failed to load; `str()` is one line naming it and the reason."""
+
+
+@runtime_checkable
+class MaskSynthesizer(Protocol):
+    """Draws a face mask on an aligned face (group `unmask.synthesizers`).
+
+    Given an RGB uint8 image (H×W×3) and its 68 dlib landmarks (68×2 float, x,y in pixels), returns the masked
+    RGB uint8 image and a binary uint8 mask (H×W, 1 where the mask covers the face). Deterministic for `rng`.
+    """
+
+    name: str
+
+    def __call__(
+        self, image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Runs the exported models (group `unmask.backends`).
+
+    `run` maps a batch of aligned crops (N×S×S×3 float32 in the model card's range) to (masks N×S×S×1 in [0, 1],
+    restored crops N×S×S×3 in the same range as the input).
+    """
+
+    name: str
+
+    def run(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    group: str
+    name: str
+    value: str  # "module:attr", as written in the entry point
+    distribution: str
+    version: str
+
+
+def _allowed(name: str) -> bool:
+    only = os.environ.get("UNMASK_PLUGINS")
+    return only is None or name in {n.strip() for n in only.split(",") if n.strip()}
+
+
+def _entry_points(group: str) -> dict[str, EntryPoint]:
+    found: dict[str, EntryPoint] = {}
+    for ep in entry_points(group=group):
+        if _allowed(ep.name):
+            found.setdefault(ep.name, ep)  # first registration of a name wins, as pip's own order gives
+    return found
+
+
+def discover(group: str) -> list[PluginInfo]:
+    """Every plugin installed for `group`, without importing any of them."""
+    infos = []
+    for name, ep in sorted(_entry_points(group).items()):
+        dist = ep.dist
+        infos.append(
+            PluginInfo(
+                group=group,
+                name=name,
+                value=ep.value,
+                distribution=dist.metadata["Name"] if dist else "?",
+                version=dist.version if dist else "?",
+            )
+        )
+    return infos
+
+
+def names(group: str) -> list[str]:
+    return sorted(_entry_points(group))
+
+
+@cache
+def _load_cached(group: str, name: str) -> Any:
+    eps = _entry_points(group)
+    if name not in eps:
+        known = ", ".join(sorted(eps)) or "none installed"
+        raise PluginError(f"{group} plugin '{name}' is not installed (available: {known})")
+    ep = eps[name]
+    try:
+        obj = ep.load()
+        # An entry point may name a class (instantiated with no arguments) or a ready callable.
+        return obj() if isinstance(obj, type) else obj
+    except Exception as exc:  # any failure inside third-party code becomes one clear line
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        raise PluginError(f"{group} plugin '{name}' ({ep.value}) failed to load: {reason}") from exc
+
+
+def load(group: str, name: str) -> Any:
+    """Import and return plugin `name` of `group`, or raise `PluginError` with a one-line reason."""
+    return _load_cached(group, name)
+
+
+def load_synthesizer(name: str) -> MaskSynthesizer:
+    plugin = load(SYNTHESIZERS, name)
+    if not callable(plugin):
+        raise PluginError(f"{SYNTHESIZERS} plugin '{name}' is not callable (got {type(plugin).__name__})")
+    return plugin
+
+
+def check(info: PluginInfo) -> str | None:
+    """Try loading a plugin; None when it loads, else the one-line error."""
+    try:
+        load(info.group, info.name)
+    except PluginError as exc:
+        return str(exc)
+    return None
