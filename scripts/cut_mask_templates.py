@@ -20,7 +20,7 @@ def cut(bgr: np.ndarray) -> np.ndarray:
     k = max(3, min(bgr.shape[:2]) // 30) | 1
     fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(fg)
     biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     blob = (labels == biggest).astype(np.uint8)
     flood = blob.copy()

@@ -1,8 +1,8 @@
 """Faces: detection, the 68 dlib landmarks, alignment to an S×S crop and its exact inverse.
 
 Alignment is a similarity transform fitted (least squares) from the eye and nose-bridge landmarks to a mean
-FFHQ-style template (a tighter frame than FFHQ's). Those points stay visible above a face mask, so clean training faces and masked faces at
-inference are framed the same way.
+FFHQ-style template (a tighter frame than FFHQ's). Those points stay visible above a face mask, so clean
+training faces and masked faces at inference are framed the same way.
 """
 
 from __future__ import annotations

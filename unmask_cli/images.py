@@ -24,9 +24,7 @@ def iter_images(inputs: Iterable[Path]) -> Iterator[Path]:
     for item in inputs:
         item = Path(item)
         if item.is_dir():
-            yield from sorted(
-                p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-            )
+            yield from sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         else:
             yield item
 

@@ -13,8 +13,11 @@ def _fit(image: np.ndarray, cell: int) -> np.ndarray:
         image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     h, w = image.shape[:2]
     scale = cell / max(h, w)
-    resized = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
-                         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    resized = cv2.resize(
+        image,
+        (max(1, round(w * scale)), max(1, round(h * scale))),
+        interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+    )
     canvas = np.full((cell, cell, 3), 255, np.uint8)
     y, x = (cell - resized.shape[0]) // 2, (cell - resized.shape[1]) // 2
     canvas[y : y + resized.shape[0], x : x + resized.shape[1]] = resized
@@ -25,11 +28,19 @@ def _label(text: str, width: int, height: int) -> np.ndarray:
     strip = np.full((height, width, 3), 255, np.uint8)
     scale = height / 40
     (tw, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-    while tw > width - 4 and len(text) > 3:
-        text = text[:-2] + "…" if not text.endswith("…") else text[:-2] + "…"
+    while tw > width - 4 and len(text) > 3:  # shorten until it fits, marking the cut with "~"
+        text = text[:-2] + "~"
         (tw, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-    cv2.putText(strip, text.replace("…", "~"), (2, int(height * 0.72)), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                (20, 20, 20), 1, cv2.LINE_AA)
+    cv2.putText(
+        strip,
+        text,
+        (2, int(height * 0.72)),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        scale,
+        (20, 20, 20),
+        1,
+        cv2.LINE_AA,
+    )
     return strip
 
 

@@ -75,5 +75,12 @@ class WarpedMask:
             ear = lm[ear_index] + right * sign * 0.12 * d - down * 0.1 * d
             for start in (top[side], bottom[side]):
                 pts = np.array([start, (start + ear) / 2 + right * sign * 0.05 * d, ear])
-                cv2.polylines(layer, [np.round(pts * 4).astype(np.int32)], False,
-                              (*colour, 1.0), thickness, lineType=cv2.LINE_AA, shift=2)
+                cv2.polylines(
+                    layer,
+                    [np.round(pts * 4).astype(np.int32)],
+                    False,
+                    (*colour, 1.0),
+                    thickness,
+                    lineType=cv2.LINE_AA,
+                    shift=2,
+                )

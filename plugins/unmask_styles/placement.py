@@ -61,8 +61,13 @@ def mask_curves(lm: np.ndarray, layout: Layout, n: int = 11) -> tuple[np.ndarray
         # Pull the lower jaw points straight down the face axis, more at the chin than at the sides.
         weight = np.sin(np.linspace(0, np.pi, len(bottom)))[:, None] ** 0.5
         bottom = bottom + down * layout.extra_drop * d * weight
-    bottom = np.concatenate([[lm[a] + (lm[layout.bottom_end] - lm[a]) * 0.5], bottom,
-                             [lm[b] + (lm[16 - layout.bottom_end] - lm[b]) * 0.5]])
+    bottom = np.concatenate(
+        [
+            [lm[a] + (lm[layout.bottom_end] - lm[a]) * 0.5],
+            bottom,
+            [lm[b] + (lm[16 - layout.bottom_end] - lm[b]) * 0.5],
+        ]
+    )
     return _resample(top, n), _resample(bottom, n)
 
 
@@ -98,8 +103,7 @@ def _warp_triangle(texture, src, dst, out, w, h) -> None:
         return
     local = (dst - [x0, y0]).astype(np.float32)
     matrix = cv2.getAffineTransform(src.astype(np.float32), local)
-    patch = cv2.warpAffine(texture, matrix, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REPLICATE)
+    patch = cv2.warpAffine(texture, matrix, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     inside = np.zeros((y1 - y0, x1 - x0), np.uint8)
     cv2.fillConvexPoly(inside, np.round(local * 16).astype(np.int32), 1, lineType=cv2.LINE_8, shift=4)
     region = out[y0:y1, x0:x1]

@@ -8,8 +8,11 @@ from unmask_styles.base import WarpedMask, fabric_noise
 from unmask_styles.placement import Layout
 
 COLOURS = [  # (RGB in 0..1, weight): light blue dominates real photos
-    ((0.55, 0.75, 0.90), 5), ((0.93, 0.94, 0.95), 3), ((0.45, 0.72, 0.62), 1),
-    ((0.12, 0.12, 0.13), 2), ((0.93, 0.72, 0.78), 1),
+    ((0.55, 0.75, 0.90), 5),
+    ((0.93, 0.94, 0.95), 3),
+    ((0.45, 0.72, 0.62), 1),
+    ((0.12, 0.12, 0.13), 2),
+    ((0.93, 0.72, 0.78), 1),
 ]
 
 
@@ -31,7 +34,7 @@ class SurgicalMask(WarpedMask):
         # Each pleat: a fold line with a shadow just under it and a highlight above.
         for centre in np.array([0.32, 0.5, 0.68]) + rng.uniform(-0.03, 0.03):
             dist = v - centre
-            shade += 0.10 * np.exp(-((dist + 0.03) / 0.025) ** 2) - 0.22 * np.exp(-((dist - 0.015) / 0.02) ** 2)
+            shade += 0.10 * np.exp(-(((dist + 0.03) / 0.025) ** 2)) - 0.22 * np.exp(-(((dist - 0.015) / 0.02) ** 2))
         # Bound top and bottom edges are denser fabric: slightly darker bands.
         shade -= 0.08 * ((v < 0.06) | (v > 0.94))
         shade += 0.04 * fabric_noise(rng, h, w, 6) + 0.02 * rng.standard_normal((h, w))

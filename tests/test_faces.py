@@ -1,0 +1,59 @@
+import numpy as np
+
+from unmask_cli.faces import (
+    ALIGN_POINTS,
+    CROP_TEMPLATE,
+    align,
+    detect_faces,
+    inverse_matrix,
+    similarity_transform,
+    transform_points,
+)
+from unmask_cli.images import read_rgb
+
+
+def test_landmarks_on_real_photos(face_photos):
+    for path in face_photos:
+        rgb = read_rgb(path)
+        faces = detect_faces(rgb)
+        assert len(faces) == 1, path
+        lm = faces[0].landmarks
+        assert lm.shape == (68, 2)
+        left, _, right, _ = faces[0].box
+        # Eyes above the nose tip above the mouth, all inside a slightly grown box.
+        assert lm[36:48, 1].mean() < lm[30, 1] < lm[48:68, 1].mean()
+        assert (lm[:, 0] > left - 20).all() and (lm[:, 0] < right + 20).all()
+        assert lm[36:42, 0].mean() < lm[42:48, 0].mean()
+
+
+def test_alignment_puts_eyes_on_the_template(aligned_faces):
+    for _, lm in aligned_faces:
+        err = np.abs(lm[ALIGN_POINTS] - CROP_TEMPLATE[ALIGN_POINTS] * 128).mean()
+        assert err < 4.0
+
+
+def test_alignment_follows_rotation(face_photos):
+    import cv2
+
+    rgb = read_rgb(face_photos[0])
+    h, w = rgb.shape[:2]
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), 25, 1.0)
+    rotated = cv2.warpAffine(rgb, turn, (w, h), borderMode=cv2.BORDER_REFLECT_101)
+    upright_crop, _ = align(rgb, detect_faces(rgb)[0].landmarks, 128)
+    rotated_crop, _ = align(rotated, detect_faces(rotated)[0].landmarks, 128)
+    # The aligned crops of the upright and the tilted photo show the same face, the same way up.
+    inner = (slice(30, 100), slice(30, 100))
+    diff = np.abs(upright_crop[inner].astype(int) - rotated_crop[inner].astype(int)).mean()
+    assert diff < 20
+
+
+def test_inverse_matrix_round_trips_points():
+    rng = np.random.default_rng(1)
+    src = rng.uniform(0, 500, (20, 2))
+    angle, scale, shift = 0.4, 0.3, np.array([12.0, -40.0])
+    rot = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    dst = src @ rot.T + shift
+    m = similarity_transform(src, dst)
+    assert np.allclose(transform_points(m, src), dst, atol=1e-3)
+    back = transform_points(inverse_matrix(m), transform_points(m, src))
+    assert np.allclose(back, src, atol=1e-2)

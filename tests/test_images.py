@@ -1,0 +1,54 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from unmask_cli.images import ImageError, iter_images, read_rgb, write_atomic
+
+BAD = ["corrupt", "truncated", "empty", "not_an_image", "tiny", "huge_header"]
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_files_raise_one_line_reason(bad_inputs, case):
+    with pytest.raises(ImageError) as info:
+        read_rgb(bad_inputs[case])
+    message = str(info.value)
+    assert message and "\n" not in message
+
+
+def test_odd_but_valid_files_decode_to_rgb_uint8(bad_inputs, face_photos):
+    reference = read_rgb(face_photos[0])
+    for case in ["grayscale_ok", "rgba_ok", "sixteen_bit_ok", "exif_rotated_ok", "webp_ok", "huge_ok"]:
+        rgb = read_rgb(bad_inputs[case])
+        assert rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3, case
+    assert read_rgb(bad_inputs["exif_rotated_ok"]).shape == reference.shape  # EXIF rotation applied
+    gray = read_rgb(bad_inputs["grayscale_ok"])
+    assert np.array_equal(gray[..., 0], gray[..., 1])
+    sixteen = read_rgb(bad_inputs["sixteen_bit_ok"]).astype(int)
+    png_ref = read_rgb(bad_inputs["rgba_ok"]).astype(int)
+    assert np.abs(sixteen[30:, 30:] - png_ref[30:, 30:]).max() <= 1  # 16-bit scaled, not clipped
+    assert (read_rgb(bad_inputs["rgba_ok"])[:20, :20] == 255).all()  # transparent → white
+
+
+def test_exif_rotation_matches_upright_pixels(bad_inputs, face_photos):
+    upright = read_rgb(face_photos[0]).astype(int)
+    rotated = read_rgb(bad_inputs["exif_rotated_ok"]).astype(int)
+    assert np.abs(upright - rotated).mean() < 6  # only JPEG re-encoding noise
+
+
+def test_write_atomic_leaves_no_temp_files(tmp_path):
+    target = tmp_path / "sub" / "x.png"
+    image = np.random.default_rng(0).integers(0, 255, (40, 50, 3), np.uint8)
+    write_atomic(target, image)
+    write_atomic(target, image)
+    assert np.array_equal(read_rgb(target), image)
+    assert [p.name for p in target.parent.iterdir()] == ["x.png"]
+
+
+def test_iter_images_recurses_and_filters(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    for name in ["a/1.jpg", "a/b/2.PNG", "a/notes.txt", "3.webp"]:
+        (tmp_path / name).write_bytes(b"x")
+    found = [p.relative_to(tmp_path).as_posix() for p in iter_images([tmp_path])]
+    assert found == ["3.webp", "a/1.jpg", "a/b/2.PNG"]
+    assert list(iter_images([Path(tmp_path / "a/notes.txt")])) == [tmp_path / "a/notes.txt"]

@@ -1,0 +1,3 @@
+from unmask_cli.cli import main
+
+main()

@@ -1,0 +1,74 @@
+"""The training-data layout on disk that `unmask synthesize` writes and training reads.
+
+```
+OUT/
+  config.json       how the folder was made (style, seed, size, variants): a rerun must match it
+  manifest.jsonl    one line per sample: ids, source photo, face index, landmarks, style, seed
+  skipped.jsonl     one line per photo that gave no sample, with the reason
+  clean/<face>.png        aligned S×S face, RGB
+  masked/<sample>.png     the same face wearing a synthesized mask
+  mask/<sample>.png       binary mask (0 or 255), 1 channel
+```
+JSONL files are appended one line at a time and fsynced, so a kill loses at most the line being written;
+readers ignore a torn last line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "manifest.jsonl"
+SKIPPED = "skipped.jsonl"
+CONFIG = "config.json"
+
+
+def face_key(source: str, face_index: int) -> str:
+    """File-name-safe id of one face of one source photo (relative path, so same stems don't collide)."""
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", source).strip("_")
+    return f"{safe}_f{face_index}"
+
+
+def sample_key(source: str, face_index: int, variant: int) -> str:
+    return f"{face_key(source, face_index)}_v{variant}"
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """Records of a JSONL file; a torn or corrupt line (from a kill mid-write) is skipped."""
+    if not path.is_file():
+        return
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue
+
+
+def append_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    lines = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+    if not lines:
+        return
+    with path.open("a", encoding="utf-8") as fh:
+        # A torn line from an earlier kill would glue onto ours: start on a fresh line.
+        if fh.tell() > 0:
+            with path.open("rb") as check:
+                check.seek(-1, os.SEEK_END)
+                if check.read(1) != b"\n":
+                    fh.write("\n")
+        fh.write(lines)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def load_manifest(root: Path) -> list[dict[str, Any]]:
+    """Samples of a synthesized dataset whose three files all exist."""
+    root = Path(root)
+    return [r for r in read_jsonl(root / MANIFEST) if all((root / r[k]).is_file() for k in ("clean", "masked", "mask"))]

@@ -1,0 +1,211 @@
+"""`unmask synthesize`: clean face photos → (clean, masked, mask) training triples, resumable and parallel."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import zlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from unmask_cli import data, registry
+from unmask_cli.faces import align, detect_faces, transform_points
+from unmask_cli.images import ImageError, iter_images, read_rgb, write_atomic, write_bytes_atomic
+
+MIN_FACE_FRACTION = 0.25  # a face box narrower than this share of S would be upscaled into mush
+
+
+class ConfigMismatch(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class SynthesisConfig:
+    style: str = "random"  # a style name, or "random" for a different installed style per sample
+    seed: int = 0
+    size: int = 128
+    variants: int = 1  # masked versions of every face
+    styles: tuple[str, ...] = ()  # styles "random" draws from; filled in by `resolve_styles`
+
+
+@dataclass
+class PhotoResult:
+    source: str
+    faces: int = 0
+    records: list[dict[str, Any]] = field(default_factory=list)
+    skipped: str | None = None  # reason the photo gave nothing
+    face_skips: list[str] = field(default_factory=list)  # reasons single faces were dropped
+
+
+@dataclass
+class Summary:
+    photos: int = 0
+    already_done: int = 0
+    faces: int = 0
+    written: int = 0
+    skipped: Counter = field(default_factory=Counter)
+
+
+def resolve_styles(style: str) -> tuple[tuple[str, ...], list[str]]:
+    """Styles to use and the one-line errors of installed styles that failed to load (left out)."""
+    if style != "random":
+        registry.load_synthesizer(style)  # raises PluginError naming it
+        return (style,), []
+    usable, errors = [], []
+    for name in registry.names(registry.SYNTHESIZERS):
+        try:
+            registry.load_synthesizer(name)
+            usable.append(name)
+        except registry.PluginError as exc:
+            errors.append(str(exc))
+    if not usable:
+        raise registry.PluginError("no usable mask style is installed (group unmask.synthesizers)")
+    return tuple(usable), errors
+
+
+def sample_rng(seed: int, source: str, face_index: int, variant: int) -> np.random.Generator:
+    """One generator per sample, from the run seed and the sample's identity: order and workers don't matter."""
+    return np.random.default_rng([seed, zlib.crc32(source.encode()), face_index, variant])
+
+
+def process_photo(path: Path, source: str, out: Path, config: SynthesisConfig) -> PhotoResult:
+    result = PhotoResult(source=source)
+    try:
+        rgb = read_rgb(path)
+    except ImageError as exc:
+        result.skipped = f"unreadable: {exc}"
+        return result
+    faces = detect_faces(rgb)
+    result.faces = len(faces)
+    if not faces:
+        result.skipped = "no face found"
+        return result
+    for index, face in enumerate(faces):
+        width = face.box[2] - face.box[0]
+        if width < MIN_FACE_FRACTION * config.size:
+            result.face_skips.append(f"face too small ({width} px wide, need {MIN_FACE_FRACTION * config.size:.0f})")
+            continue
+        crop, matrix = align(rgb, face.landmarks, config.size)
+        landmarks = transform_points(matrix, face.landmarks)
+        clean_rel = f"clean/{data.face_key(source, index)}.png"
+        write_atomic(out / clean_rel, crop)
+        for variant in range(config.variants):
+            rng = sample_rng(config.seed, source, index, variant)
+            style = config.styles[rng.integers(len(config.styles))] if len(config.styles) > 1 else config.styles[0]
+            masked, mask = registry.load_synthesizer(style)(crop, landmarks, rng)
+            key = data.sample_key(source, index, variant)
+            write_atomic(out / f"masked/{key}.png", masked)
+            write_atomic(out / f"mask/{key}.png", mask * 255)
+            result.records.append(
+                {
+                    "id": key,
+                    "source": source,
+                    "face": index,
+                    "variant": variant,
+                    "style": style,
+                    "seed": config.seed,
+                    "size": config.size,
+                    "clean": clean_rel,
+                    "masked": f"masked/{key}.png",
+                    "mask": f"mask/{key}.png",
+                    "landmarks": np.round(landmarks.astype(np.float64), 1).tolist(),
+                    "box": list(face.box),
+                }
+            )
+    if not result.records and result.face_skips:
+        result.skipped = result.face_skips[0]
+    return result
+
+
+def check_config(out: Path, config: SynthesisConfig) -> None:
+    """A rerun resumes only into a folder made with the same settings, so one dataset never mixes two."""
+    path = out / data.CONFIG
+    wanted = {k: v for k, v in asdict(config).items() if k != "styles"}
+    if path.is_file():
+        have = json.loads(path.read_text())
+        diff = {k: (have.get(k), v) for k, v in wanted.items() if have.get(k) != v}
+        if diff:
+            said = ", ".join(f"{k}={a} (now {b})" for k, (a, b) in diff.items())
+            raise ConfigMismatch(f"{out} was made with {said}; use a new output folder")
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(path, json.dumps(wanted, indent=2).encode())
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(out: Path, config: SynthesisConfig) -> None:
+    _WORKER.update(out=out, config=config)
+
+
+def _work(item: tuple[str, str]) -> PhotoResult:
+    path, source = item
+    try:
+        return process_photo(Path(path), source, _WORKER["out"], _WORKER["config"])
+    except Exception as exc:  # one bad photo never stops the batch
+        return PhotoResult(source=source, skipped=f"failed: {type(exc).__name__}: {exc}".splitlines()[0])
+
+
+def plan(src: Path, out: Path, limit: int | None) -> tuple[list[tuple[str, str]], int]:
+    """(photos still to do as (path, source-relative name), count already done by an earlier run)."""
+    src = Path(src)
+    done = {r["source"] for r in data.read_jsonl(out / data.MANIFEST)}
+    done |= {r["source"] for r in data.read_jsonl(out / data.SKIPPED)}
+    paths = list(iter_images([src]))
+    if limit is not None:
+        paths = paths[:limit]
+    base = src if src.is_dir() else src.parent
+    items = [(str(p), p.relative_to(base).as_posix()) for p in paths]
+    todo = [it for it in items if it[1] not in done]
+    return todo, len(items) - len(todo)
+
+
+def run(
+    src: Path,
+    out: Path,
+    config: SynthesisConfig,
+    limit: int | None = None,
+    workers: int | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_result: Callable[[PhotoResult], None] | None = None,
+) -> Summary:
+    """Synthesize every face under `src` into `out`; photos done by an earlier run are skipped."""
+    out = Path(out)
+    check_config(out, config)
+    todo, already = plan(src, out, limit)
+    summary = Summary(photos=len(todo) + already, already_done=already)
+    if on_start:
+        on_start(len(todo))
+    workers = workers or os.cpu_count() or 1
+    if workers > 1 and len(todo) >= 32:
+        pool = multiprocessing.get_context("fork").Pool(workers, _init_worker, (out, config))
+        results = pool.imap_unordered(_work, todo, chunksize=8)
+    else:
+        pool = None
+        _init_worker(out, config)
+        results = map(_work, todo)
+    try:
+        for result in results:
+            summary.faces += result.faces
+            summary.written += len(result.records)
+            if result.records:
+                data.append_jsonl(out / data.MANIFEST, result.records)
+            if result.skipped:
+                summary.skipped[result.skipped.split(":")[0].split(" (")[0]] += 1
+                data.append_jsonl(out / data.SKIPPED, [{"source": result.source, "reason": result.skipped}])
+            elif result.face_skips:
+                for reason in result.face_skips:
+                    summary.skipped[reason.split(" (")[0]] += 1
+            if on_result:
+                on_result(result)
+    finally:
+        if pool is not None:
+            pool.terminate()
+    return summary

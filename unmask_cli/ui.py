@@ -1,0 +1,59 @@
+"""Rich output shared by the commands: progress bars, warning lines, result tables, JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+out = Console()  # results
+err = Console(stderr=True)  # progress, warnings, errors
+
+
+def progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+def warn(subject: str, reason: str) -> None:
+    """One line for one bad input: which file and why."""
+    err.print(f"[yellow]skip[/] {escape(subject)}: {escape(reason)}", soft_wrap=True, highlight=False)
+
+
+def fail(message: str) -> None:
+    err.print(f"[red]error[/] {escape(message)}", soft_wrap=True, highlight=False)
+
+
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    t = Table(title=title)
+    for i, col in enumerate(columns):
+        t.add_column(col, justify="left" if i == 0 else "right")
+    for row in rows:
+        t.add_row(*(str(c) for c in row))
+    return t
+
+
+def emit_json(payload: Mapping[str, Any] | Sequence[Any]) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+    sys.stdout.flush()
