@@ -1,0 +1,105 @@
+"""`tf.data` input pipelines over a synthesized dataset (see `data.py` for the layout).
+
+Training order is a seeded permutation per epoch, so a resumed run picks up at the exact batch it stopped at.
+Augmentation uses stateless random ops keyed by (seed, epoch, sample position): repeatable under `--seed`.
+"""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from unmask_cli.data import load_manifest
+
+
+def split(records: list[dict[str, Any]], val_fraction: float) -> tuple[list[dict], list[dict]]:
+    """Train/validation split by source photo: every sample of one photo lands on the same side."""
+    cut = int(round(val_fraction * 1000))
+    train, val = [], []
+    for r in records:
+        (val if zlib.crc32(r["source"].encode()) % 1000 < cut else train).append(r)
+    return train, val
+
+
+def load_split(root: Path, val_fraction: float) -> tuple[list[dict], list[dict]]:
+    records = load_manifest(root)
+    if not records:
+        raise FileNotFoundError(f"{root}: no samples (run `unmask synthesize` into it first)")
+    return split(records, val_fraction)
+
+
+def _decode(path: tf.Tensor, channels: int, size: int) -> tf.Tensor:
+    image = tf.io.decode_png(tf.io.read_file(path), channels=channels)
+    image = tf.image.convert_image_dtype(image, tf.float32)
+    if image.shape.rank is not None:
+        image = tf.ensure_shape(image, [None, None, channels])
+    return tf.image.resize(image, [size, size], method="area")
+
+
+def _augment(masked, mask, clean, seed, strong: bool):
+    """Same flip and colour change on the masked and the clean face, so their pixels stay equal outside the mask."""
+    flip = tf.random.stateless_uniform([], seed=seed) < 0.5
+    masked, mask, clean = (
+        tf.cond(flip, lambda t=t: tf.image.flip_left_right(t), lambda t=t: t) for t in (masked, mask, clean)
+    )
+    s = [seed + [1, 0], seed + [2, 0], seed + [3, 0], seed + [4, 0]]
+    delta = tf.random.stateless_uniform([], s[0], -0.12, 0.12)
+    contrast = tf.random.stateless_uniform([], s[1], 0.8, 1.2)
+    saturation = tf.random.stateless_uniform([], s[2], 0.75, 1.25)
+    hue = tf.random.stateless_uniform([], s[3], -0.04, 0.04)
+
+    def colour(x):
+        x = tf.image.adjust_brightness(x, delta)
+        x = tf.image.adjust_contrast(x, contrast)
+        x = tf.image.adjust_saturation(x, saturation)
+        return tf.clip_by_value(tf.image.adjust_hue(x, hue), 0.0, 1.0)
+
+    masked, clean = colour(masked), colour(clean)
+    if strong:
+        # Mask G meets compressed, blurred web photos: degrade its input (its target, the mask, stays exact).
+        masked = tf.image.stateless_random_jpeg_quality(masked, 35, 95, seed + [5, 0])
+        blur = tf.random.stateless_uniform([], seed + [6, 0]) < 0.3
+        soft = tf.nn.avg_pool2d(masked[None], 3, 1, "SAME")[0]
+        masked = tf.where(blur, soft, masked)
+    return masked, mask, clean
+
+
+def dataset(
+    root: Path,
+    records: list[dict[str, Any]],
+    size: int,
+    batch: int,
+    seed: int,
+    epoch: int,
+    skip_batches: int = 0,
+    training: bool = True,
+    strong_augment: bool = False,
+) -> tf.data.Dataset:
+    """Batches of (masked, mask, clean): images in [-1, 1], mask in {0, 1}, all S×S.
+
+    Training: a seeded permutation for `epoch`, starting after `skip_batches` batches, with augmentation.
+    """
+    root = Path(root)
+    order = np.arange(len(records))
+    if training:
+        order = np.random.default_rng([seed, epoch]).permutation(len(records))
+        order = order[skip_batches * batch :]
+    paths = {k: [str(root / records[i][k]) for i in order] for k in ("masked", "mask", "clean")}
+    index = tf.constant(order, tf.int64)
+    ds = tf.data.Dataset.from_tensor_slices((paths["masked"], paths["mask"], paths["clean"], index))
+
+    def load(masked_path, mask_path, clean_path, i):
+        masked = _decode(masked_path, 3, size)
+        clean = _decode(clean_path, 3, size)
+        mask = tf.cast(_decode(mask_path, 1, size) > 0.5, tf.float32)
+        if training:
+            sample_seed = tf.stack([tf.cast(seed, tf.int64) * 100003 + epoch, i])
+            masked, mask, clean = _augment(masked, mask, clean, sample_seed, strong_augment)
+        return masked * 2 - 1, mask, clean * 2 - 1
+
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(batch, drop_remainder=training).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,450 @@
+"""Training loops for Mask G and for Face G + Face D: checkpoints, resume, sample grids, metrics.jsonl.
+
+A run folder holds everything (outside git):
+```
+RUN/run.json              the configuration (a resume must match it)
+RUN/checkpoints/          tf.train.Checkpoint: weights, optimizer state and step; every N steps and every epoch
+RUN/<model>.weights.h5    the latest generator weights, for export and for feeding Mask G into Face G training
+RUN/samples/epoch_NNN.png sample grid after each epoch
+RUN/metrics.jsonl         losses every `log_every` steps, validation metrics every epoch
+```
+The data order of an epoch is a seeded permutation, so a resume continues at the exact batch after the last
+checkpoint: a kill -9 loses at most `checkpoint_every` steps and never a finished epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from unmask_cli import data, metrics, models, pipelines  # noqa: E402
+from unmask_cli.images import write_atomic, write_bytes_atomic  # noqa: E402
+from unmask_cli.sheets import grid  # noqa: E402
+
+MASK_WEIGHTS = "mask_g.weights.h5"
+FACE_WEIGHTS = "face_g.weights.h5"
+
+
+@dataclass
+class TrainConfig:
+    kind: str  # "mask" or "face"
+    data: str
+    size: int = 128
+    batch: int = 4
+    epochs: int = 10
+    lr: float = 2e-4
+    beta1: float = 0.5
+    seed: int = 0
+    width: int | None = None  # base filters; model default when None
+    val_fraction: float = 0.05
+    steps_per_epoch: int | None = None  # cap (default: the whole training split)
+    checkpoint_every: int = 500
+    log_every: int = 50
+    val_samples: int = 256
+    strategy: str = "default"
+    # Face G only
+    mask_source: str = "gt"  # "gt": the synthesized mask; "mask_g": Mask G's prediction (original recipe)
+    mask_run: str | None = None  # run folder of a trained Mask G, for mask_source=mask_g
+    l1_hole: float = 10.0
+    l1_valid: float = 1.0
+    ssim_weight: float = 2.0
+    adv_weight: float = 1.0
+    fm_weight: float = 10.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ConfigMismatch(ValueError):
+    pass
+
+
+def _strategy(name: str) -> tf.distribute.Strategy:
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()  # hosts and roles come from TF_CONFIG
+    raise ValueError(f"unknown strategy '{name}' (default, mirrored, multiworker)")
+
+
+def _to_uint8(x: np.ndarray) -> np.ndarray:
+    return np.clip((np.asarray(x) + 1) * 127.5, 0, 255).round().astype(np.uint8)
+
+
+def _mask_uint8(m: np.ndarray) -> np.ndarray:
+    return np.repeat((np.clip(np.asarray(m), 0, 1) * 255).round().astype(np.uint8), 3, axis=-1)
+
+
+def dice_loss(truth, prob):
+    """Per-example soft Dice loss."""
+    inter = tf.reduce_sum(truth * prob, axis=[1, 2, 3])
+    total = tf.reduce_sum(truth, axis=[1, 2, 3]) + tf.reduce_sum(prob, axis=[1, 2, 3])
+    return 1.0 - (2.0 * inter + 1.0) / (total + 1.0)
+
+
+def noisy_input(masked, mask, seed):
+    """The generator's input: uniform noise in [-1, 1] where the mask is, the image elsewhere; mask appended."""
+    noise = tf.random.stateless_uniform(tf.shape(masked), seed, -1.0, 1.0)
+    return tf.concat([masked * (1 - mask) + noise * mask, mask], axis=-1)
+
+
+class Trainer:
+    """Shared loop: data, checkpoints, resume, progress callbacks, grids and metrics."""
+
+    weights_name = ""
+
+    def __init__(self, config: TrainConfig, run_dir: Path, resume: bool = False):
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self._check_run(resume)
+        if config.seed is not None:
+            keras.utils.set_random_seed(config.seed)
+        self.strategy = _strategy(config.strategy)
+        self.train_records, self.val_records = pipelines.load_split(Path(config.data), config.val_fraction)
+        if not self.val_records:
+            self.val_records = self.train_records[: max(1, len(self.train_records) // 20)]
+        full = len(self.train_records) // config.batch
+        if full == 0:
+            raise ValueError(f"{config.data}: fewer training samples ({len(self.train_records)}) than one batch")
+        self.steps_per_epoch = min(full, config.steps_per_epoch or full)
+        with self.strategy.scope():
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.build()
+        self.checkpoint = tf.train.Checkpoint(step=self.step, **self.trackables())
+        self.manager = tf.train.CheckpointManager(self.checkpoint, self.run_dir / "checkpoints", max_to_keep=3)
+        if resume and self.manager.latest_checkpoint:
+            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        self.grid_batch = self._grid_batch()
+
+    # -- subclasses --------------------------------------------------------------------------------------------
+    def build(self) -> None: ...
+    def trackables(self) -> dict[str, Any]: ...
+    def train_step(self, masked, mask, clean) -> dict[str, tf.Tensor]: ...
+    def validate(self) -> dict[str, float]: ...
+    def grid_rows(self, masked, mask, clean) -> list[list[np.ndarray]]: ...
+    def generator(self) -> keras.Model: ...
+
+    # -- loop --------------------------------------------------------------------------------------------------
+    def _check_run(self, resume: bool) -> None:
+        path = self.run_dir / "run.json"
+        wanted = asdict(self.config)
+        if path.is_file():
+            if not resume:
+                raise ConfigMismatch(f"{self.run_dir} already holds a run: pass --resume, or choose a new --out")
+            have = json.loads(path.read_text())
+            keys = ("kind", "size", "batch", "width", "seed", "data", "val_fraction", "mask_source")
+            diff = [f"{k}={have.get(k)} (now {wanted[k]})" for k in keys if have.get(k) != wanted[k]]
+            if diff:
+                raise ConfigMismatch(f"{self.run_dir} was started with {', '.join(diff)}")
+        else:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            write_bytes_atomic(path, json.dumps(wanted, indent=2).encode())
+
+    def _grid_batch(self, n: int = 6):
+        ds = pipelines.dataset(Path(self.config.data), self.val_records[:n], self.config.size, n, 0, 0, training=False)
+        return next(iter(ds))
+
+    def _log(self, record: dict[str, Any]) -> None:
+        data.append_jsonl(self.run_dir / "metrics.jsonl", [record])
+
+    def save(self) -> str:
+        path = self.manager.save(checkpoint_number=int(self.step.numpy()))
+        weights = self.run_dir / self.weights_name
+        tmp = weights.with_name(f".{weights.name}.tmp.weights.h5")
+        self.generator().save_weights(tmp)
+        os.replace(tmp, weights)  # atomic: export never sees half a file
+        return path
+
+    def write_grid(self, epoch: int) -> Path:
+        rows = self.grid_rows(*self.grid_batch)
+        labels = self.grid_labels
+        sheet = grid(list(map(list, zip(*rows, strict=True))), cell=max(64, self.config.size), col_labels=labels)
+        path = self.run_dir / "samples" / f"epoch_{epoch:03d}.png"
+        write_atomic(path, sheet)
+        return path
+
+    def fit(
+        self,
+        on_step: Callable[[int, int, dict[str, float]], None] | None = None,
+        on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+        max_steps: int | None = None,
+    ) -> dict[str, float]:
+        """Train until `epochs` are done (or `max_steps` more steps, for tests and short runs)."""
+        cfg = self.config
+        total = cfg.epochs * self.steps_per_epoch
+        step_fn = tf.function(self._distributed_step, reduce_retracing=True)
+        last_val: dict[str, float] = {}
+        stop_at = total if max_steps is None else min(total, int(self.step.numpy()) + max_steps)
+        while int(self.step.numpy()) < stop_at:
+            step = int(self.step.numpy())
+            epoch, offset = divmod(step, self.steps_per_epoch)
+            ds = pipelines.dataset(
+                Path(cfg.data),
+                self.train_records,
+                cfg.size,
+                cfg.batch,
+                cfg.seed,
+                epoch,
+                skip_batches=offset,
+                strong_augment=self.strong_augment,
+            )
+            ds = ds.take(self.steps_per_epoch - offset)
+            dist = self.strategy.experimental_distribute_dataset(ds)
+            started, window = time.perf_counter(), []
+            for batch in dist:
+                losses = {k: float(v) for k, v in step_fn(*batch).items()}
+                self.step.assign_add(1)
+                step = int(self.step.numpy())
+                window.append(losses)
+                if on_step:
+                    on_step(step, total, losses)
+                if step % cfg.log_every == 0:
+                    mean = {k: float(np.mean([w[k] for w in window])) for k in window[0]}
+                    elapsed = time.perf_counter() - started
+                    self._log(
+                        {
+                            "step": step,
+                            "epoch": epoch,
+                            **mean,
+                            "sec_per_step": elapsed / len(window),
+                            "time": time.time(),
+                        }
+                    )
+                    started, window = time.perf_counter(), []
+                if step % cfg.checkpoint_every == 0:
+                    self.save()
+                if step >= stop_at:
+                    break
+            if step % self.steps_per_epoch == 0:  # a finished epoch: validate, grid, checkpoint
+                last_val = self.validate()
+                grid_path = self.write_grid(epoch + 1)
+                self.save()
+                self._log(
+                    {
+                        "step": step,
+                        "epoch": epoch + 1,
+                        "validation": last_val,
+                        "grid": str(grid_path),
+                        "time": time.time(),
+                    }
+                )
+                if on_epoch:
+                    on_epoch(epoch + 1, last_val)
+        self.save()
+        return last_val
+
+    def _distributed_step(self, masked, mask, clean):
+        per_replica = self.strategy.run(self.train_step, args=(masked, mask, clean))
+        return {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
+
+    def _average(self, per_example):
+        return tf.nn.compute_average_loss(per_example, global_batch_size=self.config.batch)
+
+    def predict_batches(self, fn: Callable, limit: int | None = None):
+        """Run `fn(masked, mask, clean)` over the validation split; yields NumPy results per batch."""
+        records = self.val_records[: limit or self.config.val_samples]
+        ds = pipelines.dataset(Path(self.config.data), records, self.config.size, 16, 0, 0, training=False)
+        for masked, mask, clean in ds:
+            yield masked.numpy(), mask.numpy(), clean.numpy(), fn(masked, mask, clean)
+
+
+class MaskTrainer(Trainer):
+    """Mask G: BCE + Dice; validation IoU and Dice at threshold 0.5."""
+
+    weights_name = MASK_WEIGHTS
+    strong_augment = True
+    grid_labels = ("masked", "predicted mask", "overlay", "true mask")
+
+    def build(self) -> None:
+        cfg = self.config
+        self.model = models.mask_g(cfg.size, **({"width": cfg.width} if cfg.width else {}))
+        self.optimizer = keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta1)
+        self.optimizer.build(self.model.trainable_variables)
+
+    def trackables(self):
+        return {"model": self.model, "optimizer": self.optimizer}
+
+    def generator(self):
+        return self.model
+
+    def train_step(self, masked, mask, clean):
+        with tf.GradientTape() as tape:
+            prob = self.model(masked, training=True)
+            bce = tf.reduce_mean(keras.losses.binary_crossentropy(mask, prob), axis=[1, 2])
+            dl = dice_loss(mask, prob)
+            loss = self._average(bce + dl)
+        grads = tape.gradient(loss, self.model.trainable_variables)
+        self.optimizer.apply(grads, self.model.trainable_variables)
+        return {"loss": loss, "bce": self._average(bce), "dice": self._average(dl)}
+
+    def validate(self) -> dict[str, float]:
+        ious, dices = [], []
+        for _, mask, _, prob in self.predict_batches(lambda m, k, c: self.model(m, training=False).numpy()):
+            for p, t in zip(prob > 0.5, mask > 0.5, strict=True):
+                ious.append(metrics.iou(p, t))
+                dices.append(metrics.dice(p, t))
+        return {"iou": float(np.mean(ious)), "dice": float(np.mean(dices)), "samples": len(ious)}
+
+    def grid_rows(self, masked, mask, clean):
+        prob = self.model(masked, training=False).numpy()
+        image = _to_uint8(masked.numpy())
+        overlay = image.copy()
+        overlay[..., 0] = np.where(prob[..., 0] > 0.5, 255, overlay[..., 0])
+        return [list(image), list(_mask_uint8(prob)), list(overlay), list(_mask_uint8(mask.numpy()))]
+
+
+class FaceTrainer(Trainer):
+    """Face G + global and local Face D: hinge GAN with L1 (hole weighted up), SSIM and feature matching."""
+
+    weights_name = FACE_WEIGHTS
+    strong_augment = False
+    grid_labels = ("masked", "mask used", "restored", "truth")
+
+    def build(self) -> None:
+        cfg = self.config
+        kw = {"width": cfg.width} if cfg.width else {}
+        self.g = models.face_g(cfg.size, **kw)
+        self.d_global, self.d_local = models.face_d(cfg.size, **kw)
+        self.g_opt = keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta1)
+        self.d_opt = keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta1)
+        self.g_opt.build(self.g.trainable_variables)
+        self.d_opt.build(self.d_global.trainable_variables + self.d_local.trainable_variables)
+        self.window = models.local_window(cfg.size)
+        self.mask_model = None
+        if cfg.mask_source == "mask_g":
+            if not cfg.mask_run:
+                raise ValueError("--mask-source mask_g needs --mask-run (a `unmask train mask` run folder)")
+            mask_cfg = json.loads((Path(cfg.mask_run) / "run.json").read_text())
+            mask_kw = {"width": mask_cfg["width"]} if mask_cfg.get("width") else {}
+            self.mask_model = models.mask_g(cfg.size, **mask_kw)
+            self.mask_model.load_weights(Path(cfg.mask_run) / MASK_WEIGHTS)
+            self.mask_model.trainable = False
+        elif cfg.mask_source != "gt":
+            raise ValueError(f"unknown mask source '{cfg.mask_source}' (gt, mask_g)")
+
+    def trackables(self):
+        return {
+            "g": self.g,
+            "d_global": self.d_global,
+            "d_local": self.d_local,
+            "g_opt": self.g_opt,
+            "d_opt": self.d_opt,
+        }
+
+    def generator(self):
+        return self.g
+
+    def hole_mask(self, masked, mask):
+        """The region Face G must fill: the synthesized mask, or what Mask G finds (grown by 1 px)."""
+        if self.mask_model is None:
+            return mask
+        prob = self.mask_model(masked, training=False)
+        return tf.nn.max_pool2d(tf.cast(prob > 0.5, tf.float32), 3, 1, "SAME")
+
+    def _crop(self, x):
+        t, b, l, r = self.window
+        return x[:, t:b, l:r, :]
+
+    def _critics(self, image, mask):
+        pair = tf.concat([image, mask], axis=-1)
+        return self.d_global(pair, training=True), self.d_local(self._crop(pair), training=True)
+
+    def generate(self, masked, mask, seed, training: bool):
+        raw = self.g(noisy_input(masked, mask, seed), training=training)
+        return raw, models.composite(raw, masked, mask)
+
+    def train_step(self, masked, mask, clean):
+        cfg = self.config
+        hole = self.hole_mask(masked, mask)
+        seed = tf.stack([tf.cast(cfg.seed, tf.int64), self.step])
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            raw, comp = self.generate(masked, hole, seed, training=True)
+            (real_g, *real_gf), (real_l, *real_lf) = self._critics(clean, hole)
+            (fake_g, *fake_gf), (fake_l, *fake_lf) = self._critics(comp, hole)
+            axes = [1, 2, 3]
+            d_loss = (
+                sum(
+                    tf.reduce_mean(tf.nn.relu(1 - real), axes) + tf.reduce_mean(tf.nn.relu(1 + fake), axes)
+                    for real, fake in ((real_g, fake_g), (real_l, fake_l))
+                )
+                / 2
+            )
+            adv = -(tf.reduce_mean(fake_g, axes) + tf.reduce_mean(fake_l, axes)) / 2
+            fm = sum(
+                tf.reduce_mean(tf.abs(tf.stop_gradient(r) - f), axes)
+                for r, f in zip(real_gf + real_lf, fake_gf + fake_lf, strict=True)
+            ) / len(real_gf + real_lf)
+            err = tf.abs(raw - clean)
+            hole_px = tf.reduce_sum(hole, axes) * 3 + 1.0
+            l1_hole = tf.reduce_sum(err * hole, axes) / hole_px
+            l1_valid = tf.reduce_mean(err * (1 - hole), axes)
+            ssim = tf.image.ssim((comp + 1) / 2, (clean + 1) / 2, max_val=1.0)
+            g_per = (
+                cfg.l1_hole * l1_hole
+                + cfg.l1_valid * l1_valid
+                + cfg.ssim_weight * (1 - ssim)
+                + cfg.adv_weight * adv
+                + cfg.fm_weight * fm
+            )
+            g_loss = self._average(g_per)
+            d_loss_avg = self._average(d_loss)
+        g_vars = self.g.trainable_variables
+        d_vars = self.d_global.trainable_variables + self.d_local.trainable_variables
+        self.g_opt.apply(g_tape.gradient(g_loss, g_vars), g_vars)
+        self.d_opt.apply(d_tape.gradient(d_loss_avg, d_vars), d_vars)
+        return {
+            "g": g_loss,
+            "d": d_loss_avg,
+            "l1_hole": self._average(l1_hole),
+            "adv": self._average(adv),
+            "fm": self._average(fm),
+            "ssim": self._average(ssim),
+        }
+
+    def restore(self, masked, mask):
+        """Inference: (mask used, composite) for a batch, with a fixed noise seed."""
+        hole = self.hole_mask(masked, mask)
+        _, comp = self.generate(masked, hole, tf.constant([0, 0], tf.int64), training=False)
+        return hole, comp
+
+    def validate(self) -> dict[str, float]:
+        rows = []
+        for _, _, clean, (hole, comp) in self.predict_batches(
+            lambda m, k, c: tuple(t.numpy() for t in self.restore(m, k))
+        ):
+            for h, out, truth in zip(hole[..., 0] > 0.5, _to_uint8(comp), _to_uint8(clean), strict=True):
+                if h.any():
+                    rows.append(
+                        (metrics.psnr(out, truth, h), metrics.ssim(out, truth, h), metrics.texture_ratio(out, truth, h))
+                    )
+        table = np.array(rows) if rows else np.full((1, 3), np.nan)
+        return {
+            "psnr_masked": float(np.nanmean(table[:, 0])),
+            "ssim_masked": float(np.nanmean(table[:, 1])),
+            "texture_ratio": float(np.nanmedian(table[:, 2])),
+            "samples": len(rows),
+        }
+
+    def grid_rows(self, masked, mask, clean):
+        hole, comp = self.restore(masked, mask)
+        return [
+            list(_to_uint8(masked.numpy())),
+            list(_mask_uint8(hole.numpy())),
+            list(_to_uint8(comp.numpy())),
+            list(_to_uint8(clean.numpy())),
+        ]
+
+
+def trainer(config: TrainConfig, run_dir: Path, resume: bool = False) -> Trainer:
+    return {"mask": MaskTrainer, "face": FaceTrainer}[config.kind](config, run_dir, resume)
