@@ -121,7 +121,16 @@ class Trainer:
         with self.strategy.scope():
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self.build()
-        self.checkpoint = tf.train.Checkpoint(step=self.step, **self.trackables())
+        # Dropout's random state lives in Keras seed generators, which tf.train.Checkpoint does not see through
+        # the model: save it explicitly so a resumed run continues the same random stream.
+        rng_states = [
+            v.value
+            for obj in self.trackables().values()
+            if isinstance(obj, keras.Model)
+            for v in obj.non_trainable_variables
+            if "seed_generator" in v.path
+        ]
+        self.checkpoint = tf.train.Checkpoint(step=self.step, rng_states=rng_states, **self.trackables())
         self.manager = tf.train.CheckpointManager(self.checkpoint, self.run_dir / "checkpoints", max_to_keep=3)
         if resume and self.manager.latest_checkpoint:
             self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()

@@ -1,0 +1,196 @@
+"""Training on tiny data (S = 32, a few steps): losses fall, resume is exact, grids are written."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from unmask_cli import models, training  # noqa: E402
+from unmask_cli.synthesize import SynthesisConfig, resolve_styles, run  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    from tests.conftest import SAMPLES
+
+    out = tmp_path_factory.mktemp("tiny") / "ds"
+    styles, _ = resolve_styles("random")
+    run(SAMPLES, out, SynthesisConfig(size=64, variants=4, seed=1, styles=styles), workers=1)
+    return out
+
+
+def _config(kind: str, data: Path, **kw) -> training.TrainConfig:
+    base = dict(
+        kind=kind,
+        data=str(data),
+        size=32,
+        batch=4,
+        epochs=2,
+        width=8,
+        seed=3,
+        checkpoint_every=3,
+        log_every=2,
+        val_samples=8,
+    )
+    base.update(kw)
+    return training.TrainConfig(**base)
+
+
+def _fixed_batch(trainer: training.Trainer):
+    from unmask_cli import pipelines
+
+    ds = pipelines.dataset(Path(trainer.config.data), trainer.train_records[:4], 32, 4, 0, 0, training=False)
+    return next(iter(ds))
+
+
+@pytest.mark.parametrize("kind, key", [("mask", "loss"), ("face", "l1_hole")])
+def test_loss_falls_on_a_fixed_batch(tiny_data, tmp_path, kind, key):
+    trainer = training.trainer(_config(kind, tiny_data, lr=2e-3), tmp_path / kind)
+    batch = _fixed_batch(trainer)
+    step = tf.function(trainer._distributed_step)
+    losses = [float(step(*batch)[key]) for _ in range(40)]
+    assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5]), losses
+
+
+def _variables(trainer):
+    values = {}
+    for name, obj in trainer.trackables().items():
+        for i, v in enumerate(obj.variables):  # layer auto-names differ between instances; order does not
+            values[f"{name}/{i}"] = v.numpy().copy()
+    return values
+
+
+@pytest.mark.parametrize("kind", ["mask", "face"])
+def test_resume_restores_step_weights_and_optimizer_exactly(tiny_data, tmp_path, kind):
+    config = _config(kind, tiny_data)
+    first = training.trainer(config, tmp_path / "run")
+    first.fit(max_steps=3)  # checkpoint_every=3: the last checkpoint is exactly here
+    saved = _variables(first)
+    assert int(first.step.numpy()) == 3
+    again = training.trainer(config, tmp_path / "run", resume=True)
+    assert int(again.step.numpy()) == 3
+    restored = _variables(again)
+    assert saved.keys() == restored.keys()
+    optimizer_vars = [k for k in saved if "opt" in k.split("/")[0]]
+    assert optimizer_vars and any(np.abs(saved[k]).sum() > 0 for k in optimizer_vars)
+    for k in saved:
+        np.testing.assert_array_equal(saved[k], restored[k], err_msg=k)
+    fresh = training.trainer(config, tmp_path / "other")
+    assert any(not np.array_equal(saved[k], v) for k, v in _variables(fresh).items())
+
+
+def test_resume_refuses_a_different_configuration(tiny_data, tmp_path):
+    training.trainer(_config("mask", tiny_data), tmp_path / "run").fit(max_steps=1)
+    with pytest.raises(training.ConfigMismatch):
+        training.trainer(_config("mask", tiny_data, size=64), tmp_path / "run", resume=True)
+    with pytest.raises(training.ConfigMismatch):
+        training.trainer(_config("mask", tiny_data), tmp_path / "run")  # no --resume: refuse to clobber
+
+
+def test_epoch_writes_grid_metrics_and_weights(tiny_data, tmp_path):
+    config = _config("face", tiny_data, epochs=1)
+    trainer = training.trainer(config, tmp_path / "run")
+    val = trainer.fit()
+    assert {"psnr_masked", "ssim_masked", "texture_ratio"} <= val.keys()
+    grid_path = tmp_path / "run" / "samples" / "epoch_001.png"
+    import cv2
+
+    sheet = cv2.imread(str(grid_path))
+    n = len(trainer.grid_batch[0])
+    cell, gap = 64, 2
+    label_h = max(14, cell // 8)
+    assert sheet.shape[:2] == (label_h + gap + n * (cell + gap), 4 * (cell + gap))
+    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert any("validation" in x for x in lines) and any("g" in x for x in lines)
+    assert (tmp_path / "run" / training.FACE_WEIGHTS).is_file()
+
+
+def test_face_training_on_mask_g_output(tiny_data, tmp_path):
+    training.trainer(_config("mask", tiny_data), tmp_path / "mask").fit(max_steps=2)
+    config = _config("face", tiny_data, mask_source="mask_g", mask_run=str(tmp_path / "mask"))
+    trainer = training.trainer(config, tmp_path / "face")
+    trainer.fit(max_steps=2)
+    masked, mask, _ = trainer.grid_batch
+    hole = trainer.hole_mask(masked, mask).numpy()
+    expected = (trainer.mask_model(masked).numpy() > 0.5).astype(np.float32)
+    assert (hole >= expected).all()  # Mask G's mask (grown by 1 px) is the noise region, not the true mask
+
+
+def test_composite_leaves_unmasked_pixels_untouched():
+    rng = np.random.default_rng(0)
+    image = rng.uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    generated = rng.uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    mask = np.zeros((2, 32, 32, 1), np.float32)
+    mask[:, 10:20, 5:25] = 1
+    out = models.composite(tf.constant(generated), tf.constant(image), tf.constant(mask)).numpy()
+    keep = mask[..., 0] == 0
+    np.testing.assert_array_equal(out[keep], image[keep])
+    np.testing.assert_array_equal(out[~keep], generated[~keep])
+
+
+def test_noise_fills_only_the_mask():
+    image = tf.zeros((1, 32, 32, 3))
+    mask = np.zeros((1, 32, 32, 1), np.float32)
+    mask[:, 8:16, 8:16] = 1
+    x = training.noisy_input(image, tf.constant(mask), tf.constant([1, 2], tf.int64)).numpy()
+    assert x.shape == (1, 32, 32, 4)
+    assert (x[..., :3][mask[..., 0] == 0] == 0).all()
+    assert x[..., :3][mask[..., 0] == 1].std() > 0.3
+    np.testing.assert_array_equal(x[..., 3:], mask)
+
+
+def test_models_export_friendly_shapes():
+    assert models.mask_g(64, width=8).output_shape == (None, 64, 64, 1)
+    assert models.face_g(64, width=8).output_shape == (None, 64, 64, 3)
+    with pytest.raises(ValueError):
+        models.mask_g(48)
+
+
+def test_kill_9_mid_training_then_resume_finishes(tiny_data, tmp_path):
+    run_dir = tmp_path / "killed"
+    cmd = [
+        sys.executable,
+        "-m",
+        "unmask_cli",
+        "train",
+        "mask",
+        str(tiny_data),
+        "--out",
+        str(run_dir),
+        "--size",
+        "32",
+        "--width",
+        "8",
+        "--epochs",
+        "3",
+        "--checkpoint-every",
+        "2",
+        "--seed",
+        "1",
+    ]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 240
+    index = run_dir / "checkpoints" / "checkpoint"
+    while time.time() < deadline and not index.exists() and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert index.exists(), "no checkpoint was written before the kill"
+    result = subprocess.run([*cmd, "--resume", "--json"], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "resumed" in result.stderr
+    report = json.loads(result.stdout)
+    total = report["steps"]
+    assert report["steps_this_session"] < total  # it really continued, not restarted
+    assert (run_dir / training.MASK_WEIGHTS).is_file()
