@@ -117,8 +117,8 @@ def face_d(size: int = 128, width: int = 32) -> tuple[keras.Model, keras.Model]:
 
 def local_window(size: int) -> tuple[int, int, int, int]:
     """Pixel bounds (top, bottom, left, right) of the local critic's window, multiples of 8."""
-    t, b, l, r = (round(f * size / 8) * 8 for f in LOCAL_WINDOW)
-    return t, b, l, r
+    top, bottom, left, right = (round(f * size / 8) * 8 for f in LOCAL_WINDOW)
+    return top, bottom, left, right
 
 
 def composite(generated, image, mask):

@@ -18,7 +18,7 @@ from unmask_cli.data import load_manifest
 
 def split(records: list[dict[str, Any]], val_fraction: float) -> tuple[list[dict], list[dict]]:
     """Train/validation split by source photo: every sample of one photo lands on the same side."""
-    cut = int(round(val_fraction * 1000))
+    cut = round(val_fraction * 1000)
     train, val = [], []
     for r in records:
         (val if zlib.crc32(r["source"].encode()) % 1000 < cut else train).append(r)
@@ -40,13 +40,18 @@ def _decode(path: tf.Tensor, channels: int, size: int) -> tf.Tensor:
     return tf.image.resize(image, [size, size], method="area")
 
 
+def _sub_seed(seed: tf.Tensor, k: int) -> tf.Tensor:
+    """An independent stateless seed for the k-th random choice of one sample."""
+    return seed + tf.constant([k, 0], tf.int64)
+
+
 def _augment(masked, mask, clean, seed, strong: bool):
     """Same flip and colour change on the masked and the clean face, so their pixels stay equal outside the mask."""
     flip = tf.random.stateless_uniform([], seed=seed) < 0.5
     masked, mask, clean = (
         tf.cond(flip, lambda t=t: tf.image.flip_left_right(t), lambda t=t: t) for t in (masked, mask, clean)
     )
-    s = [seed + [1, 0], seed + [2, 0], seed + [3, 0], seed + [4, 0]]
+    s = [_sub_seed(seed, k) for k in range(1, 5)]
     delta = tf.random.stateless_uniform([], s[0], -0.12, 0.12)
     contrast = tf.random.stateless_uniform([], s[1], 0.8, 1.2)
     saturation = tf.random.stateless_uniform([], s[2], 0.75, 1.25)
@@ -61,8 +66,8 @@ def _augment(masked, mask, clean, seed, strong: bool):
     masked, clean = colour(masked), colour(clean)
     if strong:
         # Mask G meets compressed, blurred web photos: degrade its input (its target, the mask, stays exact).
-        masked = tf.image.stateless_random_jpeg_quality(masked, 35, 95, seed + [5, 0])
-        blur = tf.random.stateless_uniform([], seed + [6, 0]) < 0.3
+        masked = tf.image.stateless_random_jpeg_quality(masked, 35, 95, _sub_seed(seed, 5))
+        blur = tf.random.stateless_uniform([], _sub_seed(seed, 6)) < 0.3
         soft = tf.nn.avg_pool2d(masked[None], 3, 1, "SAME")[0]
         masked = tf.where(blur, soft, masked)
     return masked, mask, clean

@@ -24,13 +24,13 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
 
-from unmask_cli import data, metrics, models, pipelines  # noqa: E402
-from unmask_cli.images import write_atomic, write_bytes_atomic  # noqa: E402
-from unmask_cli.sheets import grid  # noqa: E402
+from unmask_cli import data, metrics, models, pipelines
+from unmask_cli.images import write_atomic, write_bytes_atomic
+from unmask_cli.sheets import grid
 
 MASK_WEIGHTS = "mask_g.weights.h5"
 FACE_WEIGHTS = "face_g.weights.h5"
@@ -362,8 +362,8 @@ class FaceTrainer(Trainer):
         return tf.nn.max_pool2d(tf.cast(prob > 0.5, tf.float32), 3, 1, "SAME")
 
     def _crop(self, x):
-        t, b, l, r = self.window
-        return x[:, t:b, l:r, :]
+        top, bottom, left, right = self.window
+        return x[:, top:bottom, left:right, :]
 
     def _critics(self, image, mask):
         pair = tf.concat([image, mask], axis=-1)
