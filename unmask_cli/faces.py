@@ -31,7 +31,12 @@ ALIGN_POINTS = np.r_[27:31, 36:48]  # nose bridge + both eyes: unaffected by a m
 CROP_ZOOM = 1.2
 CROP_CENTER = np.array([0.5, 0.6])
 CROP_TEMPLATE = (TEMPLATE_68 - CROP_CENTER) * CROP_ZOOM + 0.5
+# Models are trained on crops framed this way; exported models record it and the pipeline checks it.
+ALIGNMENT_ID = "ffhq68-mean/zoom1.2/centre0.5,0.6/eyes+bridge"
 DETECT_MAX_SIDE = 1024  # detect on a downscaled copy of big photos; landmarks run at full resolution
+CNN_MAX_SIDE = 640  # the CNN detector's cost grows fast with pixels; it finds faces down to ~40 px upsampled
+LOW_HOG_THRESHOLD = -0.5  # last resort for masked faces: weaker HOG responses
+ROTATIONS = (-20.0, 20.0)  # head tilts the frontal detectors miss
 
 
 class ModelFilesMissing(RuntimeError):
@@ -70,11 +75,19 @@ def _shape_predictor():
     return dlib.shape_predictor(str(model_file("shape_predictor_68_face_landmarks.dat")))
 
 
+@cache
+def _cnn_detector():
+    import dlib
+
+    return dlib.cnn_face_detection_model_v1(str(model_file("mmod_human_face_detector.dat")))
+
+
 @dataclass(frozen=True)
 class Face:
     box: tuple[int, int, int, int]  # left, top, right, bottom in photo pixels
     landmarks: np.ndarray  # 68×2 float32, x,y in photo pixels
     score: float
+    detector: str = "hog"  # which detector found it: hog, cnn, hog-low
 
 
 def landmarks_for_box(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -84,26 +97,81 @@ def landmarks_for_box(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.nda
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
 
-def detect_faces(rgb: np.ndarray, upsample: int | None = None) -> list[Face]:
+def _downscaled(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    h, w = rgb.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale == 1.0:
+        return rgb, 1.0
+    return cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA), scale
+
+
+def _faces(rgb, rects, scores, scale: float, detector: str) -> list[Face]:
+    faces = []
+    for rect, score in zip(rects, scores, strict=True):
+        box = tuple(round(v / scale) for v in (rect.left(), rect.top(), rect.right(), rect.bottom()))
+        faces.append(Face(box=box, landmarks=landmarks_for_box(rgb, box), score=float(score), detector=detector))
+    faces.sort(key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), reverse=True)
+    return faces
+
+
+def _hog(rgb, small, scale, levels, threshold: float, detector: str) -> list[Face]:
+    for level in levels:
+        rects, scores, _ = _frontal_detector().run(small, level, threshold)
+        if len(rects):
+            return _faces(rgb, rects, scores, scale, detector)
+    return []
+
+
+def detect_faces(rgb: np.ndarray, upsample: int | None = None, robust: bool = False) -> list[Face]:
     """Every frontal face in an RGB uint8 photo with its 68 landmarks, largest first.
 
     Big photos are detected on a downscaled copy (HOG cost grows with pixels) and the boxes scaled back;
     when nothing is found the photo is tried again upsampled once, so faces of ~40 px are still found.
+
+    `robust` is for faces whose lower half is covered, which defeat the HOG detector about a third of the
+    time: then dlib's CNN (MMOD) detector is tried (≈1 s per 256² photo on a laptop core, so only as a
+    fallback), and last the HOG detector with a lowered threshold.
     """
-    h, w = rgb.shape[:2]
-    scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
-    small = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else rgb
-    # Upsampling finds small faces but costs 4x: try without first, then once upsampled.
-    tries = [upsample] if upsample is not None else ([0, 1] if max(small.shape[:2]) < 1024 else [0])
-    for level in tries:
-        rects, scores, _ = _frontal_detector().run(small, level, 0.0)
-        if len(rects):
+    small, scale = _downscaled(rgb, DETECT_MAX_SIDE)
+    levels = [upsample] if upsample is not None else ([0, 1] if max(small.shape[:2]) < 1024 else [0])
+    faces = _hog(rgb, small, scale, levels, 0.0, "hog")
+    if faces or not robust:
+        return faces
+    cnn_small, cnn_scale = _downscaled(rgb, CNN_MAX_SIDE)
+    for level in (0, 1) if max(cnn_small.shape[:2]) <= CNN_MAX_SIDE // 2 else (0,):
+        found = _cnn_detector()(cnn_small, level)
+        if found:
+            return _faces(rgb, [d.rect for d in found], [d.confidence for d in found], cnn_scale, "cnn")
+    faces = _hog(rgb, small, scale, [1], LOW_HOG_THRESHOLD, "hog-low")
+    if faces:
+        return faces
+    # Dark or tilted heads: equalized contrast, then the photo turned each way, mapping landmarks back.
+    equalized = _equalize(small)
+    faces = _hog(_equalize(rgb) if scale != 1.0 else equalized, equalized, scale, [1], LOW_HOG_THRESHOLD, "hog-eq")
+    for angle in ROTATIONS if not faces else ():
+        faces = _rotated(small, scale, angle)
+        if faces:
             break
+    return faces
+
+
+def _equalize(rgb: np.ndarray) -> np.ndarray:
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+    lab[..., 0] = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(lab[..., 0])
+    return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+
+
+def _rotated(small: np.ndarray, scale: float, angle: float) -> list[Face]:
+    """Detect on the (downscaled) photo turned by `angle` degrees; landmarks mapped back to photo pixels."""
+    h, w = small.shape[:2]
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    turned = cv2.warpAffine(small, turn, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    back = cv2.invertAffineTransform(turn)
     faces = []
-    for rect, score in zip(rects, scores, strict=True):
-        box = tuple(round(v / scale) for v in (rect.left(), rect.top(), rect.right(), rect.bottom()))
-        faces.append(Face(box=box, landmarks=landmarks_for_box(rgb, box), score=float(score)))
-    faces.sort(key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), reverse=True)
+    for face in _hog(turned, turned, 1.0, [1], LOW_HOG_THRESHOLD, f"hog-rot{angle:+.0f}"):
+        lm = transform_points(back, face.landmarks) / scale
+        box = (*np.floor(lm.min(0)).astype(int).tolist(), *np.ceil(lm.max(0)).astype(int).tolist())
+        faces.append(Face(box=tuple(box), landmarks=lm, score=face.score, detector=face.detector))
     return faces
 
 

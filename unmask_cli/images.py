@@ -15,6 +15,10 @@ MIN_SIDE = 32  # below this no face detector can find anything useful
 MAX_PIXELS = 100_000_000  # refuse decompression bombs before decoding them
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 class ImageError(ValueError):
     """An input that cannot be used as a photo; the message is the one-line reason."""
 
@@ -110,6 +114,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the permissions open() would
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

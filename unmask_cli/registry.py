@@ -45,11 +45,15 @@ class MaskSynthesizer(Protocol):
 class Backend(Protocol):
     """Runs the exported models (group `unmask.backends`).
 
-    `run` maps a batch of aligned crops (N×S×S×3 float32 in the model card's range) to (masks N×S×S×1 in [0, 1],
-    restored crops N×S×S×3 in the same range as the input).
+    Constructed as `cls(models_dir, **options)`. `run` maps a batch of aligned crops (N×S×S×3 float32 RGB in
+    `value_range`) to (masks N×S×S×1 of 0/1: the pixels it replaced, restored crops N×S×S×3 in the same range:
+    new pixels where the mask is 1, the input's pixels elsewhere).
     """
 
     name: str
+    input_size: int
+    value_range: tuple[float, float]
+    description: str  # e.g. which providers run it; shown to the user
 
     def run(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
@@ -106,8 +110,9 @@ def _load_cached(group: str, name: str) -> Any:
     ep = eps[name]
     try:
         obj = ep.load()
-        # An entry point may name a class (instantiated with no arguments) or a ready callable.
-        return obj() if isinstance(obj, type) else obj
+        # A style entry point may name a class (instantiated with no arguments) or a ready callable;
+        # a backend names a class, constructed later with the user's options.
+        return obj() if group == SYNTHESIZERS and isinstance(obj, type) else obj
     except Exception as exc:  # any failure inside third-party code becomes one clear line
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
         raise PluginError(f"{group} plugin '{name}' ({ep.value}) failed to load: {reason}") from exc
@@ -123,6 +128,14 @@ def load_synthesizer(name: str) -> MaskSynthesizer:
     if not callable(plugin):
         raise PluginError(f"{SYNTHESIZERS} plugin '{name}' is not callable (got {type(plugin).__name__})")
     return plugin
+
+
+def backend_class(name: str) -> type:
+    """The backend class registered as `name`; construct it with the models folder and options."""
+    cls = load(BACKENDS, name)
+    if not isinstance(cls, type) or not hasattr(cls, "run"):
+        raise PluginError(f"{BACKENDS} plugin '{name}' is not a backend class with a run() method")
+    return cls
 
 
 def check(info: PluginInfo) -> str | None:

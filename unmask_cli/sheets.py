@@ -72,3 +72,15 @@ def grid(
             sheet[y : y + cell, x : x + cell] = _fit(image, cell)
         y += cell + gap
     return sheet
+
+
+def before_after(pairs: Sequence[tuple[np.ndarray, np.ndarray]], per_row: int = 4, cell: int = 192) -> np.ndarray:
+    """Contact sheet of (before, after) photo pairs, `per_row` pairs to a row."""
+    rows = []
+    for i in range(0, len(pairs), per_row):
+        row = []
+        for before, after in pairs[i : i + per_row]:
+            row += [before, after]
+        rows.append(row)
+    labels = ["before", "after"] * min(per_row, len(pairs))
+    return grid(rows, cell, col_labels=labels)

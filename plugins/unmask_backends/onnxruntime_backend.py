@@ -1,0 +1,74 @@
+"""The default backend: the exported ONNX models through onnxruntime (TensorRT → CUDA → CPU)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from unmask_cli.model_card import FACE_FILE, MASK_FILE, ModelFileError, parse
+from unmask_cli.restore import restore_batch
+from unmask_cli.runtime import create_session
+
+
+def model_path(models_dir: Path, filename: str, precision: str) -> Path:
+    return Path(models_dir) / (filename if precision == "fp32" else filename.replace(".onnx", f".{precision}.onnx"))
+
+
+def open_model(path: Path, device: str, providers, threads):
+    """(session, ModelInfo, warning). Any unusable file becomes a ModelFileError naming it."""
+    if not path.is_file():
+        raise ModelFileError(f"{path}: model file not found (run `unmask export --onnx`, or reinstall)")
+    try:
+        session, warning = create_session(path, device, providers, threads)
+    except ModelFileError:
+        raise
+    except Exception as exc:
+        if type(exc).__name__ == "ProviderError":
+            raise
+        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(f"{path}: not a loadable ONNX model ({reason})") from exc
+    info = parse(path, dict(session.get_modelmeta().custom_metadata_map))
+    return session, info, warning
+
+
+class OnnxRuntimeBackend:
+    name = "onnxruntime"
+
+    def __init__(
+        self,
+        models_dir: Path = Path("exported"),
+        device: str = "auto",
+        providers=None,
+        threads: int | None = None,
+        precision: str = "fp32",
+        seed: int = 0,
+    ):
+        self.mask_session, self.mask_info, w1 = open_model(
+            model_path(models_dir, MASK_FILE, precision), device, providers, threads
+        )
+        self.face_session, self.face_info, w2 = open_model(
+            model_path(models_dir, FACE_FILE, precision), device, providers, threads
+        )
+        for info, kind in ((self.mask_info, "mask_g"), (self.face_info, "face_g")):
+            if info.kind != kind:
+                raise ModelFileError(f"{info.path}: holds a {info.kind} model where {kind} was expected")
+        if self.mask_info.input_size != self.face_info.input_size:
+            raise ModelFileError(f"{models_dir}: Mask G and Face G disagree on input size")
+        self.input_size = self.mask_info.input_size
+        self.value_range = self.mask_info.value_range
+        self.threshold = float(self.mask_info.props.get("threshold", 0.5))
+        self.warnings = [w for w in (w1, w2) if w]
+        self.providers = self.face_session.get_providers()
+        self.description = f"onnxruntime {precision} on {self.providers[0]}"
+        self.rng = np.random.default_rng(seed)
+
+    @staticmethod
+    def _runner(session):
+        name = session.get_inputs()[0].name
+        return lambda x: session.run(None, {name: x})[0]
+
+    def run(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return restore_batch(
+            crops, self._runner(self.mask_session), self._runner(self.face_session), self.rng, self.threshold
+        )

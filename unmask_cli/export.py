@@ -1,0 +1,257 @@
+"""Keras → ONNX (tf2onnx) with metadata, a parity check against Keras, optional fp16 and int8 variants."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+from unmask_cli import __version__, models, training
+from unmask_cli.faces import ALIGNMENT_ID, align, detect_faces, transform_points
+from unmask_cli.images import iter_images, read_rgb, write_bytes_atomic
+from unmask_cli.model_card import FACE_FILE, FORMAT_VERSION, MASK_FILE, PREFIX
+
+# (max, mean) abs difference allowed against Keras, on outputs in [-1, 1] / [0, 1]. fp32 past it fails the
+# export; an fp16 or int8 variant past it is reported and not written.
+TOLERANCE = {"fp32": (1e-3, 1e-4), "fp16": (3e-2, 3e-3), "int8": (0.5, 0.03)}
+
+
+class ParityError(RuntimeError):
+    pass
+
+
+@dataclass
+class ExportReport:
+    files: dict[str, str] = field(default_factory=dict)
+    parity: dict[str, dict[str, float]] = field(default_factory=dict)  # "face_g/fp16" -> max, mean, speedup
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_run(run_dir: Path, kind: str):
+    """Rebuild a generator from a run folder (run.json + weights). Returns (keras model, run config)."""
+    run_dir = Path(run_dir)
+    config_path = run_dir / "run.json"
+    weights = run_dir / (training.MASK_WEIGHTS if kind == "mask" else training.FACE_WEIGHTS)
+    if not config_path.is_file() or not weights.is_file():
+        raise FileNotFoundError(f"{run_dir}: not a finished `unmask train {kind}` run (no run.json or weights)")
+    config = json.loads(config_path.read_text())
+    builder = models.mask_g if kind == "mask" else models.face_g
+    model = builder(config["size"], **({"width": config["width"]} if config.get("width") else {}))
+    model.load_weights(weights)
+    return model, config
+
+
+def _metadata(kind: str, config: dict, weights: Path, precision: str) -> dict[str, str]:
+    data = Path(config["data"])
+    samples = sum(1 for _ in open(data / "manifest.jsonl")) if (data / "manifest.jsonl").is_file() else "?"
+    steps = "?"
+    metrics_path = weights.parent / "metrics.jsonl"
+    if metrics_path.is_file():
+        lines = metrics_path.read_text().splitlines()
+        steps = json.loads(lines[-1]).get("step", "?") if lines else "?"
+    props = {
+        "kind": "mask_g" if kind == "mask" else "face_g",
+        "format_version": FORMAT_VERSION,
+        "version": __version__,
+        "input_size": str(config["size"]),
+        "value_range": "-1,1",
+        "colour_order": "RGB",
+        "layout": "NHWC",
+        "alignment": ALIGNMENT_ID,
+        "precision": precision,
+        "training_data": f"unmask synthesize output '{data.name}' ({samples} samples)",
+        "training_steps": str(steps),
+        "weights_sha256": sha256(weights),
+    }
+    if kind == "mask":
+        props |= {"output": "probability of face mask per pixel, [0,1]", "threshold": "0.5"}
+    else:
+        props |= {
+            "input": "RGB with uniform noise in [-1,1] where masked, plus the mask as 4th channel",
+            "output": "RGB in [-1,1]; composite: output where masked, input elsewhere",
+        }
+    return {PREFIX + k: str(v) for k, v in props.items()}
+
+
+def to_onnx(model, channels: int, size: int, opset: int, metadata: dict[str, str]):
+    import tensorflow as tf
+    import tf2onnx
+
+    spec = [tf.TensorSpec((None, size, size, channels), tf.float32, name="input")]
+    proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset)
+    _set_metadata(proto, metadata)
+    return proto
+
+
+def parity_inputs(size: int, photos: list[Path], count: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Real aligned face crops with a synthesized mask: (images for Mask G, 4-channel inputs for Face G)."""
+    from unmask_cli import registry
+
+    crops, face_inputs = [], []
+    style = registry.load_synthesizer("surgical")
+    rng = np.random.default_rng(0)
+    for path in iter_images(photos):
+        rgb = read_rgb(path)
+        for face in detect_faces(rgb):
+            crop, matrix = align(rgb, face.landmarks, size)
+            masked, mask = style(crop, transform_points(matrix, face.landmarks), rng)
+            image = masked.astype(np.float32) / 127.5 - 1
+            noise = rng.uniform(-1, 1, image.shape).astype(np.float32)
+            m = mask[..., None].astype(np.float32)
+            crops.append(image)
+            face_inputs.append(np.concatenate([image * (1 - m) + noise * m, m], axis=-1))
+        if len(crops) >= count:
+            break
+    if not crops:
+        raise FileNotFoundError("no face found in the parity photos")
+    while len(crops) < count:  # flips make a fuller batch from few photos
+        crops.append(crops[len(crops) % len(crops)][:, ::-1].copy())
+        face_inputs.append(face_inputs[len(face_inputs) % len(face_inputs)][:, ::-1].copy())
+    return np.stack(crops[:count]), np.stack(face_inputs[:count])
+
+
+def _session(path_or_bytes):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    source = path_or_bytes if isinstance(path_or_bytes, bytes) else str(path_or_bytes)
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
+def _run(session, x: np.ndarray) -> np.ndarray:
+    name = session.get_inputs()[0].name
+    return session.run(None, {name: x.astype(np.float32)})[0]
+
+
+def _time(session, x: np.ndarray, repeats: int = 5) -> float:
+    _run(session, x)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        _run(session, x)
+    return (time.perf_counter() - start) / repeats
+
+
+def quantize_int8(fp32_bytes: bytes, calibration: np.ndarray, input_name: str) -> bytes:
+    """Static QDQ int8 quantization, calibrated on real face crops."""
+    import tempfile
+
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.items = iter([{input_name: calibration[i : i + 1]} for i in range(len(calibration))])
+
+        def get_next(self):
+            return next(self.items, None)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        src.write_bytes(fp32_bytes)
+        quantize_static(
+            str(src),
+            str(dst),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+        )
+        return dst.read_bytes()
+
+
+def to_fp16(proto):
+    import warnings
+
+    from onnxconverter_common import float16
+
+    with warnings.catch_warnings():  # it warns once per tiny weight it rounds to fp16's smallest value
+        warnings.simplefilter("ignore", UserWarning)
+        return float16.convert_float_to_float16(proto, keep_io_types=True)
+
+
+def export(
+    mask_run: Path,
+    face_run: Path,
+    out: Path,
+    opset: int = 17,
+    fp16: bool = False,
+    int8: bool = False,
+    parity_photos: list[Path] | None = None,
+    on_line=print,
+) -> ExportReport:
+    """Export both generators to `out`; raises ParityError when ONNX disagrees with Keras past tolerance."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = ExportReport()
+    jobs = [("mask", mask_run, MASK_FILE, 3), ("face", face_run, FACE_FILE, 4)]
+    inputs = None
+    for kind, run_dir, filename, channels in jobs:
+        model, config = load_run(run_dir, kind)
+        weights = Path(run_dir) / (training.MASK_WEIGHTS if kind == "mask" else training.FACE_WEIGHTS)
+        if inputs is None:
+            inputs = parity_inputs(config["size"], parity_photos or [Path("samples/clean")])
+        x = inputs[0] if kind == "mask" else inputs[1]
+        expected = model(x, training=False).numpy()
+        metadata = _metadata(kind, config, weights, "fp32")
+        fp32 = to_onnx(model, channels, config["size"], opset, metadata)
+        variants = {"fp32": fp32}
+        if fp16:
+            variants["fp16"] = to_fp16(fp32)
+        if int8:
+            import onnx
+
+            variants["int8"] = onnx.load_from_string(quantize_int8(fp32.SerializeToString(), x, "input"))
+        fp32_seconds = None
+        for precision, proto in variants.items():
+            _set_metadata(proto, {**metadata, PREFIX + "precision": precision})
+            blob = proto.SerializeToString()
+            session = _session(blob)
+            diff = np.abs(_run(session, x) - expected)
+            seconds = _time(session, x)
+            fp32_seconds = fp32_seconds or seconds
+            key = f"{Path(filename).stem}/{precision}"
+            max_tol, mean_tol = TOLERANCE[precision]
+            ok = bool(diff.max() <= max_tol and diff.mean() <= mean_tol)
+            report.parity[key] = {
+                "max_abs_diff": float(diff.max()),
+                "mean_abs_diff": float(diff.mean()),
+                "speedup_vs_fp32": fp32_seconds / seconds,
+                "written": ok,
+            }
+            on_line(
+                f"{key}: max |onnx - keras| {diff.max():.2e}, mean {diff.mean():.2e}, "
+                f"speed ×{fp32_seconds / seconds:.2f} vs fp32 (batch {len(x)}, CPU)"
+                + ("" if ok else f" — over tolerance (max {max_tol}, mean {mean_tol}), not written")
+            )
+            if not ok and precision == "fp32":
+                raise ParityError(f"{key}: ONNX differs from Keras by up to {diff.max():.3g} (tolerance {max_tol})")
+            if not ok:
+                continue
+            name = filename if precision == "fp32" else filename.replace(".onnx", f".{precision}.onnx")
+            write_bytes_atomic(out / name, blob)
+            report.files[key] = str(out / name)
+    write_bytes_atomic(out / "export.json", json.dumps(report.__dict__, indent=2).encode())
+    return report
+
+
+def _set_metadata(proto, metadata: dict[str, str]) -> None:
+    """Replace a model's metadata_props (quantization and fp16 conversion do not all carry them over)."""
+    del proto.metadata_props[:]
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value

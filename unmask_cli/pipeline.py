@@ -1,0 +1,287 @@
+"""Inference, backend-agnostic: photos in, photos out with every masked face restored.
+
+photo → faces (dlib, robust to masks) → aligned S×S crops, batched across photos → backend (Mask G, noise,
+Face G, composite) → inverse warp + feathered blend into the full-resolution photo → written atomically.
+Only pixels under a face's restored mask change; everything else in the photo is left bit-identical.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from unmask_cli import registry
+from unmask_cli.faces import Face, align, detect_faces, inverse_matrix
+from unmask_cli.images import ImageError, iter_images, read_rgb, write_atomic
+
+FEATHER_PX = 2.0  # blur of the blend mask, in crop pixels: hides the seam without touching pixels beyond it
+MIN_MASK_FRACTION = 0.01  # a face whose mask covers less than this of the crop is not wearing one
+STAGES = ("decode", "detect", "align", "model", "blend", "encode")
+
+
+@dataclass
+class FaceResult:
+    box: tuple[int, int, int, int]
+    detector: str
+    restored: bool
+    mask_fraction: float
+
+
+@dataclass
+class PhotoResult:
+    source: Path
+    output: Path | None = None
+    faces: list[FaceResult] = field(default_factory=list)
+    skipped: str | None = None  # reason nothing was written
+    before: np.ndarray | None = None  # kept only when a contact sheet is wanted
+    after: np.ndarray | None = None
+
+    @property
+    def restored(self) -> int:
+        return sum(f.restored for f in self.faces)
+
+
+@dataclass
+class Summary:
+    photos: int = 0
+    already_done: int = 0
+    written: int = 0
+    faces: int = 0
+    restored: int = 0
+    photos_with_restored_face: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    seconds: float = 0.0
+
+
+@dataclass
+class _Pending:
+    result: PhotoResult
+    rgb: np.ndarray
+    faces: list[Face]
+    crops: list[np.ndarray]
+    matrices: list[np.ndarray]
+    mask_union: np.ndarray | None = None  # blend weights of every restored face, for --save-mask
+
+
+class Unmasker:
+    """Restore masked faces in photos with any installed backend.
+
+    >>> unmasker = Unmasker("exported")                        # onnxruntime, best available provider
+    >>> restored_rgb, faces = unmasker.restore_photo(rgb)      # one RGB uint8 photo in memory
+    >>> summary = unmasker.run(["photos/"], out="restored/")   # folders and files, resumable
+    """
+
+    def __init__(
+        self,
+        models_dir: Path | str = "exported",
+        backend: str = "onnxruntime",
+        batch: int = 8,
+        robust_detection: bool = True,
+        **backend_options,
+    ):
+        cls = registry.backend_class(backend)
+        self.backend = cls(models_dir=Path(models_dir), **backend_options)
+        self.size = int(self.backend.input_size)
+        self.low, self.high = self.backend.value_range
+        self.batch = max(1, batch)
+        self.robust = robust_detection
+        self.stage_seconds = dict.fromkeys(STAGES, 0.0)
+
+    # -- one photo in memory -------------------------------------------------------------------------------------
+    def restore_photo(self, rgb: np.ndarray) -> tuple[np.ndarray, list[FaceResult]]:
+        pending = self._prepare(PhotoResult(source=Path("<memory>")), rgb)
+        self._restore([pending])
+        return pending.rgb, pending.result.faces
+
+    # -- stages --------------------------------------------------------------------------------------------------
+    def _timed(self, stage: str, start: float) -> float:
+        now = time.perf_counter()
+        self.stage_seconds[stage] += now - start
+        return now
+
+    def _prepare(self, result: PhotoResult, rgb: np.ndarray) -> _Pending:
+        t = time.perf_counter()
+        faces = detect_faces(rgb, robust=self.robust)
+        t = self._timed("detect", t)
+        crops, matrices = [], []
+        for face in faces:
+            crop, matrix = align(rgb, face.landmarks, self.size)
+            crops.append(crop)
+            matrices.append(matrix)
+        self._timed("align", t)
+        return _Pending(result, rgb.copy(), faces, crops, matrices)
+
+    def _to_model(self, crops: list[np.ndarray]) -> np.ndarray:
+        x = np.stack(crops).astype(np.float32) / 255.0
+        return x * (self.high - self.low) + self.low
+
+    def _from_model(self, x: np.ndarray) -> np.ndarray:
+        x = (x - self.low) / (self.high - self.low)
+        return np.clip(x * 255.0, 0, 255).round().astype(np.uint8)
+
+    def _restore(self, group: list[_Pending]) -> None:
+        """Run the backend on every face of `group` in batches, then blend each result into its photo."""
+        items = [(p, i) for p in group for i in range(len(p.crops))]
+        for start in range(0, len(items), self.batch):
+            chunk = items[start : start + self.batch]
+            t = time.perf_counter()
+            masks, restored = self.backend.run(self._to_model([p.crops[i] for p, i in chunk]))
+            t = self._timed("model", t)
+            for (pending, i), mask, crop in zip(chunk, masks, restored, strict=True):
+                face = pending.faces[i]
+                fraction = float(mask.mean())
+                done = fraction >= MIN_MASK_FRACTION
+                if done:
+                    weight = paste_back(pending.rgb, self._from_model(crop), mask[..., 0], pending.matrices[i])
+                    union = pending.mask_union
+                    pending.mask_union = weight if union is None else np.maximum(union, weight)
+                pending.result.faces.append(FaceResult(face.box, face.detector, done, fraction))
+            self._timed("blend", t)
+
+    # -- folders -------------------------------------------------------------------------------------------------
+    def run(
+        self,
+        inputs: Iterable[Path | str],
+        out: Path | str,
+        overwrite: bool = False,
+        keep_images: bool = False,
+        save_masks: bool = False,
+        on_start: Callable[[int], None] | None = None,
+        on_result: Callable[[PhotoResult], None] | None = None,
+    ) -> Summary:
+        """Restore every photo under `inputs` into `out` (same relative names and formats)."""
+        out = Path(out)
+        started = time.perf_counter()
+        self.stage_seconds = dict.fromkeys(STAGES, 0.0)
+        summary = Summary()
+        jobs = list(plan_outputs(inputs, out))
+        summary.photos = len(jobs)
+        todo = []
+        for source, target in jobs:
+            if target.exists() and not overwrite:
+                summary.already_done += 1
+            elif target.resolve() == source.resolve():
+                summary.skipped["output would overwrite the input"] += 1
+                if on_result:
+                    on_result(PhotoResult(source, skipped="output would overwrite the input"))
+            else:
+                todo.append((source, target))
+        if on_start:
+            on_start(len(todo))
+        for group in _chunks(todo, self.batch):
+            pending = []
+            for source, target in group:
+                result = PhotoResult(source=source, output=target)
+                t = time.perf_counter()
+                try:
+                    rgb = read_rgb(source)
+                except ImageError as exc:
+                    result.skipped = str(exc)
+                    self._finish(result, summary, on_result)
+                    continue
+                self._timed("decode", t)
+                item = self._prepare(result, rgb)
+                if not item.faces:
+                    result.skipped = "no face found"
+                    self._finish(result, summary, on_result)
+                    continue
+                if keep_images:
+                    result.before = rgb
+                pending.append(item)
+            self._restore(pending)
+            for item in pending:
+                result = item.result
+                t = time.perf_counter()
+                if result.restored:
+                    write_atomic(result.output, item.rgb)
+                    if save_masks:
+                        write_atomic(mask_path(result.output), photo_mask(item))
+                else:
+                    result.skipped = "no face mask found on the detected face(s)"
+                self._timed("encode", t)
+                if keep_images:
+                    result.after = item.rgb
+                self._finish(result, summary, on_result)
+        summary.stage_seconds = dict(self.stage_seconds)
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    @staticmethod
+    def _finish(result: PhotoResult, summary: Summary, on_result) -> None:
+        summary.faces += len(result.faces)
+        summary.restored += result.restored
+        if result.skipped:
+            summary.skipped[result.skipped.split(" (")[0]] += 1
+        else:
+            summary.written += 1
+            summary.photos_with_restored_face += 1
+        if on_result:
+            on_result(result)
+
+
+def _chunks(items: list, n: int) -> Iterator[list]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+def plan_outputs(inputs: Iterable[Path | str], out: Path) -> Iterator[tuple[Path, Path]]:
+    """(photo, output path) pairs: folders keep their relative layout under `out`, files go to `out/name`."""
+    for item in inputs:
+        item = Path(item)
+        base = item if item.is_dir() else item.parent
+        for path in iter_images([item]):
+            yield path, out / path.relative_to(base)
+
+
+def mask_path(output: Path) -> Path:
+    return output.with_name(f"{output.stem}.mask.png")
+
+
+def photo_mask(item: _Pending) -> np.ndarray:
+    """Where the photo was changed and how much (the blend weights of every restored face), 0–255."""
+    if item.mask_union is None:
+        return np.zeros(item.rgb.shape[:2], np.uint8)
+    return (item.mask_union * 255).round().astype(np.uint8)
+
+
+def blend_weights(mask: np.ndarray, matrix: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Per-pixel blend weight in the photo: the crop's mask, feathered, warped back; exactly 0 outside it."""
+    soft = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), FEATHER_PX)
+    soft = np.maximum(soft, mask.astype(np.float32))  # feather outward only: the mask itself is fully replaced
+    h, w = shape
+    weight = cv2.warpAffine(
+        soft, inverse_matrix(matrix), (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
+    weight[weight < 1.0 / 255] = 0.0
+    return weight
+
+
+def paste_back(photo: np.ndarray, crop: np.ndarray, mask: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Blend a restored S×S crop into `photo` (in place) under its mask; returns the weight map used."""
+    h, w = photo.shape[:2]
+    weight = blend_weights(mask, matrix, (h, w))
+    ys, xs = np.nonzero(weight)
+    if not len(ys):
+        return weight
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    # Warp only the bounding box of the region: cost follows the face, not the photo size.
+    inv = inverse_matrix(matrix).copy()
+    inv[:, 2] -= (x0, y0)
+    patch = cv2.warpAffine(crop, inv, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    a = weight[y0:y1, x0:x1, None]
+    region = photo[y0:y1, x0:x1].astype(np.float32)
+    blended = region * (1 - a) + patch.astype(np.float32) * a
+    photo[y0:y1, x0:x1] = np.where(a > 0, np.clip(blended, 0, 255).round(), region).astype(np.uint8)
+    return weight
+
+
+def stage_shares(summary: Summary) -> dict[str, float]:
+    total = sum(summary.stage_seconds.values()) or 1.0
+    return {k: v / total for k, v in summary.stage_seconds.items()}
