@@ -1,0 +1,279 @@
+"""Export and inference with tiny models trained here: parity, paste-back, bad inputs, providers, no TF import."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import SAMPLES, make_bad_inputs
+from unmask_cli import registry
+from unmask_cli.images import read_rgb
+from unmask_cli.runtime import CPU, CUDA, TENSORRT, ProviderError, choose_providers
+
+tf = pytest.importorskip("tensorflow")
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory) -> Path:
+    """Mask G and Face G at S = 32, trained for a few hundred steps on the sample faces, exported to ONNX."""
+    from unmask_cli import export, training
+    from unmask_cli.synthesize import SynthesisConfig, resolve_styles, run
+
+    root = tmp_path_factory.mktemp("models")
+    styles, _ = resolve_styles("random")
+    run(SAMPLES, root / "data", SynthesisConfig(size=32, variants=8, seed=2, styles=styles), workers=1)
+    common = dict(
+        data=str(root / "data"),
+        size=32,
+        batch=8,
+        width=8,
+        seed=0,
+        lr=3e-3,
+        checkpoint_every=10_000,
+        log_every=100,
+        val_fraction=0.0,
+        val_samples=8,
+    )
+    training.trainer(training.TrainConfig(kind="mask", epochs=100, **common), root / "runs" / "mask").fit(max_steps=250)
+    training.trainer(training.TrainConfig(kind="face", epochs=100, **common), root / "runs" / "face").fit(max_steps=20)
+    report = export.export(
+        root / "runs" / "mask",
+        root / "runs" / "face",
+        root / "exported",
+        parity_photos=[SAMPLES],
+        on_line=lambda _: None,
+    )
+    (root / "report.json").write_text(json.dumps(report.__dict__))
+    return root
+
+
+@pytest.fixture(scope="module")
+def masked_photos(tmp_path_factory) -> Path:
+    """The sample photos wearing a drawn mask, full resolution, as PNG (lossless: pixels can be compared)."""
+    from unmask_cli.faces import detect_faces
+
+    folder = tmp_path_factory.mktemp("masked")
+    style = registry.load_synthesizer("surgical")
+    for i, path in enumerate(sorted(SAMPLES.glob("*.jpg"))):
+        rgb = read_rgb(path)
+        masked, _ = style(rgb, detect_faces(rgb)[0].landmarks, np.random.default_rng(i))
+        cv2.imwrite(str(folder / f"{path.stem}.png"), cv2.cvtColor(masked, cv2.COLOR_RGB2BGR))
+    return folder
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "unmask_cli", *args], capture_output=True, text=True, timeout=600)
+
+
+def _hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_export_parity_and_metadata(tiny_models):
+    import onnxruntime as ort
+
+    from unmask_cli.faces import ALIGNMENT_ID
+    from unmask_cli.model_card import parse
+
+    report = json.loads((tiny_models / "report.json").read_text())
+    for key in ("mask_g/fp32", "face_g/fp32"):
+        assert report["parity"][key]["max_abs_diff"] < 1e-3
+    for name, kind in (("mask_g.onnx", "mask_g"), ("face_g.onnx", "face_g")):
+        path = tiny_models / "exported" / name
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        info = parse(path, dict(session.get_modelmeta().custom_metadata_map))
+        assert (info.kind, info.input_size, info.colour_order, info.alignment) == (kind, 32, "RGB", ALIGNMENT_ID)
+        assert len(info.props["weights_sha256"]) == 64
+        assert session.get_inputs()[0].shape[0] in (None, "unk__0") or isinstance(
+            session.get_inputs()[0].shape[0], str
+        )  # dynamic batch axis
+
+
+def test_infer_restores_masked_region_and_leaves_the_rest(tiny_models, masked_photos, tmp_path):
+    out = tmp_path / "out"
+    result = _cli(
+        "infer",
+        str(masked_photos),
+        "--out",
+        str(out),
+        "--models",
+        str(tiny_models / "exported"),
+        "--save-mask",
+        "--json",
+        "--fast",
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    inputs = sorted(masked_photos.glob("*.png"))
+    assert report["faces"] >= len(inputs) - 1
+    assert report["restored"] >= len(inputs) - 1
+    changed_any = 0
+    for path in inputs:
+        target = out / path.name
+        if not target.exists():
+            continue
+        before, after = read_rgb(path).astype(int), read_rgb(target).astype(int)
+        weight = cv2.imread(str(out / f"{path.stem}.mask.png"), cv2.IMREAD_GRAYSCALE)
+        assert before.shape == after.shape
+        outside = weight == 0
+        assert np.array_equal(before[outside], after[outside]), "pixels outside the face region changed"
+        inside = weight == 255
+        assert inside.sum() > 500
+        changed = np.abs(before - after).sum(-1)[inside]
+        assert (changed > 0).mean() > 0.8, "the masked area was not replaced"
+        changed_any += 1
+    assert changed_any >= len(inputs) - 1
+
+
+def test_rerun_skips_done_and_overwrite_redoes(tiny_models, masked_photos, tmp_path):
+    args = [
+        "infer",
+        str(masked_photos),
+        "--out",
+        str(tmp_path / "o"),
+        "--models",
+        str(tiny_models / "exported"),
+        "--json",
+        "--fast",
+    ]
+    first = json.loads(_cli(*args).stdout)
+    second = json.loads(_cli(*args).stdout)
+    assert second["already_done"] == first["written"] and second["written"] == 0
+    third = json.loads(_cli(*args, "--overwrite").stdout)
+    assert third["written"] == first["written"]
+
+
+def test_bad_inputs_one_line_each_batch_goes_on_inputs_untouched(tiny_models, tmp_path, face_photos):
+    cases = make_bad_inputs(tmp_path / "in", face_photos[0])
+    before = {p: _hash(p) for p in cases.values()}
+    result = _cli(
+        "infer",
+        str(tmp_path / "in"),
+        "--out",
+        str(tmp_path / "out"),
+        "--models",
+        str(tiny_models / "exported"),
+        "--json",
+        "--fast",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    skip_lines = [ln for ln in result.stderr.splitlines() if ln.startswith("skip ")]
+    for name, path in cases.items():
+        lines = [ln for ln in skip_lines if path.name in ln]
+        if name.endswith("_ok"):
+            continue  # a real face: restored, or skipped for having no mask — either way one line at most
+        assert len(lines) == 1, (name, skip_lines)
+    assert {p: _hash(p) for p in cases.values()} == before
+
+
+def test_output_folder_equal_to_input_never_overwrites(tiny_models, masked_photos, tmp_path):
+    import shutil
+
+    folder = tmp_path / "same"
+    shutil.copytree(masked_photos, folder)
+    before = {p.name: _hash(p) for p in folder.iterdir()}
+    result = _cli(
+        "infer", str(folder), "--out", str(folder), "--overwrite", "--models", str(tiny_models / "exported"), "--fast"
+    )
+    assert result.returncode == 0
+    assert "overwrite the input" in result.stderr
+    assert {p.name: _hash(p) for p in folder.iterdir()} == before
+
+
+def test_wrong_model_file_is_one_clear_error(tmp_path, face_photos):
+    bad = tmp_path / "exported"
+    bad.mkdir()
+    (bad / "mask_g.onnx").write_bytes(b"not a model at all")
+    (bad / "face_g.onnx").write_bytes(b"")
+    result = _cli("infer", str(face_photos[0]), "--out", str(tmp_path / "o"), "--models", str(bad))
+    assert result.returncode == 2
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "mask_g.onnx" in lines[0] and "Traceback" not in result.stderr
+
+
+def test_infer_never_imports_tensorflow(tiny_models, masked_photos, tmp_path):
+    code = (
+        "import sys; from typer.testing import CliRunner; from unmask_cli.cli import app; "
+        f"r = CliRunner().invoke(app, ['infer', {str(masked_photos)!r}, '--out', {str(tmp_path / 'x')!r}, "
+        f"'--models', {str(tiny_models / 'exported')!r}, '--fast']); "
+        "assert r.exit_code == 0, r.output; print('tensorflow' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_tensorflow_and_onnxruntime_backends_agree(tiny_models, masked_photos):
+    from unmask_cli.pipeline import Unmasker
+
+    crops = []
+    ort_unmasker = Unmasker(tiny_models / "exported", "onnxruntime", device="cpu")
+    from unmask_cli.faces import align, detect_faces
+
+    for path in sorted(masked_photos.glob("*.png")):
+        rgb = read_rgb(path)
+        crops.append(align(rgb, detect_faces(rgb, robust=True)[0].landmarks, 32)[0])
+    x = ort_unmasker._to_model(crops)
+    tf_backend = registry.backend_class("tensorflow")(checkpoints=tiny_models / "runs")
+    m1, r1 = ort_unmasker.backend.run(x)
+    m2, r2 = tf_backend.run(x)
+    assert np.array_equal(m1, m2)
+    assert np.abs(r1 - r2).max() < 1e-3
+
+
+def test_opencv_baseline_changes_only_the_mask(tiny_models, masked_photos):
+    backend = registry.backend_class("opencv")(models_dir=tiny_models / "exported")
+    rng = np.random.default_rng(0)
+    crops = rng.uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    masks, restored = backend.run(crops)
+    keep = masks[..., 0] == 0
+    assert np.abs(restored[keep] - crops[keep]).max() < 1 / 127.5 + 1e-6  # only uint8 rounding
+
+
+@pytest.mark.parametrize(
+    "available, device, explicit, expected",
+    [
+        ([TENSORRT, CUDA, CPU], "auto", None, [TENSORRT, CUDA, CPU]),
+        ([CUDA, CPU], "auto", None, [CUDA, CPU]),
+        ([CPU], "auto", None, [CPU]),
+        ([TENSORRT, CUDA, CPU], "cpu", None, [CPU]),
+        ([TENSORRT, CUDA, CPU], "cuda", None, [CUDA, CPU]),
+        ([CUDA, CPU], "auto", [CPU], [CPU]),
+    ],
+)
+def test_provider_selection(available, device, explicit, expected):
+    assert choose_providers(available, device, explicit) == expected
+
+
+@pytest.mark.parametrize(
+    "available, device, explicit",
+    [([CPU], "cuda", None), ([CPU], "tensorrt", None), ([CPU], "auto", [CUDA]), ([CPU], "gpu", None)],
+)
+def test_provider_selection_errors(available, device, explicit):
+    with pytest.raises(ProviderError):
+        choose_providers(available, device, explicit)
+
+
+def test_fallback_to_cpu_is_reported(monkeypatch, tiny_models):
+    import onnxruntime as ort
+
+    from unmask_cli.runtime import create_session
+
+    # onnxruntime-gpu lists CUDA even where CUDA cannot start; the session then quietly runs on CPU.
+    monkeypatch.setattr(ort, "get_available_providers", lambda: [CUDA, CPU])
+    real = ort.InferenceSession
+
+    def fake(source, options=None, providers=None):
+        return real(source, options, providers=[CPU])
+
+    monkeypatch.setattr(ort, "InferenceSession", fake)
+    _, warning = create_session(tiny_models / "exported" / "mask_g.onnx")
+    assert warning and CUDA in warning and CPU in warning
