@@ -14,6 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 from unmask_cli import __version__, models, training
+from unmask_cli.data import read_jsonl
 from unmask_cli.faces import ALIGNMENT_ID, align, detect_faces, transform_points
 from unmask_cli.images import iter_images, read_rgb, write_bytes_atomic
 from unmask_cli.model_card import FACE_FILE, FORMAT_VERSION, MASK_FILE, PREFIX
@@ -57,7 +58,7 @@ def load_run(run_dir: Path, kind: str):
 
 def _metadata(kind: str, config: dict, weights: Path, precision: str) -> dict[str, str]:
     data = Path(config["data"])
-    samples = sum(1 for _ in open(data / "manifest.jsonl")) if (data / "manifest.jsonl").is_file() else "?"
+    samples = sum(1 for _ in read_jsonl(data / "manifest.jsonl"))
     steps = "?"
     metrics_path = weights.parent / "metrics.jsonl"
     if metrics_path.is_file():
