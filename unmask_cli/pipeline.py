@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from unmask_cli import registry
-from unmask_cli.faces import Face, align, detect_faces, inverse_matrix
+from unmask_cli.faces import Face, align, detect_faces, inverse_matrix, mask_where_a_mask_belongs, weak_candidates
 from unmask_cli.images import ImageError, iter_images, read_rgb, write_atomic
 
 FEATHER_PX = 2.0  # blur of the blend mask, in crop pixels: hides the seam without touching pixels beyond it
@@ -109,6 +109,8 @@ class Unmasker:
     def _prepare(self, result: PhotoResult, rgb: np.ndarray) -> _Pending:
         t = time.perf_counter()
         faces = detect_faces(rgb, robust=self.robust)
+        if not faces and self.robust:
+            faces = weak_candidates(rgb)  # kept below only where Mask G confirms a masked face
         t = self._timed("detect", t)
         crops, matrices = [], []
         for face in faces:
@@ -137,6 +139,8 @@ class Unmasker:
             for (pending, i), mask, crop in zip(chunk, masks, restored, strict=True):
                 face = pending.faces[i]
                 fraction = float(mask.mean())
+                if face.detector == "weak" and not mask_where_a_mask_belongs(mask[..., 0]):
+                    continue  # an unconfirmed faint detection: not a face
                 done = fraction >= MIN_MASK_FRACTION
                 if done:
                     weight = paste_back(pending.rgb, self._from_model(crop), mask[..., 0], pending.matrices[i])
