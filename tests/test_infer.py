@@ -277,3 +277,32 @@ def test_fallback_to_cpu_is_reported(monkeypatch, tiny_models):
     monkeypatch.setattr(ort, "InferenceSession", fake)
     _, warning = create_session(tiny_models / "exported" / "mask_g.onnx")
     assert warning and CUDA in warning and CPU in warning
+
+
+def test_evaluate_compares_model_and_baselines(tiny_models, tmp_path):
+    out_json, out_sheet = tmp_path / "eval.json", tmp_path / "eval.png"
+    result = _cli(
+        "evaluate",
+        str(SAMPLES),
+        "--models",
+        str(tiny_models / "exported"),
+        "--styles",
+        "surgical",
+        "--styles",
+        "n95",
+        "--json",
+        str(out_json),
+        "--sheet",
+        str(out_sheet),
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out_json.read_text())
+    assert report["faces"] == 4 and report["cases"] == 8
+    assert set(report["summary"]) == {"onnxruntime", "opencv", "opencv-ns"}
+    for scores in report["summary"].values():
+        assert 0 <= scores["iou"] <= 1 and 0 < scores["psnr_masked"] < 60
+        assert 0 < scores["identity_distance"] < 2
+    # The baselines fill Mask G's mask with the same pixels around them: identical masks, different fills.
+    assert report["summary"]["opencv"]["iou"] == report["summary"]["opencv-ns"]["iou"]
+    assert set(report["mask_per_style"]["iou"]) == {"surgical", "n95"}
+    assert cv2.imread(str(out_sheet)) is not None
