@@ -306,3 +306,41 @@ def test_evaluate_compares_model_and_baselines(tiny_models, tmp_path):
     assert report["summary"]["opencv"]["iou"] == report["summary"]["opencv-ns"]["iou"]
     assert set(report["mask_per_style"]["iou"]) == {"surgical", "n95"}
     assert cv2.imread(str(out_sheet)) is not None
+
+
+def test_benchmark_harness_runs_every_backend_once(tiny_models, tmp_path):
+    out_json, out_plot = tmp_path / "bench.json", tmp_path / "bench.png"
+    result = _cli(
+        "benchmark",
+        "--models",
+        str(tiny_models / "exported"),
+        "--checkpoints",
+        str(tiny_models / "runs"),
+        "--batch",
+        "1,2",
+        "--seconds",
+        "0.05",
+        "--backend",
+        "onnxruntime",
+        "--backend",
+        "tensorflow",
+        "--backend",
+        "opencv",
+        "--json",
+        str(out_json),
+        "--plot",
+        str(out_plot),
+        "--photos",
+        str(SAMPLES),
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out_json.read_text())
+    seen = {(t["backend"], t["part"], t["batch"]) for t in report["timings"]}
+    for backend in ("onnxruntime", "tensorflow"):
+        for part in ("both", "mask_g", "face_g"):
+            assert {(backend, part, 1), (backend, part, 2)} <= seen
+    assert ("opencv", "both", 2) in seen
+    assert all(t["images_per_second"] > 0 and t["p95_ms"] >= t["p50_ms"] > 0 for t in report["timings"])
+    assert set(report["end_to_end"]) == {"onnxruntime", "tensorflow", "opencv"}
+    assert abs(sum(report["end_to_end"]["onnxruntime"]["stage_share"].values()) - 1) < 1e-6
+    assert cv2.imread(str(out_plot)) is not None

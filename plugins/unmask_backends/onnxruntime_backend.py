@@ -68,7 +68,11 @@ class OnnxRuntimeBackend:
         name = session.get_inputs()[0].name
         return lambda x: session.run(None, {name: x})[0]
 
+    def mask_fn(self, x: np.ndarray) -> np.ndarray:
+        return self._runner(self.mask_session)(x)
+
+    def face_fn(self, x: np.ndarray) -> np.ndarray:
+        return self._runner(self.face_session)(x)
+
     def run(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return restore_batch(
-            crops, self._runner(self.mask_session), self._runner(self.face_session), self.rng, self.threshold
-        )
+        return restore_batch(crops, self.mask_fn, self.face_fn, self.rng, self.threshold)

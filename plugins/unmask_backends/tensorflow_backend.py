@@ -36,7 +36,11 @@ class TensorFlowBackend:
         self.description = f"tensorflow {tf.__version__} (@tf.function{', XLA' if jit else ''})"
         self.rng = np.random.default_rng(seed)
 
+    def mask_fn(self, x: np.ndarray) -> np.ndarray:
+        return self._mask(x).numpy()
+
+    def face_fn(self, x: np.ndarray) -> np.ndarray:
+        return self._face(x).numpy()
+
     def run(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return restore_batch(
-            crops, lambda x: self._mask(x).numpy(), lambda x: self._face(x).numpy(), self.rng, self.threshold
-        )
+        return restore_batch(crops, self.mask_fn, self.face_fn, self.rng, self.threshold)

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Quality of the shipped models against OpenCV's Telea and Navier-Stokes inpainting on the validation faces
+# (never used in training), every built-in style: the figures behind the README's and the model card's tables.
+# Usage: benchmarks/quality.sh [DATA]   → benchmarks/results/quality.json and docs/evaluate_sheet.png
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data="${1:-../shared/data/celeb_aligned}"
+unmask evaluate "$data" --json benchmarks/results/quality.json --sheet docs/evaluate_sheet.png

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Retrain the shipped models from scratch (resumable: rerun the same command after an interruption).
+# Usage: benchmarks/train_default.sh [WORKDIR]   (default ../work: data and runs stay outside git)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work="${1:-../work}"
+mkdir -p "$work"
+unmask synthesize ../shared/data/utkface "$work/utk128" --variants 2 --seed 0
+resume=(); [ -f "$work/runs/mask/run.json" ] && resume=(--resume)
+unmask train mask "$work/utk128" --out "$work/runs/mask" --steps-per-epoch 2500 "${resume[@]}"
+resume=(); [ -f "$work/runs/face/run.json" ] && resume=(--resume)
+unmask train face "$work/utk128" --out "$work/runs/face" --mask-source mask_g --mask-run "$work/runs/mask" \
+  --steps-per-epoch 2500 "${resume[@]}"
+unmask export --onnx --checkpoints "$work/runs" --out exported
