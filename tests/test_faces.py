@@ -57,3 +57,22 @@ def test_inverse_matrix_round_trips_points():
     assert np.allclose(transform_points(m, src), dst, atol=1e-3)
     back = transform_points(inverse_matrix(m), transform_points(m, src))
     assert np.allclose(back, src, atol=1e-2)
+
+
+def test_mask_where_a_mask_belongs():
+    import cv2
+
+    from unmask_cli.faces import mask_where_a_mask_belongs
+
+    size = 128
+    pts = CROP_TEMPLATE * (size - 1)
+    lower = np.zeros((size, size), np.uint8)
+    hull = cv2.convexHull(np.round(np.vstack([pts[2:15], pts[28:29]])).astype(np.int32))
+    cv2.fillConvexPoly(lower, hull, 1)
+    assert mask_where_a_mask_belongs(lower)  # nose, mouth and chin covered, eyes free
+    over_eyes = lower.copy()
+    over_eyes[int(pts[36:48, 1].min()) - 3 :, :] = 1
+    assert not mask_where_a_mask_belongs(over_eyes)
+    speck = np.zeros_like(lower)
+    speck[int(pts[30, 1]) - 2 : int(pts[30, 1]) + 2, int(pts[30, 0]) - 2 : int(pts[30, 0]) + 2] = 1
+    assert not mask_where_a_mask_belongs(speck)  # a blob on the nose tip alone is not a face mask
