@@ -194,3 +194,10 @@ def test_kill_9_mid_training_then_resume_finishes(tiny_data, tmp_path):
     total = report["steps"]
     assert report["steps_this_session"] < total  # it really continued, not restarted
     assert (run_dir / training.MASK_WEIGHTS).is_file()
+
+
+def test_mirrored_strategy_trains(tiny_data, tmp_path):
+    trainer = training.trainer(_config("face", tiny_data, strategy="mirrored"), tmp_path / "mirrored")
+    assert isinstance(trainer.strategy, tf.distribute.MirroredStrategy)
+    trainer.fit(max_steps=2)
+    assert int(trainer.step.numpy()) == 2
