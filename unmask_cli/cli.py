@@ -423,7 +423,7 @@ def infer(
         "written": summary.written,
         "faces": summary.faces,
         "restored": summary.restored,
-        "photos_with_restored_face": summary.photos_with_restored_face,
+        "photos_with_restored_face": summary.written,
         "skipped": dict(summary.skipped),
         "seconds": round(summary.seconds, 2),
         "photos_per_second": round(processed / summary.seconds, 3) if summary.seconds else None,

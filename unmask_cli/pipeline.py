@@ -54,7 +54,6 @@ class Summary:
     written: int = 0
     faces: int = 0
     restored: int = 0
-    photos_with_restored_face: int = 0
     skipped: Counter = field(default_factory=Counter)
     stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     seconds: float = 0.0
@@ -224,8 +223,7 @@ class Unmasker:
         if result.skipped:
             summary.skipped[result.skipped.split(" (")[0]] += 1
         else:
-            summary.written += 1
-            summary.photos_with_restored_face += 1
+            summary.written += 1  # a photo is written exactly when one of its faces was restored
         if on_result:
             on_result(result)
 

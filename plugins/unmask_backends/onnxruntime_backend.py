@@ -8,7 +8,7 @@ import numpy as np
 
 from unmask_cli.model_card import FACE_FILE, MASK_FILE, ModelFileError, parse
 from unmask_cli.restore import restore_batch
-from unmask_cli.runtime import create_session
+from unmask_cli.runtime import ProviderError, create_session
 
 
 def model_path(models_dir: Path, filename: str, precision: str) -> Path:
@@ -21,11 +21,9 @@ def open_model(path: Path, device: str, providers, threads):
         raise ModelFileError(f"{path}: model file not found (run `unmask export --onnx`, or reinstall)")
     try:
         session, warning = create_session(path, device, providers, threads)
-    except ModelFileError:
-        raise
+    except ProviderError:
+        raise  # the user's provider choice is wrong, not the file
     except Exception as exc:
-        if type(exc).__name__ == "ProviderError":
-            raise
         reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise ModelFileError(f"{path}: not a loadable ONNX model ({reason})") from exc
     info = parse(path, dict(session.get_modelmeta().custom_metadata_map))
