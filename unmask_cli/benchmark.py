@@ -83,9 +83,8 @@ def bench_models(
     instances = {}
     for name in backends:
         try:
-            instances[name] = registry.backend_class(name)(
-                models_dir=Path(models_dir), **(backend_options or {}).get(name, {})
-            )
+            options = (backend_options or {}).get(name.partition(":")[0], {})
+            instances[name] = registry.open_backend(name, models_dir=Path(models_dir), **options)
             report.descriptions[name] = getattr(instances[name], "description", name)
         except Exception as exc:  # a backend that cannot start here is reported, the others still run
             report.errors[name] = f"{type(exc).__name__}: {exc}".splitlines()[0]

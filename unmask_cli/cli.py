@@ -297,7 +297,10 @@ def export(
     opset: Annotated[int, typer.Option(help="ONNX opset (tf2onnx with Keras 3 accepts up to 18).")] = 17,
     fp16: Annotated[bool, typer.Option("--fp16", help="Also write fp16 variants.")] = False,
     int8: Annotated[bool, typer.Option("--int8", help="Also write static int8 (QDQ) variants.")] = False,
-    parity_photos: Annotated[Path, typer.Option(help="Face photos for the parity check.")] = Path("samples/clean"),
+    parity_photos: Annotated[Path, typer.Option(help="Face photos for the parity check and int8 calibration.")] = Path(
+        "samples/clean"
+    ),
+    parity_count: Annotated[int, typer.Option(help="How many face crops to check and calibrate on.")] = 16,
     as_json: JsonOpt = False,
 ) -> None:
     """Export Mask G and Face G to ONNX with metadata, checked against Keras on real face crops."""
@@ -323,6 +326,7 @@ def export(
             int8,
             [parity_photos],
             on_line=show,
+            parity_count=parity_count,
         )
     except (exporter.ParityError, FileNotFoundError) as exc:
         ui.fail(str(exc))
@@ -545,7 +549,7 @@ def benchmark(
             for name in report.descriptions:
                 status.update(f"end to end: {name}")
                 report.end_to_end[name] = bench.bench_end_to_end(
-                    name, list(iter_images([photos])), models, options=options.get(name)
+                    name, list(iter_images([photos])), models, options=options.get(name.partition(":")[0])
                 )
     for name, error in report.errors.items():
         ui.fail(f"backend {name}: {error}")

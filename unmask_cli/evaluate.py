@@ -148,7 +148,7 @@ def evaluate(
     styles = list(styles or registry.names(registry.SYNTHESIZERS))
     instances = []
     for name in backends:
-        instances.append(registry.backend_class(name)(models_dir=Path(models_dir), **(backend_options or {})))
+        instances.append(registry.open_backend(name, models_dir=Path(models_dir), **(backend_options or {})))
     size = instances[0].input_size
     cases = make_cases(data, styles, size, limit)
     if not cases:

@@ -85,8 +85,7 @@ class Unmasker:
         robust_detection: bool = True,
         **backend_options,
     ):
-        cls = registry.backend_class(backend)
-        self.backend = cls(models_dir=Path(models_dir), **backend_options)
+        self.backend = registry.open_backend(backend, models_dir=Path(models_dir), **backend_options)
         self.size = int(self.backend.input_size)
         self.low, self.high = self.backend.value_range
         self.batch = max(1, batch)

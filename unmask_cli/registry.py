@@ -138,6 +138,17 @@ def backend_class(name: str) -> type:
     return cls
 
 
+def open_backend(spec: str, **options):
+    """A backend from a spec "name" or "name:precision" (e.g. "onnxruntime:int8"), for side-by-side runs of one
+    backend's variants; the instance's `name` becomes the spec so that reports tell the variants apart."""
+    name, _, precision = spec.partition(":")
+    if precision:
+        options = {**options, "precision": precision}
+    backend = backend_class(name)(**options)
+    backend.name = spec
+    return backend
+
+
 def check(info: PluginInfo) -> str | None:
     """Try loading a plugin; None when it loads, else the one-line error."""
     try:

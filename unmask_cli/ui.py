@@ -48,7 +48,8 @@ def fail(message: str) -> None:
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
     t = Table(title=title)
     for i, col in enumerate(columns):
-        t.add_column(col, justify="left" if i == 0 else "right")
+        # the first column names the row (a backend, a style): never truncate it, let figures wrap instead
+        t.add_column(col, justify="left" if i == 0 else "right", no_wrap=i == 0)
     for row in rows:
         t.add_row(*(str(c) for c in row))
     return t
