@@ -313,6 +313,8 @@ def test_evaluate_compares_model_and_baselines(tiny_models, tmp_path):
     # The baselines fill Mask G's mask with the same pixels around them: identical masks, different fills.
     assert report["summary"]["opencv"]["iou"] == report["summary"]["opencv-ns"]["iou"]
     assert set(report["mask_per_style"]["iou"]) == {"surgical", "n95"}
+    for style, covered in report["mask_per_style"]["region_coverage"].items():
+        assert 0 <= report["mask_per_style"]["region_iou"][style] <= 1 and 0 <= covered <= 1
     assert cv2.imread(str(out_sheet)) is not None
 
 
@@ -355,3 +357,30 @@ def test_benchmark_harness_runs_every_backend_once(tiny_models, tmp_path):
     assert set(report["end_to_end"]) == {"onnxruntime", "tensorflow", "opencv", "onnxruntime:int8"}
     assert abs(sum(report["end_to_end"]["onnxruntime"]["stage_share"].values()) - 1) < 1e-6
     assert cv2.imread(str(out_plot)) is not None
+
+
+@pytest.mark.parametrize("region, in_place", [("lower", True), ("upper", False)])
+def test_infer_counts_masks_over_nose_and_mouth(monkeypatch, masked_photos, tmp_path, region, in_place):
+    """The summary's masks_in_place counts faces whose restored region covers nose tip + mouth, eyes free."""
+    from unmask_cli import pipeline
+    from unmask_cli.faces import CROP_TEMPLATE
+
+    size = 64
+    rows = np.arange(size)[:, None, None] * np.ones((1, size, 1))
+    nose_row = CROP_TEMPLATE[30, 1] * (size - 1)
+    eye_row = CROP_TEMPLATE[36:48, 1].max() * (size - 1)
+    lower = (rows >= nose_row - 1) & (rows < size * 0.97)
+    upper = rows <= eye_row + 1
+
+    class FixedMaskBackend:
+        name, input_size, value_range, description = "fixed", size, (-1.0, 1.0), "fixed mask"
+
+        def run(self, crops):
+            mask = (lower if region == "lower" else upper).astype(np.float32)
+            masks = np.repeat(mask[None], len(crops), 0)
+            return masks, crops * (1 - masks)
+
+    monkeypatch.setattr(pipeline.registry, "open_backend", lambda *a, **k: FixedMaskBackend())
+    summary = pipeline.Unmasker("unused", "fixed", robust_detection=False).run([masked_photos], tmp_path / "out")
+    assert summary.restored >= 3
+    assert summary.masks_in_place == (summary.restored if in_place else 0)

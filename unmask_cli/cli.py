@@ -427,6 +427,7 @@ def infer(
         "written": summary.written,
         "faces": summary.faces,
         "restored": summary.restored,
+        "masks_in_place": summary.masks_in_place,
         "photos_with_restored_face": summary.written,
         "skipped": dict(summary.skipped),
         "seconds": round(summary.seconds, 2),
@@ -444,6 +445,7 @@ def infer(
             ("already done (skipped)", summary.already_done),
             ("faces found", summary.faces),
             ("faces restored", summary.restored),
+            ("mask over nose + mouth, eyes free", summary.masks_in_place),
             ("photos written", summary.written),
             *((f"skipped: {k}", v) for k, v in sorted(summary.skipped.items())),
             ("photos/s", report["photos_per_second"]),
@@ -498,12 +500,12 @@ def evaluate(
         ui.table(f"unmask evaluate {data} ({faces} faces × {len(cases) // max(faces, 1)} styles)", columns, rows)
     )
     per_style = results[0].per_style("iou")
-    dice = results[0].per_style("dice")
+    dice, region, coverage = (results[0].per_style(k) for k in ("dice", "region_iou", "region_coverage"))
     ui.out.print(
         ui.table(
-            "Mask G per style",
-            ["style", "IoU", "Dice"],
-            [(k, f"{v:.3f}", f"{dice[k]:.3f}") for k, v in per_style.items()],
+            f"Mask G per style ({results[0].backend}); region = what gets replaced (largest piece, grown 1 px)",
+            ["style", "IoU", "Dice", "region IoU", "mask covered"],
+            [(k, f"{v:.3f}", f"{dice[k]:.3f}", f"{region[k]:.3f}", f"{coverage[k]:.1%}") for k, v in per_style.items()],
         )
     )
     if json_file:
@@ -512,7 +514,7 @@ def evaluate(
             "faces": faces,
             "cases": len(cases),
             "summary": summaries,
-            "mask_per_style": {"iou": per_style, "dice": dice},
+            "mask_per_style": {"iou": per_style, "dice": dice, "region_iou": region, "region_coverage": coverage},
             "backends": {r.backend: r.description for r in results},
         }
         write_bytes_atomic(json_file, json.dumps(payload, indent=2).encode())

@@ -31,6 +31,7 @@ class FaceResult:
     detector: str
     restored: bool
     mask_fraction: float
+    mask_in_place: bool  # the mask covers the template's nose tip and mouth and leaves the eyes free
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Summary:
     written: int = 0
     faces: int = 0
     restored: int = 0
+    masks_in_place: int = 0
     skipped: Counter = field(default_factory=Counter)
     stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     seconds: float = 0.0
@@ -137,14 +139,15 @@ class Unmasker:
             for (pending, i), mask, crop in zip(chunk, masks, restored, strict=True):
                 face = pending.faces[i]
                 fraction = float(mask.mean())
-                if face.detector == "weak" and not mask_where_a_mask_belongs(mask[..., 0]):
+                in_place = mask_where_a_mask_belongs(mask[..., 0])
+                if face.detector == "weak" and not in_place:
                     continue  # an unconfirmed faint detection: not a face
                 done = fraction >= MIN_MASK_FRACTION
                 if done:
                     weight = paste_back(pending.rgb, self._from_model(crop), mask[..., 0], pending.matrices[i])
                     union = pending.mask_union
                     pending.mask_union = weight if union is None else np.maximum(union, weight)
-                pending.result.faces.append(FaceResult(face.box, face.detector, done, fraction))
+                pending.result.faces.append(FaceResult(face.box, face.detector, done, fraction, in_place))
             self._timed("blend", t)
 
     # -- folders -------------------------------------------------------------------------------------------------
@@ -219,6 +222,7 @@ class Unmasker:
     def _finish(result: PhotoResult, summary: Summary, on_result) -> None:
         summary.faces += len(result.faces)
         summary.restored += result.restored
+        summary.masks_in_place += sum(f.mask_in_place for f in result.faces)
         if result.skipped:
             summary.skipped[result.skipped.split(" (")[0]] += 1
         else:
