@@ -365,6 +365,9 @@ def infer(
     sheet_count: Annotated[int, typer.Option(help="Photos on the contact sheet.")] = 24,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo photos already in --out.")] = False,
     fast: Annotated[bool, typer.Option("--fast", help="HOG detector only (misses ~1/3 of masked faces).")] = False,
+    workers: Annotated[
+        int | None, typer.Option(help="Processes decoding and detecting faces (default: one per core).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Restore the faces behind masks in photos: detect, align, unmask, blend back."""
@@ -385,7 +388,7 @@ def infer(
             providers=[p.strip() for p in providers.split(",")] if providers else None,
         )
     try:
-        unmasker = Unmasker(models, backend, batch=batch, robust_detection=not fast, **options)
+        unmasker = Unmasker(models, backend, batch=batch, robust_detection=not fast, workers=workers, **options)
     except (registry.PluginError, ModelFileError, ProviderError, FileNotFoundError) as exc:
         ui.fail(str(exc))
         raise typer.Exit(2) from None

@@ -7,8 +7,12 @@ Only pixels under a face's restored mask change; everything else in the photo is
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import multiprocessing
+import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +65,27 @@ class Summary:
     seconds: float = 0.0
 
 
+def find_faces(rgb: np.ndarray, robust: bool = True) -> list[Face]:
+    """Faces to try: dlib's detections, or else faint candidates (kept later only if Mask G confirms a mask)."""
+    faces = detect_faces(rgb, robust=robust)
+    if not faces and robust:
+        faces = weak_candidates(rgb)
+    return faces
+
+
+def _decode_and_detect(job: tuple[Path, bool]) -> tuple[np.ndarray | None, list[Face], str | None, float, float]:
+    """(rgb, faces, error, decode seconds, detect seconds) for one photo; runs in a worker process."""
+    source, robust = job
+    start = time.perf_counter()
+    try:
+        rgb = read_rgb(source)
+    except ImageError as exc:
+        return None, [], str(exc), time.perf_counter() - start, 0.0
+    decoded = time.perf_counter()
+    faces = find_faces(rgb, robust)
+    return rgb, faces, None, decoded - start, time.perf_counter() - decoded
+
+
 @dataclass
 class _Pending:
     result: PhotoResult
@@ -85,6 +110,7 @@ class Unmasker:
         backend: str = "onnxruntime",
         batch: int = 8,
         robust_detection: bool = True,
+        workers: int | None = None,
         **backend_options,
     ):
         self.backend = registry.open_backend(backend, models_dir=Path(models_dir), **backend_options)
@@ -92,6 +118,7 @@ class Unmasker:
         self.low, self.high = self.backend.value_range
         self.batch = max(1, batch)
         self.robust = robust_detection
+        self.workers = (os.cpu_count() or 1) if workers is None else max(1, workers)
         self.stage_seconds = dict.fromkeys(STAGES, 0.0)
 
     # -- one photo in memory -------------------------------------------------------------------------------------
@@ -106,12 +133,11 @@ class Unmasker:
         self.stage_seconds[stage] += now - start
         return now
 
-    def _prepare(self, result: PhotoResult, rgb: np.ndarray) -> _Pending:
+    def _prepare(self, result: PhotoResult, rgb: np.ndarray, faces: list[Face] | None = None) -> _Pending:
         t = time.perf_counter()
-        faces = detect_faces(rgb, robust=self.robust)
-        if not faces and self.robust:
-            faces = weak_candidates(rgb)  # kept below only where Mask G confirms a masked face
-        t = self._timed("detect", t)
+        if faces is None:
+            faces = find_faces(rgb, self.robust)
+            t = self._timed("detect", t)
         crops, matrices = [], []
         for face in faces:
             crop, matrix = align(rgb, face.landmarks, self.size)
@@ -180,19 +206,31 @@ class Unmasker:
                 todo.append((source, target))
         if on_start:
             on_start(len(todo))
-        for group in _chunks(todo, self.batch):
+        with _detector_pool(self.workers, len(todo)) as pool:
+            self._run_groups(todo, pool, summary, keep_images, save_masks, on_result)
+        summary.stage_seconds = dict(self.stage_seconds)
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    def _run_groups(self, todo, pool, summary, keep_images, save_masks, on_result) -> None:
+        jobs = [(source, self.robust) for source, _ in todo]
+        # decoding and detection (~90% of the time) run ahead in worker processes when there are several photos;
+        # the models, blending and writing stay here, in order
+        if pool:
+            detections = _ordered_ahead(pool, _decode_and_detect, jobs, window=2 * self.batch + self.workers)
+        else:
+            detections = map(_decode_and_detect, jobs)
+        for group in _chunks(zip(todo, detections, strict=True), self.batch):
             pending = []
-            for source, target in group:
+            for (source, target), (rgb, faces, error, decode_s, detect_s) in group:
                 result = PhotoResult(source=source, output=target)
-                t = time.perf_counter()
-                try:
-                    rgb = read_rgb(source)
-                except ImageError as exc:
-                    result.skipped = str(exc)
+                self.stage_seconds["decode"] += decode_s
+                self.stage_seconds["detect"] += detect_s
+                if error is not None:
+                    result.skipped = error
                     self._finish(result, summary, on_result)
                     continue
-                self._timed("decode", t)
-                item = self._prepare(result, rgb)
+                item = self._prepare(result, rgb, faces)
                 if not item.faces:
                     result.skipped = "no face found"
                     self._finish(result, summary, on_result)
@@ -214,9 +252,6 @@ class Unmasker:
                 if keep_images:
                     result.after = item.rgb
                 self._finish(result, summary, on_result)
-        summary.stage_seconds = dict(self.stage_seconds)
-        summary.seconds = time.perf_counter() - started
-        return summary
 
     @staticmethod
     def _finish(result: PhotoResult, summary: Summary, on_result) -> None:
@@ -231,9 +266,43 @@ class Unmasker:
             on_result(result)
 
 
-def _chunks(items: list, n: int) -> Iterator[list]:
-    for i in range(0, len(items), n):
-        yield items[i : i + n]
+# Worker processes pay ~1 s to start and load dlib's models: only worth it for a few photos per worker.
+MIN_PHOTOS_PER_WORKER = 4
+
+
+@contextlib.contextmanager
+def _detector_pool(workers: int, photos: int):
+    """A process pool for decoding + detection, or None when one process is as fast (few photos, one core)."""
+    workers = min(workers, photos // MIN_PHOTOS_PER_WORKER)
+    if workers < 2:
+        yield None
+        return
+    # spawn, not fork: this process already runs onnxruntime's and OpenCV's threads
+    pool = multiprocessing.get_context("spawn").Pool(workers)
+    try:
+        yield pool
+    finally:
+        pool.terminate()  # also on Ctrl-C: no orphaned workers
+        pool.join()
+
+
+def _ordered_ahead(pool, fn, jobs: list, window: int) -> Iterator:
+    """fn over jobs in the pool, results in order, at most `window` photos decoded ahead (Pool.imap has no
+    limit: it would hold every decoded photo of a large folder in memory)."""
+    ahead: deque = deque()
+    for job in jobs:
+        ahead.append(pool.apply_async(fn, (job,)))
+        if len(ahead) >= window:
+            yield ahead.popleft().get()
+    while ahead:
+        yield ahead.popleft().get()
+
+
+def _chunks(items: Iterable, n: int) -> Iterator[list]:
+    """Lists of n items, lazily: the detections behind `items` are computed as the chunks are taken."""
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, n)):
+        yield chunk
 
 
 def plan_outputs(inputs: Iterable[Path | str], out: Path) -> Iterator[tuple[Path, Path]]:
