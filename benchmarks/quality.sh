@@ -5,4 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data="${1:-../shared/data/celeb_aligned}"
-unmask evaluate "$data" --json benchmarks/results/quality.json --sheet docs/evaluate_sheet.png
+unmask evaluate "$data" --backend onnxruntime --backend onnxruntime:int8 --backend opencv --backend opencv-ns \
+  --json benchmarks/results/quality.json --sheet docs/evaluate_sheet.png

@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 checkpoints="${1:-runs}"
 host="$(hostname -s)"
 unmask benchmark --checkpoints "$checkpoints" --batch 1,16 --seconds 5 \
+  --backend tensorflow --backend onnxruntime --backend onnxruntime:int8 \
   --json "benchmarks/results/speed-$host.json" --plot "benchmarks/results/speed-$host.png"

@@ -11,4 +11,5 @@ unmask train mask "$work/utk128" --out "$work/runs/mask" --steps-per-epoch 2500 
 resume=(); [ -f "$work/runs/face/run.json" ] && resume=(--resume)
 unmask train face "$work/utk128" --out "$work/runs/face" --mask-source mask_g --mask-run "$work/runs/mask" \
   --steps-per-epoch 2500 "${resume[@]}"
-unmask export --onnx --checkpoints "$work/runs" --out exported
+# int8 variants calibrated on 64 training photos spread over the folder (celeb_aligned stays unseen)
+unmask export --onnx --checkpoints "$work/runs" --out exported --int8 --parity-photos ../shared/data/utkface --parity-count 64
