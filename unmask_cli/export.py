@@ -177,8 +177,9 @@ def _time(session, x: np.ndarray, repeats: int = 5) -> float:
 
 
 def quantize_int8(fp32_bytes: bytes, calibration: np.ndarray, input_name: str) -> bytes:
-    """Static QDQ int8 quantization of the convolutions, calibrated on real face crops. Normalization stays
-    float: its per-image statistics are what int8 would round worst."""
+    """Static QDQ int8 quantization of the convolutions, calibrated on real face crops. Normalization (per-image
+    statistics) and the output convolution stay float: measured on Face G, mean |Δ| 0.0296 vs 0.0305 with it in int8,
+    both below the 0.042 that redrawing Face G's input noise changes its fill by."""
     import tempfile
 
     from onnxruntime.quantization import (
@@ -203,6 +204,8 @@ def quantize_int8(fp32_bytes: bytes, calibration: np.ndarray, input_name: str) -
 
         graph = onnx.load_from_string(fp32_bytes).graph
         keep_float = [n.name for n in graph.node if n.op_type == "InstanceNormalization"]
+        # the output convolution writes the pixel values themselves: int8 steps there show (and it is cheap)
+        keep_float += [n.name for n in graph.node if n.op_type == "Conv"][-1:]
         # the quantizer prints progress to stdout and advice to the root logger: keep both off `--json` output
         with contextlib.redirect_stdout(io.StringIO()), _root_logging_quiet():
             quantize_static(
