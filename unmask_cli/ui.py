@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -19,7 +20,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-out = Console()  # results
+# Results piped to a file or another program would be cut to 80 columns, truncating table headers; a terminal
+# (or an explicit COLUMNS) keeps its own width.
+out = Console() if sys.stdout.isatty() or "COLUMNS" in os.environ else Console(width=120)  # results
 err = Console(stderr=True)  # progress, warnings, errors
 
 
