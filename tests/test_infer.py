@@ -410,3 +410,14 @@ def test_parallel_detection_gives_the_same_photos(tiny_models, masked_photos, tm
     assert reports[2]["written"] >= 6 and sum(reports[2]["skipped"].values()) >= 1
     for path in sorted((tmp_path / "out1").iterdir()):
         assert path.read_bytes() == (tmp_path / "out2" / path.name).read_bytes(), path.name
+
+
+def test_a_photo_that_breaks_detection_is_one_skip(monkeypatch, tmp_path, masked_photos):
+    from unmask_cli import pipeline
+
+    def explode(rgb, robust=True):
+        raise RuntimeError("unsupported image layout")
+
+    monkeypatch.setattr(pipeline, "find_faces", explode)
+    rgb, faces, error, *_ = pipeline._decode_and_detect((next(masked_photos.glob("*.png")), True))
+    assert rgb is None and faces == [] and error == "face detection failed (RuntimeError: unsupported image layout)"

@@ -82,7 +82,10 @@ def _decode_and_detect(job: tuple[Path, bool]) -> tuple[np.ndarray | None, list[
     except ImageError as exc:
         return None, [], str(exc), time.perf_counter() - start, 0.0
     decoded = time.perf_counter()
-    faces = find_faces(rgb, robust)
+    try:
+        faces = find_faces(rgb, robust)
+    except Exception as exc:  # one odd photo (dlib refusing its size or layout) must not stop the batch
+        return None, [], f"face detection failed ({type(exc).__name__}: {exc})", decoded - start, 0.0
     return rgb, faces, None, decoded - start, time.perf_counter() - decoded
 
 
