@@ -97,6 +97,15 @@ def test_resume_refuses_a_different_configuration(tiny_data, tmp_path):
         training.trainer(_config("mask", tiny_data), tmp_path / "run")  # no --resume: refuse to clobber
 
 
+def test_resume_with_more_epochs_extends_the_run(tiny_data, tmp_path):
+    config = _config("mask", tiny_data)
+    training.trainer(config, tmp_path / "run").fit(max_steps=1)
+    longer = _config("mask", tiny_data, epochs=config.epochs + 5)
+    trainer = training.trainer(longer, tmp_path / "run", resume=True)
+    assert int(trainer.step.numpy()) == 1
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["epochs"] == config.epochs + 5
+
+
 def test_epoch_writes_grid_metrics_and_weights(tiny_data, tmp_path):
     config = _config("face", tiny_data, epochs=1)
     trainer = training.trainer(config, tmp_path / "run")

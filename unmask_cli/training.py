@@ -156,6 +156,8 @@ class Trainer:
             diff = [f"{k}={have.get(k)} (now {wanted[k]})" for k in keys if have.get(k) != wanted[k]]
             if diff:
                 raise ConfigMismatch(f"{self.run_dir} was started with {', '.join(diff)}")
+            if have != wanted:  # e.g. more --epochs to extend a finished run: run.json says what the run now is
+                write_bytes_atomic(path, json.dumps(wanted, indent=2).encode())
         else:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             write_bytes_atomic(path, json.dumps(wanted, indent=2).encode())
