@@ -58,14 +58,23 @@ def load_run(run_dir: Path, kind: str):
     return model, config
 
 
+def _saved_step(run_dir: Path) -> str:
+    """The step of the last checkpoint (saved together with the weights file), not the last logged step: a run
+    killed between checkpoints has logged steps its weights file does not hold."""
+    import re
+
+    state = run_dir / "checkpoints" / "checkpoint"
+    if state.is_file():
+        found = re.search(r'^model_checkpoint_path: "ckpt-(\d+)"', state.read_text(), re.MULTILINE)
+        if found:
+            return found.group(1)
+    return "?"
+
+
 def _metadata(kind: str, config: dict, weights: Path, precision: str) -> dict[str, str]:
     data = Path(config["data"])
     samples = sum(1 for _ in read_jsonl(data / "manifest.jsonl"))
-    steps = "?"
-    metrics_path = weights.parent / "metrics.jsonl"
-    if metrics_path.is_file():
-        lines = metrics_path.read_text().splitlines()
-        steps = json.loads(lines[-1]).get("step", "?") if lines else "?"
+    steps = _saved_step(weights.parent)
     props = {
         "kind": "mask_g" if kind == "mask" else "face_g",
         "format_version": FORMAT_VERSION,
