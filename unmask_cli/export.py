@@ -312,9 +312,12 @@ def export(
             )
             if not ok and precision == "fp32":
                 raise ParityError(f"{key}: ONNX differs from Keras by up to {diff.max():.3g} (tolerance {max_tol})")
-            if not ok:
-                continue
             name = filename if precision == "fp32" else filename.replace(".onnx", f".{precision}.onnx")
+            if not ok:
+                if (out / name).exists():  # an older export's variant must not sit beside the new fp32 model
+                    (out / name).unlink()
+                    on_line(f"removed {out / name}: it belonged to an earlier export")
+                continue
             write_bytes_atomic(out / name, blob)
             report.files[key] = str(out / name)
     write_bytes_atomic(out / "export.json", json.dumps(report.__dict__, indent=2).encode())
