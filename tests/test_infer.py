@@ -421,3 +421,17 @@ def test_a_photo_that_breaks_detection_is_one_skip(monkeypatch, tmp_path, masked
     monkeypatch.setattr(pipeline, "find_faces", explode)
     rgb, faces, error, *_ = pipeline._decode_and_detect((next(masked_photos.glob("*.png")), True))
     assert rgb is None and faces == [] and error == "face detection failed (RuntimeError: unsupported image layout)"
+
+
+def test_reexport_removes_a_variant_that_no_longer_passes(tiny_models, tmp_path, monkeypatch):
+    from unmask_cli import export
+
+    out = tmp_path / "exported"
+    runs = tiny_models / "runs"
+    export.export(runs / "mask", runs / "face", out, int8=True, parity_photos=[SAMPLES], on_line=lambda _: None)
+    assert (out / "face_g.int8.onnx").exists()
+    monkeypatch.setitem(export.TOLERANCE, "int8", (0.0, 0.0))  # now no int8 model can pass
+    lines: list[str] = []
+    report = export.export(runs / "mask", runs / "face", out, int8=True, parity_photos=[SAMPLES], on_line=lines.append)
+    assert not (out / "face_g.int8.onnx").exists() and not (out / "mask_g.int8.onnx").exists()
+    assert "face_g/int8" not in report.files and any("earlier export" in line for line in lines)
