@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+FLOOR = "dlib models only (floor)"
 DLIB_FLOOR = "from unmask_cli.faces import _frontal_detector, _shape_predictor; _frontal_detector(); _shape_predictor()"
 
 
@@ -37,17 +38,17 @@ def main() -> None:
     parser.add_argument("--backends", default="onnxruntime,tensorflow")
     args = parser.parse_args()
     unmask = [sys.executable, "-m", "unmask_cli"]
-    commands = {"dlib models only (floor)": [sys.executable, "-c", DLIB_FLOOR]}
+    commands = {FLOOR: [sys.executable, "-c", DLIB_FLOOR]}
     for backend in args.backends.split(","):
         commands[backend] = [*unmask, "infer", str(args.photo), "--backend", backend]
         if backend == "tensorflow":
             commands[backend] += ["--checkpoints", str(args.checkpoints)]
     times: dict[str, list[float]] = {name: [] for name in commands}
-    timed(commands["dlib models only (floor)"])  # warm the page cache: measure start-up, not the disk
+    timed(commands[FLOOR])  # warm the page cache: measure start-up, not the disk
     for _ in range(args.repeats):
         for name, command in commands.items():  # interleaved, so load drift hits every backend alike
             with tempfile.TemporaryDirectory() as out:
-                extra = ["--out", out] if name != "dlib models only (floor)" else []
+                extra = ["--out", out] if name != FLOOR else []
                 times[name].append(timed(command + extra))
     best = {name: min(t) for name, t in times.items()}
     result = {

@@ -83,7 +83,7 @@ def bench_models(
     instances = {}
     for name in backends:
         try:
-            options = (backend_options or {}).get(name.partition(":")[0], {})
+            options = (backend_options or {}).get(registry.backend_name(name), {})
             instances[name] = registry.open_backend(name, models_dir=Path(models_dir), **options)
             report.descriptions[name] = getattr(instances[name], "description", name)
         except Exception as exc:  # a backend that cannot start here is reported, the others still run

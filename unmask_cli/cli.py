@@ -554,7 +554,7 @@ def benchmark(
             for name in report.descriptions:
                 status.update(f"end to end: {name}")
                 report.end_to_end[name] = bench.bench_end_to_end(
-                    name, list(iter_images([photos])), models, options=options.get(name.partition(":")[0])
+                    name, list(iter_images([photos])), models, options=options.get(registry.backend_name(name))
                 )
     for name, error in report.errors.items():
         ui.fail(f"backend {name}: {error}")

@@ -19,7 +19,7 @@ from unmask_cli import __version__, models, training
 from unmask_cli.data import read_jsonl
 from unmask_cli.faces import ALIGNMENT_ID, align, detect_faces, transform_points
 from unmask_cli.images import iter_images, read_rgb, write_bytes_atomic
-from unmask_cli.model_card import FACE_FILE, FORMAT_VERSION, MASK_FILE, PREFIX
+from unmask_cli.model_card import FACE_FILE, FORMAT_VERSION, MASK_FILE, PREFIX, variant_file
 
 # (max, mean) abs difference allowed against Keras, on outputs in [-1, 1] / [0, 1]. fp32 past it fails the
 # export; an fp16 or int8 variant past it is reported and not written.
@@ -312,7 +312,7 @@ def export(
             )
             if not ok and precision == "fp32":
                 raise ParityError(f"{key}: ONNX differs from Keras by up to {diff.max():.3g} (tolerance {max_tol})")
-            name = filename if precision == "fp32" else filename.replace(".onnx", f".{precision}.onnx")
+            name = variant_file(filename, precision)
             if not ok:
                 if (out / name).exists():  # an older export's variant must not sit beside the new fp32 model
                     (out / name).unlink()

@@ -16,6 +16,11 @@ MASK_FILE = "mask_g.onnx"
 FACE_FILE = "face_g.onnx"
 
 
+def variant_file(filename: str, precision: str) -> str:
+    """The file name of a model's precision variant: export writes it, the backends read it."""
+    return filename if precision == "fp32" else filename.replace(".onnx", f".{precision}.onnx")
+
+
 class ModelFileError(ValueError):
     """A model file that is missing, unreadable or not an unmask model; the message names it."""
 

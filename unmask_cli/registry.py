@@ -138,6 +138,11 @@ def backend_class(name: str) -> type:
     return cls
 
 
+def backend_name(spec: str) -> str:
+    """The plugin name of a backend spec: "onnxruntime:int8" → "onnxruntime"."""
+    return spec.partition(":")[0]
+
+
 def open_backend(spec: str, **options):
     """A backend from a spec "name" or "name:precision" (e.g. "onnxruntime:int8"), for side-by-side runs of one
     backend's variants; the instance's `name` becomes the spec so that reports tell the variants apart."""

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
-from unmask_cli.model_card import FACE_FILE, MASK_FILE, ModelFileError, parse
+from unmask_cli.model_card import FACE_FILE, MASK_FILE, ModelFileError, parse, variant_file
 from unmask_cli.restore import restore_batch
 from unmask_cli.runtime import ProviderError, create_session
 
 
 def model_path(models_dir: Path, filename: str, precision: str) -> Path:
-    return Path(models_dir) / (filename if precision == "fp32" else filename.replace(".onnx", f".{precision}.onnx"))
+    return Path(models_dir) / variant_file(filename, precision)
 
 
 def open_model(path: Path, device: str, providers, threads):
