@@ -106,6 +106,32 @@ def test_resume_with_more_epochs_extends_the_run(tiny_data, tmp_path):
     assert json.loads((tmp_path / "run" / "run.json").read_text())["epochs"] == config.epochs + 5
 
 
+def test_scheduled_lr_is_constant_then_falls_linearly_to_zero():
+    assert training.scheduled_lr(2e-4, 0, 100, 0) == 2e-4  # no decay: constant to the end
+    assert training.scheduled_lr(2e-4, 100, 100, 0) == 2e-4
+    assert training.scheduled_lr(2e-4, 60, 100, 40) == 2e-4
+    assert training.scheduled_lr(2e-4, 80, 100, 40) == pytest.approx(1e-4)
+    assert training.scheduled_lr(2e-4, 100, 100, 40) == 0.0
+
+
+def test_constant_run_resumed_with_lr_decay_follows_the_schedule(tiny_data, tmp_path):
+    config = _config("face", tiny_data, epochs=2, log_every=1)
+    first = training.trainer(config, tmp_path / "run")
+    first.fit(max_steps=3)
+    decayed = _config("face", tiny_data, epochs=2, log_every=1, lr_decay_epochs=1)
+    trainer = training.trainer(decayed, tmp_path / "run", resume=True)  # same checkpoint layout as a constant run
+    total = 2 * trainer.steps_per_epoch
+    trainer.fit()
+    logged = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    lrs = {r["step"]: r["lr"] for r in logged if "lr" in r}
+    assert lrs[1] == lrs[3] == config.lr  # the constant steps before the resume
+    tail = [lrs[s] for s in range(trainer.steps_per_epoch + 2, total + 1)]  # step s ran at the rate after s - 1
+    assert tail == sorted(tail, reverse=True) and tail[0] < config.lr and tail[-1] > 0
+    for s in range(4, total + 1):
+        assert lrs[s] == pytest.approx(training.scheduled_lr(config.lr, s - 1, total, trainer.steps_per_epoch))
+    assert float(trainer.g_opt.learning_rate.numpy()) == pytest.approx(tail[-1])
+
+
 def test_epoch_writes_grid_metrics_and_weights(tiny_data, tmp_path):
     config = _config("face", tiny_data, epochs=1)
     trainer = training.trainer(config, tmp_path / "run")

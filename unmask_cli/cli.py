@@ -143,6 +143,9 @@ SizeOpt = Annotated[int, typer.Option(help="Input size S (a multiple of 32).")]
 BatchOpt = Annotated[int, typer.Option(help="Batch size (original recipe: 4).")]
 EpochsOpt = Annotated[int, typer.Option(help="Epochs (original recipe: 10).")]
 LrOpt = Annotated[float, typer.Option(help="Adam learning rate (original recipe: 2e-4, beta1 0.5).")]
+DecayOpt = Annotated[
+    int, typer.Option(help="Let the learning rate fall linearly to 0 over the last N epochs (0: constant).")
+]
 SeedOpt = Annotated[int, typer.Option(help="Seed: data order, augmentation, noise and initial weights.")]
 WidthOpt = Annotated[int | None, typer.Option(help="Base number of filters (model default when unset).")]
 StepsOpt = Annotated[int | None, typer.Option(help="Cap on steps per epoch (default: the whole training split).")]
@@ -213,6 +216,7 @@ def train_mask(
     batch: BatchOpt = 4,
     epochs: EpochsOpt = 10,
     lr: LrOpt = 2e-4,
+    lr_decay_epochs: DecayOpt = 0,
     seed: SeedOpt = 0,
     width: WidthOpt = None,
     steps_per_epoch: StepsOpt = None,
@@ -232,6 +236,7 @@ def train_mask(
         batch=batch,
         epochs=epochs,
         lr=lr,
+        lr_decay_epochs=lr_decay_epochs,
         seed=seed,
         width=width,
         steps_per_epoch=steps_per_epoch,
@@ -249,6 +254,7 @@ def train_face(
     batch: BatchOpt = 4,
     epochs: EpochsOpt = 10,
     lr: LrOpt = 2e-4,
+    lr_decay_epochs: DecayOpt = 0,
     seed: SeedOpt = 0,
     width: WidthOpt = None,
     steps_per_epoch: StepsOpt = None,
@@ -273,6 +279,7 @@ def train_face(
         batch=batch,
         epochs=epochs,
         lr=lr,
+        lr_decay_epochs=lr_decay_epochs,
         seed=seed,
         width=width,
         steps_per_epoch=steps_per_epoch,

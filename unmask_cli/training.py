@@ -53,6 +53,7 @@ class TrainConfig:
     log_every: int = 50
     val_samples: int = 256
     strategy: str = "default"
+    lr_decay_epochs: int = 0  # pix2pix-style: lr falls linearly to 0 over the last N epochs (0: constant)
     # Face G only
     mask_source: str = "gt"  # "gt": the synthesized mask; "mask_g": Mask G's prediction (original recipe)
     mask_run: str | None = None  # run folder of a trained Mask G, for mask_source=mask_g
@@ -66,6 +67,13 @@ class TrainConfig:
 
 class ConfigMismatch(ValueError):
     pass
+
+
+def scheduled_lr(lr: float, step: int, total: int, decay: int) -> float:
+    """Constant `lr` until `total - decay` steps, then linearly down to 0 at `total` (pix2pix's schedule)."""
+    if decay <= 0:
+        return lr
+    return lr * min(1.0, max(0.0, (total - step) / decay))
 
 
 def _strategy(name: str) -> tf.distribute.Strategy:
@@ -145,6 +153,15 @@ class Trainer:
     def generator(self) -> keras.Model: ...
 
     # -- loop --------------------------------------------------------------------------------------------------
+    def set_learning_rate(self, step: int) -> float:
+        """Assign the schedule's rate to every optimizer: a variable, so checkpoints keep their layout."""
+        cfg = self.config
+        lr = scheduled_lr(cfg.lr, step, cfg.epochs * self.steps_per_epoch, cfg.lr_decay_epochs * self.steps_per_epoch)
+        for obj in self.trackables().values():
+            if isinstance(obj, keras.optimizers.Optimizer):
+                obj.learning_rate.assign(lr)
+        return lr
+
     def _check_run(self, resume: bool) -> None:
         path = self.run_dir / "run.json"
         wanted = asdict(self.config)
@@ -212,8 +229,10 @@ class Trainer:
             )
             ds = ds.take(self.steps_per_epoch - offset)
             dist = self.strategy.experimental_distribute_dataset(ds)
-            started, window = time.perf_counter(), []
+            started, window, lr = time.perf_counter(), [], cfg.lr
             for batch in dist:
+                if cfg.lr_decay_epochs:
+                    lr = self.set_learning_rate(step)
                 losses = {k: float(v) for k, v in step_fn(*batch).items()}
                 self.step.assign_add(1)
                 step = int(self.step.numpy())
@@ -229,6 +248,7 @@ class Trainer:
                             "epoch": epoch,
                             **mean,
                             "sec_per_step": elapsed / len(window),
+                            "lr": lr,
                             "time": time.time(),
                         }
                     )
