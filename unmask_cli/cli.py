@@ -267,6 +267,7 @@ def train_face(
     adv_weight: Annotated[float, typer.Option(help="Weight of the adversarial (hinge) loss.")] = 1.0,
     fm_weight: Annotated[float, typer.Option(help="Weight of discriminator feature matching.")] = 10.0,
     l1_hole: Annotated[float, typer.Option(help="Weight of L1 inside the mask.")] = 10.0,
+    ssim_weight: Annotated[float, typer.Option(help="Weight of (1 - SSIM) of the composite.")] = 2.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Train Face G with global + local Face D: L1 + SSIM + adversarial + feature matching."""
@@ -290,6 +291,7 @@ def train_face(
         adv_weight=adv_weight,
         fm_weight=fm_weight,
         l1_hole=l1_hole,
+        ssim_weight=ssim_weight,
     )
     _train(config, out, resume, max_steps, as_json)
 
