@@ -431,7 +431,32 @@ def test_reexport_removes_a_variant_that_no_longer_passes(tiny_models, tmp_path,
     export.export(runs / "mask", runs / "face", out, int8=True, parity_photos=[SAMPLES], on_line=lambda _: None)
     assert (out / "face_g.int8.onnx").exists()
     monkeypatch.setitem(export.TOLERANCE, "int8", (0.0, 0.0))  # now no int8 model can pass
+    monkeypatch.setattr(export, "INT8_MAX_FLOAT_CONVS", 0)  # and searching for float layers cannot help
     lines: list[str] = []
     report = export.export(runs / "mask", runs / "face", out, int8=True, parity_photos=[SAMPLES], on_line=lines.append)
     assert not (out / "face_g.int8.onnx").exists() and not (out / "mask_g.int8.onnx").exists()
     assert "face_g/int8" not in report.files and any("earlier export" in line for line in lines)
+
+
+def test_int8_keeps_the_most_fragile_convolutions_float_until_within_tolerance(tiny_models):
+    import onnx
+
+    from unmask_cli import export
+
+    fp32 = (tiny_models / "exported" / "face_g.onnx").read_bytes()
+    _, x = export.parity_inputs(32, [SAMPLES], 16)
+    reference = export._run(export._session(fp32), x)
+
+    def mean_error(blob: bytes) -> float:
+        return float(np.abs(export._run(export._session(blob), x) - reference).mean())
+
+    plain = mean_error(export.quantize_int8(fp32, x, "input"))
+    quiet = dict(on_line=lambda _: None, max_extra=2)
+    blob, kept = export.quantize_int8_within(fp32, x, "input", (10.0, plain / 2), **quiet)
+    assert 1 <= len(kept) <= 2 and mean_error(blob) < plain
+    model = onnx.load_from_string(blob)
+    weights = {i.name for i in model.graph.initializer}
+    convs = {n.name: n for n in model.graph.node if n.op_type == "Conv"}
+    assert all(convs[name].input[1] in weights for name in kept)  # float weights, no DequantizeLinear
+    assert sum(n.input[1] not in weights for n in convs.values()) >= len(convs) - len(kept) - 1  # the rest is int8
+    assert export.quantize_int8_within(fp32, x, "input", (10.0, 1.0), **quiet)[1] == []  # within: nothing extra
