@@ -11,10 +11,10 @@ unmask train mask "$work/utk128" --out "$work/runs/mask" --steps-per-epoch 2500 
 resume=(); [ -f "$work/runs/face/run.json" ] && resume=(--resume)
 face=(unmask train face "$work/utk128" --out "$work/runs/face" --mask-source mask_g --mask-run "$work/runs/mask"
   --steps-per-epoch 2500)
-# the recipe's 10 epochs and 2 more at a constant rate (30,000 steps), then 2 epochs with the rate falling to 0 and
+# the recipe's 10 epochs and 2 more at a constant rate (30,000 steps), then 3 epochs with the rate falling to 0 and
 # the loss weighted towards structure (SSIM ×5, adversarial ×0.5). A phase already done is a no-op on rerun.
 "${face[@]}" "${resume[@]}"
 "${face[@]}" --epochs 12 --resume
-"${face[@]}" --epochs 14 --lr-decay-epochs 2 --ssim-weight 5 --adv-weight 0.5 --resume
+"${face[@]}" --epochs 15 --lr-decay-epochs 3 --ssim-weight 5 --adv-weight 0.5 --resume
 # int8 variants calibrated on 64 training photos spread over the folder (celeb_aligned stays unseen)
 unmask export --onnx --checkpoints "$work/runs" --out exported --int8 --parity-photos ../shared/data/utkface --parity-count 64
