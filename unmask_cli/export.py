@@ -236,46 +236,47 @@ def quantize_int8(
         return dst.read_bytes()
 
 
+def within_tolerance(diff: np.ndarray, tolerance: tuple[float, float]) -> bool:
+    """|Δ| array against (max, mean) tolerance: the one parity rule export and the int8 search share."""
+    return bool(diff.max() <= tolerance[0] and diff.mean() <= tolerance[1])
+
+
 def quantize_int8_within(
     fp32_bytes: bytes,
     calibration: np.ndarray,
     input_name: str,
+    reference: np.ndarray,
     tolerance: tuple[float, float],
     on_line=print,
     max_extra: int | None = None,
 ) -> tuple[bytes, list[str]]:
-    """int8 within (max, mean) |Δ| of the fp32 model on the calibration crops, keeping as few convolutions float
-    as it takes: while over tolerance, the one convolution whose float copy cuts the mean error most stays float
-    (greedy, at most `max_extra`). Which layer is fragile depends on the trained weights, so it is measured per
-    export rather than fixed. Returns the best model found (the caller still checks it) and the extra float layers.
+    """int8 within (max, mean) |Δ| of `reference` (the float model's output on the calibration crops), keeping as
+    few convolutions float as it takes: while over tolerance, the one convolution whose float copy cuts the mean
+    error most stays float (greedy, at most `max_extra`). Which layer is fragile depends on the trained weights, so
+    it is measured per export rather than fixed. Returns the best model found (the caller still checks it) and the
+    extra float layers.
     """
     import onnx
 
-    reference = _run(_session(fp32_bytes), calibration)
-
-    def error(blob: bytes) -> tuple[float, float]:
-        diff = np.abs(_run(_session(blob), calibration) - reference)
-        return float(diff.max()), float(diff.mean())
-
-    def within(err: tuple[float, float]) -> bool:
-        return err[0] <= tolerance[0] and err[1] <= tolerance[1]
+    def error(blob: bytes) -> np.ndarray:
+        return np.abs(_run(_session(blob), calibration) - reference)
 
     max_extra = INT8_MAX_FLOAT_CONVS if max_extra is None else max_extra
     kept: list[str] = []
     best = quantize_int8(fp32_bytes, calibration, input_name)
     best_err = error(best)
     convs = [n.name for n in onnx.load_from_string(fp32_bytes).graph.node if n.op_type == "Conv"][:-1]
-    while not within(best_err) and len(kept) < max_extra:
+    while not within_tolerance(best_err, tolerance) and len(kept) < max_extra:
         trials = {}
         for name in (c for c in convs if c not in kept):
             blob = quantize_int8(fp32_bytes, calibration, input_name, (*kept, name))
             trials[name] = (error(blob), blob)
-        name = min(trials, key=lambda n: trials[n][0][1])
-        if trials[name][0][1] >= best_err[1]:
+        name = min(trials, key=lambda n: trials[n][0].mean())
+        if trials[name][0].mean() >= best_err.mean():
             break  # no single layer helps: more float would only cost speed
         kept.append(name)
         best_err, best = trials[name]
-        on_line(f"int8: kept {name} float → max |Δ| {best_err[0]:.3g}, mean {best_err[1]:.3g}")
+        on_line(f"int8: kept {name} float → max |Δ| {best_err.max():.3g}, mean {best_err.mean():.3g}")
     return best, kept
 
 
@@ -334,7 +335,9 @@ def export(
         if int8:
             import onnx
 
-            blob, kept = quantize_int8_within(fp32.SerializeToString(), x, "input", TOLERANCE["int8"], on_line)
+            blob, kept = quantize_int8_within(
+                fp32.SerializeToString(), x, "input", expected, TOLERANCE["int8"], on_line
+            )
             variants["int8"] = onnx.load_from_string(blob)
             report.int8_float_layers[Path(filename).stem] = kept
         fp32_seconds = None
@@ -347,7 +350,7 @@ def export(
             fp32_seconds = fp32_seconds or seconds
             key = f"{Path(filename).stem}/{precision}"
             max_tol, mean_tol = TOLERANCE[precision]
-            ok = bool(diff.max() <= max_tol and diff.mean() <= mean_tol)
+            ok = within_tolerance(diff, TOLERANCE[precision])
             report.parity[key] = {
                 "max_abs_diff": float(diff.max()),
                 "mean_abs_diff": float(diff.mean()),
