@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -72,3 +73,12 @@ def load_manifest(root: Path) -> list[dict[str, Any]]:
     """Samples of a synthesized dataset whose three files all exist."""
     root = Path(root)
     return [r for r in read_jsonl(root / MANIFEST) if all((root / r[k]).is_file() for k in ("clean", "masked", "mask"))]
+
+
+def split(records: list[dict[str, Any]], val_fraction: float) -> tuple[list[dict], list[dict]]:
+    """Train/validation split by source photo: every sample of one photo lands on the same side."""
+    cut = round(val_fraction * 1000)
+    train, val = [], []
+    for r in records:
+        (val if zlib.crc32(r["source"].encode()) % 1000 < cut else train).append(r)
+    return train, val

@@ -60,9 +60,10 @@ def load_run(run_dir: Path, kind: str):
     return model, config
 
 
-def _saved_step(run_dir: Path) -> str:
+def _saved_step(run_dir: Path, config: dict) -> str:
     """The step of the last checkpoint (saved together with the weights file), not the last logged step: a run
-    killed between checkpoints has logged steps its weights file does not hold."""
+    killed between checkpoints has logged steps its weights file does not hold. A run trained elsewhere (the
+    GPU trainer in benchmarks/gpu/) has no TensorFlow checkpoint and states its steps in run.json."""
     import re
 
     state = run_dir / "checkpoints" / "checkpoint"
@@ -70,13 +71,13 @@ def _saved_step(run_dir: Path) -> str:
         found = re.search(r'^model_checkpoint_path: "ckpt-(\d+)"', state.read_text(), re.MULTILINE)
         if found:
             return found.group(1)
-    return "?"
+    return str(config.get("extra", {}).get("steps", "?"))
 
 
 def _metadata(kind: str, config: dict, weights: Path, precision: str) -> dict[str, str]:
     data = Path(config["data"])
     samples = sum(1 for _ in read_jsonl(data / "manifest.jsonl"))
-    steps = _saved_step(weights.parent)
+    steps = _saved_step(weights.parent, config)
     props = {
         "kind": "mask_g" if kind == "mask" else "face_g",
         "format_version": FORMAT_VERSION,

@@ -6,23 +6,13 @@ Augmentation uses stateless random ops keyed by (seed, epoch, sample position): 
 
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from unmask_cli.data import load_manifest
-
-
-def split(records: list[dict[str, Any]], val_fraction: float) -> tuple[list[dict], list[dict]]:
-    """Train/validation split by source photo: every sample of one photo lands on the same side."""
-    cut = round(val_fraction * 1000)
-    train, val = [], []
-    for r in records:
-        (val if zlib.crc32(r["source"].encode()) % 1000 < cut else train).append(r)
-    return train, val
+from unmask_cli.data import load_manifest, split
 
 
 def load_split(root: Path, val_fraction: float) -> tuple[list[dict], list[dict]]:

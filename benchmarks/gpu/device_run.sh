@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Face G training on a lent GPU machine (JAX + Keras; no TensorFlow there). Run from the repository root there.
+#   bash benchmarks/gpu/device_run.sh stage           copy the carried packs (.gpu/p*) into the machine's cache
+#   bash benchmarks/gpu/device_run.sh smoke           stage, then 60 steps of both runs side by side (timing check)
+#   bash benchmarks/gpu/device_run.sh train MINUTES   stage, then both runs for MINUTES each, into $OUT/a and $OUT/b
+# Run a: the shipped Face G (width 32, .gpu/init/face_g_init.weights.h5 from exported/face_g.onnx) fine-tuned;
+# run b: a wider Face G (width 48) from scratch. Both on the same packed data, side by side on one GPU.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+mode="${1:-smoke}"
+minutes="${2:-5}"
+cache=/tmp/unmask-gpu
+py="${PYTHON:-python3}"
+mkdir -p "$cache"
+for d in .gpu/p*; do [ -d "$d" ] && cp -r "$d" "$cache/"; done
+[ -f .gpu/init/face_g_init.weights.h5 ] && cp .gpu/init/face_g_init.weights.h5 "$cache/"
+if [ ! -d /tmp/site/keras ]; then
+  "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu/wheels/*.whl || exit 1
+fi
+export PYTHONPATH=/tmp/site KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false XLA_PYTHON_CLIENT_MEM_FRACTION=0.45
+export PYTHONUNBUFFERED=1
+ls -la "$cache" "$cache"/p* | head -20
+[ "$mode" = stage ] && exit 0
+nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv
+init=()
+[ -f "$cache/face_g_init.weights.h5" ] && init=(--init "$cache/face_g_init.weights.h5")
+out="${OUT:-/tmp/out}"
+common=(--data "$cache"/p* --batch 16 --ssim-weight 5 --adv-weight 0.5)
+if [ "$mode" = smoke ]; then
+  extra=(--max-steps 60)
+  a_out=/tmp/smoke_a; b_out=/tmp/smoke_b
+else
+  extra=(--minutes "$minutes" --save-every 60 --val-every 4000)
+  a_out="$out/a"; b_out="$out/b"
+fi
+"$py" benchmarks/gpu/train_face_jax.py "${common[@]}" "${extra[@]}" --out "$a_out" --width 32 "${init[@]}" \
+  --lr 1e-4 --decay 0.6 --d-warmup 300 2>&1 | sed -u 's/^/[a] /' | grep --line-buffered -v -i "warning\|^\[a\] $" &
+"$py" benchmarks/gpu/train_face_jax.py "${common[@]}" "${extra[@]}" --out "$b_out" --width 48 \
+  --lr 2e-4 --decay 0.5 2>&1 | sed -u 's/^/[b] /' | grep --line-buffered -v -i "warning\|^\[b\] $" &
+wait
+nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv

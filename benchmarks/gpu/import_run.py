@@ -1,0 +1,60 @@
+"""Turn a GPU run's output (`train_face_jax.py --out DIR`) into a Face G run folder that `unmask export` reads.
+
+    python benchmarks/gpu/import_run.py /work/.device/.../a --run-dir ../work/runs/face_gpu_a --data ../work/utk128
+
+Writes RUN/face_g.weights.h5 (built with TensorFlow's Keras from the chunked weights) and RUN/run.json (the
+training configuration, with the step count, the trainer and the GPU run's log under `extra`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from unmask_cli import models
+from unmask_cli.training import FACE_WEIGHTS, TrainConfig
+
+
+def load_chunks(folder: Path) -> list[np.ndarray]:
+    arrays: dict[str, np.ndarray] = {}
+    for path in sorted(folder.glob("weights_*.npz")):
+        with np.load(path) as chunk:
+            arrays.update({k: chunk[k] for k in chunk.files})
+    return [arrays[k] for k in sorted(arrays)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("gpu_out", type=Path)
+    ap.add_argument("--run-dir", type=Path, required=True)
+    ap.add_argument("--data", type=Path, required=True, help="the synthesized folder the packs were made from")
+    args = ap.parse_args()
+
+    log = [json.loads(line) for line in (args.gpu_out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    plan = next((r for r in log if r.get("event") == "plan"), {})
+    saved = [r for r in log if r.get("event") in ("saved", "done")]
+    steps = saved[-1]["step"] if saved else None
+    weights = load_chunks(args.gpu_out)
+    width = int(weights[0].shape[-1])  # the first convolution's filters: the model's base width
+    model = models.face_g(128, width)
+    model.set_weights(weights)
+    args.run_dir.mkdir(parents=True, exist_ok=True)
+    model.save_weights(args.run_dir / FACE_WEIGHTS)
+    config = TrainConfig(
+        kind="face",
+        data=str(args.data.resolve()),
+        width=width,
+        batch=plan.get("batch", 16),
+        mask_source="mask_g",
+        extra={"trainer": "benchmarks/gpu/train_face_jax.py (Keras on JAX, GPU)", "steps": steps, "log": log},
+    )
+    (args.run_dir / "run.json").write_text(json.dumps(asdict(config), indent=2))
+    print(json.dumps({"run_dir": str(args.run_dir), "width": width, "steps": steps, "arrays": len(weights)}))
+
+
+if __name__ == "__main__":
+    main()

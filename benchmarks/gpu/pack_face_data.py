@@ -1,0 +1,108 @@
+"""Pack a synthesized dataset into a few small files for Face G training on a lent GPU machine.
+
+The GPU machine receives at most 64 MiB per call, so each face travels as its clean 128² crop in WebP (q90, ~3.8 KB,
+mean |Δ| ~2/255) and the region Face G must fill: Mask G's prediction on the masked crop, thresholded and grown
+by 1 px — exactly what `unmask train face --mask-source mask_g` feeds Face G — as packed bits.
+
+    python benchmarks/gpu/pack_face_data.py ../work/utk128 .gpu --mask-model exported/mask_g.onnx --part-mb 27 27 10
+
+writes `val.npz` (held-out faces, same split rule as training) and `train_<k>.npz`, each at most its --part-mb.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from unmask_cli.data import load_manifest, split
+from unmask_cli.images import read_rgb
+
+
+def holes(session: ort.InferenceSession, masked: np.ndarray) -> np.ndarray:
+    """Mask G's region for a batch of RGB uint8 crops: probability > 0.5, grown by 1 px (3×3 max)."""
+    x = masked.astype(np.float32) / 127.5 - 1
+    prob = session.run(None, {session.get_inputs()[0].name: x})[0][..., 0]
+    kernel = np.ones((3, 3), np.uint8)
+    return np.stack([cv2.dilate((p > 0.5).astype(np.uint8), kernel) for p in prob])
+
+
+def encode(records: list[dict], root: Path, session: ort.InferenceSession, quality: int) -> tuple[list, np.ndarray]:
+    blobs, hole_list = [], []
+    for start in range(0, len(records), 64):
+        chunk = records[start : start + 64]
+        clean = [read_rgb(root / r["clean"]) for r in chunk]
+        masked = np.stack([read_rgb(root / r["masked"]) for r in chunk])
+        hole_list.append(holes(session, masked))
+        for image in clean:
+            ok, buf = cv2.imencode(".webp", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_WEBP_QUALITY, quality])
+            if not ok:
+                raise RuntimeError("WebP encoding failed")
+            blobs.append(buf.tobytes())
+    return blobs, np.concatenate(hole_list)
+
+
+def save(path: Path, blobs: list[bytes], hole: np.ndarray, sources: list[str]) -> None:
+    offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(  # the bit-packed holes shrink ~8x; WebP bytes stay as they are
+        tmp,
+        webp=np.frombuffer(b"".join(blobs), np.uint8),
+        offsets=offsets,
+        holes=np.packbits(hole.astype(bool), axis=-1),
+        size=np.int64(hole.shape[1]),
+        sources=np.array(sources),
+    )
+    tmp.replace(path)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("data", type=Path, help="an `unmask synthesize` output folder")
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--mask-model", type=Path, default=Path("exported/mask_g.onnx"))
+    ap.add_argument("--part-mb", type=float, nargs="+", default=[27.0], help="size cap of each training part")
+    ap.add_argument("--val", type=int, default=256, help="held-out faces to pack for validation")
+    ap.add_argument("--val-fraction", type=float, default=0.05)
+    ap.add_argument("--quality", type=int, default=90)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    records = load_manifest(args.data)
+    train, val = split(records, args.val_fraction)
+    rng = np.random.default_rng(args.seed)
+    train = [train[i] for i in rng.permutation(len(train))]  # every part a fair sample of the whole set
+    session = ort.InferenceSession(str(args.mask_model), providers=["CPUExecutionProvider"])
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    blobs, hole = encode(val[: args.val], args.data, session, args.quality)
+    save(args.out / "val.npz", blobs, hole, [r["source"] for r in val[: args.val]])
+    summary = {"val": len(blobs), "parts": []}
+    pos = 0
+    for k, cap_mb in enumerate(args.part_mb):
+        cap, used, chunk = cap_mb * 2**20, 0, []
+        part_blobs, part_holes = [], []
+        while pos < len(train) and used < cap * 0.97:
+            chunk = train[pos : pos + 128]
+            b, h = encode(chunk, args.data, session, args.quality)
+            part_blobs += b
+            part_holes.append(h)
+            used += sum(map(len, b)) + 400 * len(b)  # ~400 B per compressed hole
+            pos += len(chunk)
+        if not part_blobs:
+            break
+        save(args.out / f"train_{k}.npz", part_blobs, np.concatenate(part_holes), [])
+        mb = (args.out / f"train_{k}.npz").stat().st_size / 2**20
+        summary["parts"].append({"faces": len(part_blobs), "mb": round(mb, 2)})
+    summary["train_faces_packed"] = sum(p["faces"] for p in summary["parts"])
+    summary["train_faces_total"] = len(train)
+    (args.out / "pack.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,351 @@
+"""Face G + Face D training on a GPU through Keras's JAX backend, time-boxed.
+
+Why this exists: the GPU machine this project is sometimes lent has JAX but no TensorFlow, and TensorFlow's GPU
+wheels are far larger than what one call may carry. The models are the same Keras builders (`unmask_cli.models`)
+and the losses are `FaceTrainer.train_step`'s (hinge GAN on the global and local critics, feature matching, L1
+weighted up in the hole, 1 − SSIM of the composite); only the step is written for JAX (`stateless_call`,
+`value_and_grad`). The data comes from `pack_face_data.py` and lives on the GPU whole; augmentation (flip,
+brightness, contrast, saturation) runs there too.
+
+The run is time-boxed (`--minutes`): after 30 timed steps it fixes the total number of steps that fit, so the
+learning rate can stay constant and then fall linearly to 0 over the last `--decay` fraction (pix2pix's schedule).
+Weights are written atomically every `--save-every` seconds (chunked .npz of `get_weights()`, each file under
+16 MiB), so a run stopped at any moment leaves the last saved generator behind.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import jax
+import jax.numpy as jnp
+import keras
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from unmask_cli import metrics, models
+
+
+def load_packs(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+    """Clean crops (N×S×S×3 RGB uint8) and holes (N×S×S uint8 0/1) from `pack_face_data.py` files."""
+    images, holes = [], []
+    with ThreadPoolExecutor(os.cpu_count() or 4) as pool:
+        for path in paths:
+            pack = np.load(path)
+            raw, offsets, size = pack["webp"], pack["offsets"], int(pack["size"])
+            blobs = [raw[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
+            decoded = list(
+                pool.map(lambda b: cv2.cvtColor(cv2.imdecode(b, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB), blobs)
+            )
+            images.append(np.stack(decoded))
+            holes.append(np.unpackbits(pack["holes"], axis=-1, count=size))
+    return np.concatenate(images), np.concatenate(holes)
+
+
+def ssim(a, b):
+    """Per-image SSIM of [0, 1] NHWC batches, as tf.image.ssim (11×11 Gaussian σ 1.5, valid, K1 0.01, K2 0.03)."""
+    x = jnp.arange(11, dtype=jnp.float32) - 5
+    g = jnp.exp(-(x**2) / (2 * 1.5**2))
+    g = g / g.sum()
+    channels = a.shape[-1]
+    kernel = jnp.tile((g[:, None] * g[None, :])[:, :, None, None], (1, 1, 1, channels))
+
+    def blur(t):
+        return jax.lax.conv_general_dilated(
+            t, kernel, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=channels
+        )
+
+    c1, c2 = 0.01**2, 0.03**2
+    mu_a, mu_b = blur(a), blur(b)
+    var_a = blur(a * a) - mu_a**2
+    var_b = blur(b * b) - mu_b**2
+    cov = blur(a * b) - mu_a * mu_b
+    lum = (2 * mu_a * mu_b + c1) / (mu_a**2 + mu_b**2 + c1)
+    cs = (2 * cov + c2) / (var_a + var_b + c2)
+    return jnp.mean(lum * cs, axis=(1, 2, 3))
+
+
+def augment(key, clean, hole):
+    """Same flip on face and hole; colour change on the face. clean in [0, 1] N×S×S×3, hole N×S×S×1."""
+    n = clean.shape[0]
+    k = jax.random.split(key, 4)
+    flip = jax.random.uniform(k[0], (n, 1, 1, 1)) < 0.5
+    clean = jnp.where(flip, clean[:, :, ::-1], clean)
+    hole = jnp.where(flip, hole[:, :, ::-1], hole)
+    delta = jax.random.uniform(k[1], (n, 1, 1, 1), minval=-0.12, maxval=0.12)
+    contrast = jax.random.uniform(k[2], (n, 1, 1, 1), minval=0.8, maxval=1.2)
+    saturation = jax.random.uniform(k[3], (n, 1, 1, 1), minval=0.75, maxval=1.25)
+    clean = clean + delta
+    mean = clean.mean(axis=(1, 2), keepdims=True)
+    clean = (clean - mean) * contrast + mean
+    gray = (clean * jnp.array([0.299, 0.587, 0.114])).sum(-1, keepdims=True)
+    clean = jnp.clip(gray + (clean - gray) * saturation, 0.0, 1.0)
+    return clean, hole
+
+
+class FaceGan:
+    def __init__(self, args):
+        self.args = args
+        self.size = args.size
+        self.g = models.face_g(args.size, args.width)
+        self.dg, self.dl = models.face_d(args.size, args.width)
+        if args.init:
+            self.g.load_weights(args.init)
+        self.g_opt = keras.optimizers.Adam(args.lr, beta_1=0.5)
+        self.d_opt = keras.optimizers.Adam(args.lr, beta_1=0.5)
+        self.g_opt.build(self.g.trainable_variables)
+        d_vars = self.dg.trainable_variables + self.dl.trainable_variables
+        self.d_opt.build(d_vars)
+        self.n_dg = len(self.dg.trainable_variables)
+        self.lr_index = {
+            name: next(i for i, v in enumerate(opt.variables) if v.name == "learning_rate")
+            for name, opt in (("g", self.g_opt), ("d", self.d_opt))
+        }
+        self.window = models.local_window(args.size)
+        self.d_ntv = (
+            [v.value for v in self.dg.non_trainable_variables],
+            [v.value for v in self.dl.non_trainable_variables],
+        )
+
+    def state(self):
+        return {
+            "g_tv": [v.value for v in self.g.trainable_variables],
+            "g_ntv": [v.value for v in self.g.non_trainable_variables],
+            "d_tv": [v.value for v in self.dg.trainable_variables + self.dl.trainable_variables],
+            "g_opt": [v.value for v in self.g_opt.variables],
+            "d_opt": [v.value for v in self.d_opt.variables],
+        }
+
+    def write_back(self, state) -> None:
+        for v, value in zip(self.g.trainable_variables, state["g_tv"], strict=True):
+            v.assign(value)
+        for v, value in zip(self.g.non_trainable_variables, state["g_ntv"], strict=True):
+            v.assign(value)
+
+    def critics(self, d_tv, image, hole):
+        pair = jnp.concatenate([image, hole], axis=-1)
+        top, bottom, left, right = self.window
+        out_g, _ = self.dg.stateless_call(d_tv[: self.n_dg], self.d_ntv[0], pair, training=True)
+        out_l, _ = self.dl.stateless_call(
+            d_tv[self.n_dg :], self.d_ntv[1], pair[:, top:bottom, left:right], training=True
+        )
+        return out_g, out_l
+
+    def g_loss(self, g_tv, g_ntv, d_tv, clean, hole, noise):
+        a = self.args
+        x = jnp.concatenate([clean * (1 - hole) + noise * hole, hole], axis=-1)
+        raw, g_ntv = self.g.stateless_call(g_tv, g_ntv, x, training=True)
+        comp = raw * hole + clean * (1 - hole)
+        (_, *real_gf), (_, *real_lf) = self.critics(d_tv, clean, hole)
+        (fake_g, *fake_gf), (fake_l, *fake_lf) = self.critics(d_tv, comp, hole)
+        axes = (1, 2, 3)
+        adv = -(fake_g.mean(axes) + fake_l.mean(axes)) / 2
+        pairs = list(zip(real_gf + real_lf, fake_gf + fake_lf, strict=True))
+        fm = sum(jnp.abs(jax.lax.stop_gradient(r) - f).mean(axes) for r, f in pairs) / len(pairs)
+        err = jnp.abs(raw - clean)
+        l1_hole = (err * hole).sum(axes) / (hole.sum(axes) * 3 + 1.0)
+        l1_valid = (err * (1 - hole)).mean(axes)
+        s = ssim((comp + 1) / 2, (clean + 1) / 2)
+        per = a.l1_hole * l1_hole + a.l1_valid * l1_valid + a.ssim_weight * (1 - s) + a.adv_weight * adv
+        per = per + a.fm_weight * fm
+        logs = {"l1_hole": l1_hole.mean(), "adv": adv.mean(), "fm": fm.mean(), "ssim": s.mean()}
+        return per.mean(), (g_ntv, comp, logs)
+
+    def d_loss(self, d_tv, clean, comp, hole):
+        (real_g, *_), (real_l, *_) = self.critics(d_tv, clean, hole)
+        (fake_g, *_), (fake_l, *_) = self.critics(d_tv, comp, hole)
+        axes = (1, 2, 3)
+        hinge = [
+            jax.nn.relu(1 - r).mean(axes) + jax.nn.relu(1 + f).mean(axes)
+            for r, f in ((real_g, fake_g), (real_l, fake_l))
+        ]
+        return (sum(hinge) / 2).mean()
+
+    def make_step(self, images, holes):
+        def step(state, key, index, lr, g_lr):
+            k_aug, k_noise = jax.random.split(key)
+            clean = images[index].astype(jnp.float32) / 255.0
+            hole = holes[index].astype(jnp.float32)[..., None]
+            clean, hole = augment(k_aug, clean, hole)
+            clean = clean * 2 - 1
+            noise = jax.random.uniform(k_noise, clean.shape, minval=-1.0, maxval=1.0)
+            (g_loss, (g_ntv, comp, logs)), g_grads = jax.value_and_grad(self.g_loss, has_aux=True)(
+                state["g_tv"], state["g_ntv"], state["d_tv"], clean, hole, noise
+            )
+            d_loss, d_grads = jax.value_and_grad(self.d_loss)(state["d_tv"], clean, jax.lax.stop_gradient(comp), hole)
+            g_opt = list(state["g_opt"])
+            d_opt = list(state["d_opt"])
+            g_opt[self.lr_index["g"]] = g_lr.astype(g_opt[self.lr_index["g"]].dtype)
+            d_opt[self.lr_index["d"]] = lr.astype(d_opt[self.lr_index["d"]].dtype)
+            g_tv, g_opt = self.g_opt.stateless_apply(g_opt, g_grads, state["g_tv"])
+            d_tv, d_opt = self.d_opt.stateless_apply(d_opt, d_grads, state["d_tv"])
+            new = {"g_tv": g_tv, "g_ntv": g_ntv, "d_tv": d_tv, "g_opt": g_opt, "d_opt": d_opt}
+            return new, {"g": g_loss, "d": d_loss, **logs}
+
+        return jax.jit(step, donate_argnums=0)
+
+    def make_restore(self):
+        def restore(g_tv, g_ntv, clean, hole, noise):
+            x = jnp.concatenate([clean * (1 - hole) + noise * hole, hole], axis=-1)
+            raw, _ = self.g.stateless_call(g_tv, g_ntv, x, training=False)
+            return raw * hole + clean * (1 - hole)
+
+        return jax.jit(restore)
+
+
+def validate(restore, state, images: np.ndarray, holes: np.ndarray) -> tuple[dict, np.ndarray]:
+    """PSNR / SSIM / texture ratio in the hole (as FaceTrainer.validate), fixed noise; also the composites."""
+    rng = np.random.default_rng(0)
+    rows, outs = [], []
+    for start in range(0, len(images), 64):
+        clean = images[start : start + 64].astype(np.float32) / 127.5 - 1
+        hole = holes[start : start + 64].astype(np.float32)[..., None]
+        noise = rng.uniform(-1, 1, clean.shape).astype(np.float32)
+        comp = np.asarray(restore(state["g_tv"], state["g_ntv"], clean, hole, noise))
+        out = np.clip((comp + 1) * 127.5, 0, 255).round().astype(np.uint8)
+        outs.append(out)
+        for o, t, h in zip(out, images[start : start + 64], hole[..., 0] > 0.5, strict=True):
+            if h.any():
+                rows.append((metrics.psnr(o, t, h), metrics.ssim(o, t, h), metrics.texture_ratio(o, t, h)))
+    table = np.array(rows)
+    figures = {
+        "psnr_masked": float(np.nanmean(table[:, 0])),
+        "ssim_masked": float(np.nanmean(table[:, 1])),
+        "texture_ratio": float(np.nanmedian(table[:, 2])),
+        "samples": len(rows),
+    }
+    return figures, np.concatenate(outs)
+
+
+def save_weights(model, out: Path, chunk_bytes: int = 15 * 2**20) -> list[str]:
+    """`get_weights()` as numbered .npz files under `chunk_bytes` each, written atomically."""
+    arrays = model.get_weights()
+    chunks, current, size = [], [], 0
+    for i, a in enumerate(arrays):
+        if current and size + a.nbytes > chunk_bytes:
+            chunks.append(current)
+            current, size = [], 0
+        current.append(i)
+        size += a.nbytes
+    chunks.append(current)
+    names = []
+    for k, idx in enumerate(chunks):
+        path = out / f"weights_{k}.npz"
+        tmp = out / f".weights_{k}.tmp.npz"
+        np.savez(tmp, **{f"w{i:03d}": arrays[i] for i in idx})
+        os.replace(tmp, path)
+        names.append(path.name)
+    return names
+
+
+def sheet(images, holes, outs, path: Path, n: int = 8) -> None:
+    rows = []
+    for i in range(n):
+        masked = images[i].copy()
+        masked[holes[i] > 0] = 127
+        rows.append(np.concatenate([masked, outs[i], images[i]], axis=1))
+    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, nargs="+", required=True, help="folders of pack files (train_*.npz, val.npz)")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--init", type=Path, help="Face G .weights.h5 to start from")
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--width", type=int, default=32)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--decay", type=float, default=0.5, help="fraction of the run over which the rate falls to 0")
+    ap.add_argument("--minutes", type=float, default=5.0, help="training wall time")
+    ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: time decides)")
+    ap.add_argument("--save-every", type=float, default=60.0, help="seconds between weight saves")
+    ap.add_argument("--val-every", type=int, default=0, help="validate every N steps (0: start and end only)")
+    ap.add_argument("--d-warmup", type=int, default=0, help="steps that train only the critics (for --init)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--l1-hole", type=float, default=10.0)
+    ap.add_argument("--l1-valid", type=float, default=1.0)
+    ap.add_argument("--ssim-weight", type=float, default=5.0)
+    ap.add_argument("--adv-weight", type=float, default=0.5)
+    ap.add_argument("--fm-weight", type=float, default=10.0)
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    log_path = args.out / "metrics.jsonl"
+
+    def log(record: dict) -> None:
+        record = {"t": round(time.time() - t0, 2), **record}
+        print(json.dumps(record), flush=True)
+        with log_path.open("a") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    t0 = time.time()
+    keras.utils.set_random_seed(args.seed)
+    train_images, train_holes = load_packs(sorted(p for d in args.data for p in d.glob("train_*.npz")))
+    val_images, val_holes = load_packs([next(d / "val.npz" for d in args.data if (d / "val.npz").is_file())])
+    log({"event": "data", "train": len(train_images), "val": len(val_images), "device": str(jax.devices()[0])})
+    gan = FaceGan(args)
+    step_fn = gan.make_step(jnp.asarray(train_images), jnp.asarray(train_holes))
+    restore = gan.make_restore()
+    state = gan.state()
+    figures, _ = validate(restore, state, val_images, val_holes)
+    log({"event": "val", "step": 0, **figures})
+
+    key = jax.random.PRNGKey(args.seed)
+    rng = np.random.default_rng(args.seed)
+    order, pos = rng.permutation(len(train_images)), 0
+    budget = args.minutes * 60
+    total = args.max_steps or None
+    step, started, last_save, window = 0, None, time.time(), []
+    while total is None or step < total:
+        if pos + args.batch > len(order):
+            order, pos = rng.permutation(len(train_images)), 0
+        index = jnp.asarray(order[pos : pos + args.batch])
+        pos += args.batch
+        decay_steps = max(1, int((total or 10**9) * args.decay))
+        frac = min(1.0, max(0.0, ((total or 10**9) - step) / decay_steps))
+        key, sub = jax.random.split(key)
+        lr = jnp.asarray(args.lr * frac, jnp.float32)
+        # a fresh critic first learns to judge the generator it was given before the generator answers it
+        state, losses = step_fn(state, sub, index, lr, lr if step >= args.d_warmup else jnp.zeros_like(lr))
+        step += 1
+        window.append(losses)
+        if step == 5:
+            jax.block_until_ready(state["g_tv"])
+            started = time.time()
+        if step == 35 and total is None:
+            jax.block_until_ready(state["g_tv"])
+            per_step = (time.time() - started) / 30
+            total = 35 + int((budget - (time.time() - t0)) / per_step)
+            log({"event": "plan", "sec_per_step": per_step, "total_steps": total, "batch": args.batch})
+        if step % 200 == 0:
+            mean = {k: float(np.mean([float(w[k]) for w in window])) for k in window[0]}
+            log({"step": step, "lr": args.lr * frac, **mean})
+            window = []
+        if args.val_every and step % args.val_every == 0:
+            figures, _ = validate(restore, state, val_images, val_holes)
+            log({"event": "val", "step": step, **figures})
+        if time.time() - last_save > args.save_every:
+            gan.write_back(state)
+            log({"event": "saved", "step": step, "weights": save_weights(gan.g, args.out)})
+            last_save = time.time()
+    figures, outs = validate(restore, state, val_images, val_holes)
+    log({"event": "val", "step": step, **figures})
+    gan.write_back(state)
+    names = save_weights(gan.g, args.out)
+    sheet(val_images, val_holes, outs, args.out / "sheet.png")
+    per_step = (time.time() - started) / max(1, step - 5) if started else float("nan")
+    log({"event": "done", "step": step, "weights": names, "sec_per_step_incl_val": per_step})
+
+
+if __name__ == "__main__":
+    main()
