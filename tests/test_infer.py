@@ -461,3 +461,23 @@ def test_int8_keeps_the_most_fragile_convolutions_float_until_within_tolerance(t
     assert sum(n.input[1] not in weights for n in convs.values()) >= len(convs) - len(kept) - 1  # the rest is int8
     within = export.quantize_int8_within(fp32, x, "input", reference, (10.0, 1.0), **quiet)
     assert within[1] == []  # already within tolerance: nothing extra
+
+
+def test_export_only_face_keeps_the_mask_model_and_its_report(tiny_models, tmp_path):
+    from unmask_cli import export
+
+    out = tmp_path / "exported"
+    runs = tiny_models / "runs"
+    export.export(runs / "mask", runs / "face", out, parity_photos=[SAMPLES], on_line=lambda _: None)
+    mask_before = _hash(out / "mask_g.onnx")
+    before = json.loads((out / "export.json").read_text())
+    (out / "face_g.onnx").unlink()
+    report = export.export(
+        tmp_path / "no-mask-run", runs / "face", out, parity_photos=[SAMPLES], on_line=lambda _: None, only="face"
+    )
+    assert (out / "face_g.onnx").exists() and _hash(out / "mask_g.onnx") == mask_before
+    after = json.loads((out / "export.json").read_text())
+    assert after["parity"]["mask_g/fp32"] == before["parity"]["mask_g/fp32"]
+    assert set(after["files"]) == set(before["files"]) and report.parity["face_g/fp32"]["written"]
+    with pytest.raises(ValueError, match="only"):
+        export.export(runs / "mask", runs / "face", out, on_line=lambda _: None, only="both")

@@ -310,6 +310,9 @@ def export(
         "samples/clean"
     ),
     parity_count: Annotated[int, typer.Option(help="How many face crops to check and calibrate on.")] = 16,
+    only: Annotated[
+        str | None, typer.Option(help="Export only 'mask' or 'face'; the other's files in --out stay as they are.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Export Mask G and Face G to ONNX with metadata, checked against Keras on real face crops."""
@@ -336,8 +339,9 @@ def export(
             [parity_photos],
             on_line=show,
             parity_count=parity_count,
+            only=only,
         )
-    except (exporter.ParityError, FileNotFoundError) as exc:
+    except (exporter.ParityError, FileNotFoundError, ValueError) as exc:
         ui.fail(str(exc))
         raise typer.Exit(1) from None
     if as_json:

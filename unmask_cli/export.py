@@ -314,12 +314,18 @@ def export(
     parity_photos: list[Path] | None = None,
     on_line=print,
     parity_count: int = 16,
+    only: str | None = None,
 ) -> ExportReport:
-    """Export both generators to `out`; raises ParityError when ONNX disagrees with Keras past tolerance."""
+    """Export both generators to `out` (or `only` "mask" or "face", keeping the other's files and report entries);
+    raises ParityError when ONNX disagrees with Keras past tolerance."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    report = ExportReport()
     jobs = [("mask", mask_run, MASK_FILE, 3), ("face", face_run, FACE_FILE, 4)]
+    if only is not None:
+        if only not in ("mask", "face"):
+            raise ValueError(f"only: 'mask' or 'face' (got '{only}')")
+        jobs = [job for job in jobs if job[0] == only]
+    report = _kept_report(out / "export.json", Path(jobs[0][2]).stem) if only else ExportReport()
     inputs = None
     for kind, run_dir, filename, channels in jobs:
         model, config = load_run(run_dir, kind)
@@ -374,6 +380,18 @@ def export(
             write_bytes_atomic(out / name, blob)
             report.files[key] = str(out / name)
     write_bytes_atomic(out / "export.json", json.dumps(report.__dict__, indent=2).encode())
+    return report
+
+
+def _kept_report(path: Path, stem: str) -> ExportReport:
+    """The entries of an earlier export.json that belong to the models not being exported now."""
+    report = ExportReport()
+    if not path.is_file():
+        return report
+    old = json.loads(path.read_text())
+    for name in ("files", "parity", "int8_float_layers"):
+        entries = {k: v for k, v in old.get(name, {}).items() if k.split("/")[0] != stem}
+        getattr(report, name).update(entries)
     return report
 
 

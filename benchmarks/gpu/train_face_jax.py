@@ -304,15 +304,18 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     order, pos = rng.permutation(len(train_images)), 0
     budget = args.minutes * 60
-    total = args.max_steps or None
     step, started, last_save, window = 0, None, time.time(), []
-    while total is None or step < total:
+    loop_start = time.time()
+    while True:
+        # The schedule runs on the clock, not a step count: the other run sharing the GPU changes the step time.
+        elapsed = time.time() - loop_start
+        if (args.max_steps and step >= args.max_steps) or (not args.max_steps and elapsed >= budget):
+            break
+        frac = 1.0 if args.max_steps else min(1.0, max(0.0, (budget - elapsed) / (args.decay * budget)))
         if pos + args.batch > len(order):
             order, pos = rng.permutation(len(train_images)), 0
         index = jnp.asarray(order[pos : pos + args.batch])
         pos += args.batch
-        decay_steps = max(1, int((total or 10**9) * args.decay))
-        frac = min(1.0, max(0.0, ((total or 10**9) - step) / decay_steps))
         key, sub = jax.random.split(key)
         lr = jnp.asarray(args.lr * frac, jnp.float32)
         # a fresh critic first learns to judge the generator it was given before the generator answers it
@@ -322,11 +325,6 @@ def main() -> None:
         if step == 5:
             jax.block_until_ready(state["g_tv"])
             started = time.time()
-        if step == 35 and total is None:
-            jax.block_until_ready(state["g_tv"])
-            per_step = (time.time() - started) / 30
-            total = 35 + int((budget - (time.time() - t0)) / per_step)
-            log({"event": "plan", "sec_per_step": per_step, "total_steps": total, "batch": args.batch})
         if step % 200 == 0:
             mean = {k: float(np.mean([float(w[k]) for w in window])) for k in window[0]}
             log({"step": step, "lr": args.lr * frac, **mean})
