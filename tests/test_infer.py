@@ -461,6 +461,10 @@ def test_int8_keeps_the_most_fragile_convolutions_float_until_within_tolerance(t
     assert sum(n.input[1] not in weights for n in convs.values()) >= len(convs) - len(kept) - 1  # the rest is int8
     within = export.quantize_int8_within(fp32, x, "input", reference, (10.0, 1.0), **quiet)
     assert within[1] == []  # already within tolerance: nothing extra
+    # when the largest error is what fails, the search works on the largest error
+    plain_max = float(np.abs(export._run(export._session(export.quantize_int8(fp32, x, "input")), x) - reference).max())
+    blob, kept = export.quantize_int8_within(fp32, x, "input", reference, (plain_max / 4, 10.0), **quiet)
+    assert kept and float(np.abs(export._run(export._session(blob), x) - reference).max()) < plain_max
 
 
 def test_export_only_face_keeps_the_mask_model_and_its_report(tiny_models, tmp_path):

@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from unmask_cli import models  # noqa: E402
-from unmask_cli.onnx_weights import WeightImportError, load_onnx_weights  # noqa: E402
+from unmask_cli import models
+from unmask_cli.onnx_weights import WeightImportError, load_onnx_weights
 
 EXPORTED = Path(__file__).resolve().parents[1] / "exported"
 

@@ -236,3 +236,19 @@ def test_mirrored_strategy_trains(tiny_data, tmp_path):
     assert isinstance(trainer.strategy, tf.distribute.MirroredStrategy)
     trainer.fit(max_steps=2)
     assert int(trainer.step.numpy()) == 2
+
+
+def test_new_run_starts_from_an_exported_generator_and_resume_keeps_its_own_weights(tiny_data, tmp_path):
+    import onnxruntime as ort
+
+    exported = Path(__file__).resolve().parents[1] / "exported" / "mask_g.onnx"
+    config = _config("mask", tiny_data, size=128, width=None, init=str(exported), checkpoint_every=2)
+    trainer = training.trainer(config, tmp_path / "run")
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 128, 128, 3)).astype(np.float32)
+    session = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
+    onnx_out = session.run(None, {session.get_inputs()[0].name: x})[0]
+    assert np.abs(trainer.model(x, training=False).numpy() - onnx_out).max() < 1e-4
+    trainer.fit(max_steps=2)
+    trained = trainer.model.get_weights()
+    resumed = training.trainer(config, tmp_path / "run", resume=True)  # the checkpoint wins over --init
+    assert all(np.array_equal(a, b) for a, b in zip(trained, resumed.model.get_weights(), strict=True))

@@ -153,6 +153,10 @@ MaxStepsOpt = Annotated[int | None, typer.Option(help="Stop after this many more
 CkptOpt = Annotated[int, typer.Option(help="Checkpoint every N steps (and at every epoch end).")]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")]
 StrategyOpt = Annotated[str, typer.Option(help="tf.distribute strategy: default, mirrored or multiworker.")]
+InitOpt = Annotated[
+    Path | None,
+    typer.Option(help="Start a new run from an exported fp32 generator's weights (e.g. exported/mask_g.onnx)."),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable summary.")]
 
 
@@ -224,6 +228,7 @@ def train_mask(
     checkpoint_every: CkptOpt = 500,
     resume: ResumeOpt = False,
     strategy: StrategyOpt = "default",
+    init: InitOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Train Mask G (U-Net segmentation of the face mask): BCE + Dice, validation IoU."""
@@ -242,6 +247,7 @@ def train_mask(
         steps_per_epoch=steps_per_epoch,
         checkpoint_every=checkpoint_every,
         strategy=strategy,
+        init=str(init) if init else None,
     )
     _train(config, out, resume, max_steps, as_json)
 
@@ -262,6 +268,7 @@ def train_face(
     checkpoint_every: CkptOpt = 500,
     resume: ResumeOpt = False,
     strategy: StrategyOpt = "default",
+    init: InitOpt = None,
     mask_source: Annotated[str, typer.Option(help="Noise region: 'gt' (synthesized mask) or 'mask_g'.")] = "gt",
     mask_run: Annotated[Path | None, typer.Option(help="Mask G run folder, for --mask-source mask_g.")] = None,
     adv_weight: Annotated[float, typer.Option(help="Weight of the adversarial (hinge) loss.")] = 1.0,
@@ -286,6 +293,7 @@ def train_face(
         steps_per_epoch=steps_per_epoch,
         checkpoint_every=checkpoint_every,
         strategy=strategy,
+        init=str(init) if init else None,
         mask_source=mask_source,
         mask_run=str(mask_run) if mask_run else None,
         adv_weight=adv_weight,

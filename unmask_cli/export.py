@@ -252,15 +252,19 @@ def quantize_int8_within(
     max_extra: int | None = None,
 ) -> tuple[bytes, list[str]]:
     """int8 within (max, mean) |Δ| of `reference` (the float model's output on the calibration crops), keeping as
-    few convolutions float as it takes: while over tolerance, the one convolution whose float copy cuts the mean
-    error most stays float (greedy, at most `max_extra`). Which layer is fragile depends on the trained weights, so
-    it is measured per export rather than fixed. Returns the best model found (the caller still checks it) and the
-    extra float layers.
+    few convolutions float as it takes: while over tolerance, the one convolution whose float copy cuts the error
+    most stays float (greedy, at most `max_extra`), the error being the larger of max/max-tolerance and
+    mean/mean-tolerance, so the search works on whichever of the two is failing. Which layer is fragile depends
+    on the trained weights, so it is measured per export rather than fixed. Returns the best model found (the
+    caller still checks it) and the extra float layers.
     """
     import onnx
 
     def error(blob: bytes) -> np.ndarray:
         return np.abs(_run(_session(blob), calibration) - reference)
+
+    def excess(err: np.ndarray) -> float:
+        return max(err.max() / tolerance[0], err.mean() / tolerance[1])
 
     max_extra = INT8_MAX_FLOAT_CONVS if max_extra is None else max_extra
     kept: list[str] = []
@@ -272,8 +276,8 @@ def quantize_int8_within(
         for name in (c for c in convs if c not in kept):
             blob = quantize_int8(fp32_bytes, calibration, input_name, (*kept, name))
             trials[name] = (error(blob), blob)
-        name = min(trials, key=lambda n: trials[n][0].mean())
-        if trials[name][0].mean() >= best_err.mean():
+        name = min(trials, key=lambda n: excess(trials[n][0]))
+        if excess(trials[name][0]) >= excess(best_err):
             break  # no single layer helps: more float would only cost speed
         kept.append(name)
         best_err, best = trials[name]

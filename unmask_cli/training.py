@@ -54,6 +54,7 @@ class TrainConfig:
     val_samples: int = 256
     strategy: str = "default"
     lr_decay_epochs: int = 0  # pix2pix-style: lr falls linearly to 0 over the last N epochs (0: constant)
+    init: str | None = None  # exported fp32 ONNX generator whose weights a new run starts from
     # Face G only
     mask_source: str = "gt"  # "gt": the synthesized mask; "mask_g": Mask G's prediction (original recipe)
     mask_run: str | None = None  # run folder of a trained Mask G, for mask_source=mask_g
@@ -142,6 +143,10 @@ class Trainer:
         self.manager = tf.train.CheckpointManager(self.checkpoint, self.run_dir / "checkpoints", max_to_keep=3)
         if resume and self.manager.latest_checkpoint:
             self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        elif config.init:  # checkpoints stay outside git: the shipped ONNX model is where a fresh machine starts
+            from unmask_cli.onnx_weights import load_onnx_weights
+
+            load_onnx_weights(self.generator(), Path(config.init))
         self.grid_batch = self._grid_batch()
 
     # -- subclasses --------------------------------------------------------------------------------------------

@@ -25,6 +25,47 @@ def superellipse(h: int, w: int, power: float, width: float = 1.0, height: float
     return ((np.abs(x) ** power + np.abs(y) ** power) <= 1.0).astype(np.float32)
 
 
+PRINT_CHANCE = 0.3  # real masks often carry a brand logo, a slogan or a badge; Mask G must take those as mask too
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def print_logo(rng: np.random.Generator, texture: np.ndarray) -> None:
+    """Print one logo on the texture (in place, where it is opaque): letters, a badge or an emblem, in a saturated
+    colour or plain white/black, anywhere from the centre to a cheek, 10-35% of the mask's width."""
+    h, w = texture.shape[:2]
+    if rng.random() < 0.7:
+        hue = rng.random()
+        colour = cv2.cvtColor(
+            np.uint8([[[hue * 180, rng.uniform(180, 255), rng.uniform(150, 255)]]]), cv2.COLOR_HSV2RGB
+        )
+        colour = colour[0, 0] / 255.0
+    else:
+        colour = np.full(3, 1.0 if rng.random() < 0.5 else 0.05)
+    stamp = np.zeros((h, w), np.uint8)  # the logo's coverage, anti-aliased (OpenCV draws text on 8 bits only)
+    size = w * rng.uniform(0.10, 0.35)
+    cx, cy = w * rng.uniform(0.15, 0.85), h * rng.uniform(0.3, 0.7)
+    kind = rng.choice(["text", "badge", "emblem"])
+    if kind == "text":
+        text = "".join(rng.choice(list(LETTERS), rng.integers(2, 6)))
+        font = int(rng.choice([cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_TRIPLEX]))
+        thickness = max(1, int(size / 25))
+        (tw, th), _ = cv2.getTextSize(text, font, 1.0, thickness)
+        scale = size / max(tw, 1)
+        org = (int(cx - tw * scale / 2), int(cy + th * scale / 2))
+        cv2.putText(stamp, text, org, font, scale, 255, max(1, int(thickness * scale)), cv2.LINE_AA)
+    elif kind == "badge":
+        axes = (int(size / 2), int(size / 2 * rng.uniform(0.5, 1.0)))
+        cv2.ellipse(stamp, (int(cx), int(cy)), axes, rng.uniform(-20, 20), 0, 360, 255, -1, cv2.LINE_AA)
+    else:  # a star or a swoosh-like polygon
+        n = int(rng.integers(3, 7))
+        angles = np.linspace(0, 2 * np.pi, 2 * n, endpoint=False) + rng.uniform(0, np.pi)
+        radii = np.where(np.arange(2 * n) % 2 == 0, size / 2, size / 2 * rng.uniform(0.35, 0.9))
+        pts = np.stack([cx + radii * np.cos(angles), cy + radii * np.sin(angles)], axis=1)
+        cv2.fillPoly(stamp, [np.round(pts * 4).astype(np.int32)], 255, cv2.LINE_AA, shift=2)
+    alpha = (stamp.astype(np.float32) / 255.0)[..., None] * (texture[..., 3:4] > 0)
+    texture[..., :3] = texture[..., :3] * (1 - alpha) + colour * alpha
+
+
 class WarpedMask:
     """A style paints an RGBA texture; this class places it on the face along the landmarks.
 
@@ -60,6 +101,8 @@ class WarpedMask:
         tw = int(np.clip(width * 2, 64, 512))
         th = int(tw * 0.7)
         texture = self.paint(rng, th, tw).astype(np.float32)
+        if rng.random() < PRINT_CHANCE:
+            print_logo(rng, texture)
         layer = warp_texture(texture, grid, image.shape[:2])
         if self.ear_loops:
             self._draw_loops(layer, lm, layout, rng)
