@@ -485,3 +485,16 @@ def test_export_only_face_keeps_the_mask_model_and_its_report(tiny_models, tmp_p
     assert set(after["files"]) == set(before["files"]) and report.parity["face_g/fp32"]["written"]
     with pytest.raises(ValueError, match="only"):
         export.export(runs / "mask", runs / "face", out, on_line=lambda _: None, only="both")
+
+
+def test_metadata_of_a_fine_tuned_run_names_what_it_started_from(tiny_models):
+    from unmask_cli import export
+
+    shipped = Path(__file__).resolve().parents[1] / "exported" / "mask_g.onnx"
+    run = tiny_models / "runs" / "mask"
+    config = json.loads((run / "run.json").read_text()) | {"init": str(shipped)}
+    props = export._metadata("mask", config, run / "mask_g.weights.h5", "fp32")
+    assert props["unmask.init_from"].startswith("mask_g.onnx: ") and " steps on " in props["unmask.init_from"]
+    assert "unmask.init_from" not in export._metadata(
+        "mask", json.loads((run / "run.json").read_text()), run / "mask_g.weights.h5", "fp32"
+    )

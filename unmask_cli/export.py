@@ -92,6 +92,8 @@ def _metadata(kind: str, config: dict, weights: Path, precision: str) -> dict[st
         "training_steps": str(steps),
         "weights_sha256": sha256(weights),
     }
+    if config.get("init"):  # a fine-tuned model says what it started from: its own steps are not the whole story
+        props["init_from"] = _init_summary(Path(config["init"]))
     if kind == "mask":
         props |= {"output": "probability of face mask per pixel, [0,1]", "threshold": "0.5"}
     else:
@@ -100,6 +102,18 @@ def _metadata(kind: str, config: dict, weights: Path, precision: str) -> dict[st
             "output": "RGB in [-1,1]; composite: output where masked, input elsewhere",
         }
     return {PREFIX + k: str(v) for k, v in props.items()}
+
+
+def _init_summary(path: Path) -> str:
+    """'name: N steps on DATA' from the metadata of the ONNX file a run started from (read before it is replaced)."""
+    import onnx
+
+    if not path.is_file():
+        return path.name
+    props = {p.key.removeprefix(PREFIX): p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    history = props.get("init_from")
+    summary = f"{path.name}: {props.get('training_steps', '?')} steps on {props.get('training_data', '?')}"
+    return f"{summary}, itself from {history}" if history else summary
 
 
 def to_onnx(model, channels: int, size: int, opset: int, metadata: dict[str, str], on_line=print):
