@@ -3,6 +3,13 @@
 #   bash benchmarks/gpu/device_run.sh stage           copy the carried packs (.gpu/p*) into the machine's cache
 #   bash benchmarks/gpu/device_run.sh smoke           stage, then 60 steps of both runs side by side (timing check)
 #   bash benchmarks/gpu/device_run.sh train MINUTES   stage, then both runs for MINUTES each, into $OUT/a and $OUT/b
+# Each call carries at most 64 MiB, so the packs travel over several calls and stay in the machine's cache while it
+# is warm (calls within 30 s of each other), e.g. with .gpu/ listed in .git/info/exclude:
+#   .gpu/wheels   keras, namex, optree wheels for Python 3.12 (pip download, see the device tool's notes)
+#   .gpu/p1       train_0.npz + val.npz      call 1: carry [.gpu/wheels, .gpu/p1]            mode smoke
+#   .gpu/p2       train_1.npz                call 2: carry [.gpu/wheels, .gpu/p2]            mode stage
+#   .gpu/p3       train_2.npz + val.npz      call 3: carry [.gpu/wheels, .gpu/init, .gpu/p3]  mode train 8.5
+#   .gpu/init     face_g_init.weights.h5 (exported/face_g.onnx through unmask_cli.onnx_weights, saved by Keras)
 # Run a: the shipped Face G (width 32, .gpu/init/face_g_init.weights.h5 from exported/face_g.onnx) fine-tuned;
 # run b: a wider Face G (width 48) from scratch. Both on the same packed data, side by side on one GPU.
 set -uo pipefail

@@ -1,12 +1,14 @@
 """Pack a synthesized dataset into a few small files for Face G training on a lent GPU machine.
 
-The GPU machine receives at most 64 MiB per call, so each face travels as its clean 128² crop in WebP (q90, ~3.8 KB,
+The GPU machine receives at most 64 MiB per call, so each face travels as its clean 128² crop in WebP (q90, ~3.3 KB,
 mean |Δ| ~2/255) and the region Face G must fill: Mask G's prediction on the masked crop, thresholded and grown
 by 1 px — exactly what `unmask train face --mask-source mask_g` feeds Face G — as packed bits.
 
-    python benchmarks/gpu/pack_face_data.py ../work/utk128 .gpu --mask-model exported/mask_g.onnx --part-mb 27 27 10
+    python benchmarks/gpu/pack_face_data.py ../work/utk128 ../work/pack --mask-model exported/mask_g.onnx \
+        --part-mb 25.5 25.5 10.5
 
-writes `val.npz` (held-out faces, same split rule as training) and `train_<k>.npz`, each at most its --part-mb.
+writes `val.npz` (held-out faces, same split rule as training) and `train_<k>.npz`, each at most its --part-mb
+(caps that fit three calls beside a 35 MB working tree; see device_run.sh for how the parts travel).
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ weighted up in the hole, 1 − SSIM of the composite); only the step is written 
 `value_and_grad`). The data comes from `pack_face_data.py` and lives on the GPU whole; augmentation (flip,
 brightness, contrast, saturation) runs there too.
 
-The run is time-boxed (`--minutes`): after 30 timed steps it fixes the total number of steps that fit, so the
-learning rate can stay constant and then fall linearly to 0 over the last `--decay` fraction (pix2pix's schedule).
+The run is time-boxed (`--minutes`) and its schedule runs on the clock: the learning rate stays constant, then falls
+linearly to 0 over the last `--decay` fraction of the time (pix2pix's schedule, by time rather than steps because a
+second run sharing the GPU changes the step time).
 Weights are written atomically every `--save-every` seconds (chunked .npz of `get_weights()`, each file under
 16 MiB), so a run stopped at any moment leaves the last saved generator behind.
 """
