@@ -8,9 +8,8 @@
 #   .gpu/wheels   keras, namex, optree wheels for Python 3.12 (pip download, see the device tool's notes)
 #   .gpu/p1       train_0.npz + val.npz      call 1: carry [.gpu/wheels, .gpu/p1]            mode smoke
 #   .gpu/p2       train_1.npz                call 2: carry [.gpu/wheels, .gpu/p2]            mode stage
-#   .gpu/p3       train_2.npz + val.npz      call 3: carry [.gpu/wheels, .gpu/init, .gpu/p3]  mode train 8.5
-#   .gpu/init     face_g_init.weights.h5 (exported/face_g.onnx through unmask_cli.onnx_weights, saved by Keras)
-# Run a: the shipped Face G (width 32, .gpu/init/face_g_init.weights.h5 from exported/face_g.onnx) fine-tuned;
+#   .gpu/p3       train_2.npz + val.npz      call 3: carry [.gpu/wheels, .gpu/p3]            mode train 8.5
+# Run a: the shipped Face G (width 32, from exported/face_g.onnx, which travels with the repository) fine-tuned;
 # run b: a wider Face G (width 48) from scratch. Both on the same packed data, side by side on one GPU.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,7 +19,6 @@ cache=/tmp/unmask-gpu
 py="${PYTHON:-python3}"
 mkdir -p "$cache"
 for d in .gpu/p*; do [ -d "$d" ] && cp -r "$d" "$cache/"; done
-[ -f .gpu/init/face_g_init.weights.h5 ] && cp .gpu/init/face_g_init.weights.h5 "$cache/"
 if [ ! -d /tmp/site/keras ]; then
   "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu/wheels/*.whl || exit 1
 fi
@@ -29,8 +27,7 @@ export PYTHONUNBUFFERED=1
 ls -la "$cache" "$cache"/p* | head -20
 [ "$mode" = stage ] && exit 0
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv
-init=()
-[ -f "$cache/face_g_init.weights.h5" ] && init=(--init "$cache/face_g_init.weights.h5")
+init=(--init exported/face_g.onnx)
 out="${OUT:-/tmp/out}"
 common=(--data "$cache"/p* --batch 16 --ssim-weight 5 --adv-weight 0.5)
 if [ "$mode" = smoke ]; then

@@ -35,6 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from unmask_cli import metrics, models
+from unmask_cli.onnx_weights import load_onnx_weights
 
 
 def load_packs(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
@@ -100,7 +101,9 @@ class FaceGan:
         self.size = args.size
         self.g = models.face_g(args.size, args.width)
         self.dg, self.dl = models.face_d(args.size, args.width)
-        if args.init:
+        if args.init and args.init.suffix == ".onnx":  # the shipped model itself: the repo travels with it
+            load_onnx_weights(self.g, args.init)
+        elif args.init:
             self.g.load_weights(args.init)
         self.g_opt = keras.optimizers.Adam(args.lr, beta_1=0.5)
         self.d_opt = keras.optimizers.Adam(args.lr, beta_1=0.5)
@@ -262,7 +265,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, nargs="+", required=True, help="folders of pack files (train_*.npz, val.npz)")
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--init", type=Path, help="Face G .weights.h5 to start from")
+    ap.add_argument("--init", type=Path, help="Face G to start from: an exported fp32 .onnx or a .weights.h5")
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--width", type=int, default=32)
     ap.add_argument("--batch", type=int, default=16)
