@@ -4,7 +4,7 @@
 #   bash benchmarks/gpu/device_run.sh smoke           stage, then 60 steps of both runs side by side (timing check)
 #   bash benchmarks/gpu/device_run.sh train MINUTES   stage, then both runs for MINUTES each, into $OUT/a and $OUT/b
 # Each call carries at most 64 MiB, so the packs travel over several calls and stay in the machine's cache while it
-# is warm (calls within 30 s of each other), e.g. with .gpu/ listed in .git/info/exclude:
+# is warm (calls within 30 s of each other); .gpu/ is git-ignored:
 #   .gpu/wheels   keras, namex, optree wheels for Python 3.12 (pip download, see the device tool's notes)
 #   .gpu/p1       train_0.npz + val.npz      call 1: carry [.gpu/wheels, .gpu/p1]            mode smoke
 #   .gpu/p2       train_1.npz                call 2: carry [.gpu/wheels, .gpu/p2]            mode stage
