@@ -57,3 +57,16 @@ def test_texture_ratio_rewards_detail_not_blur():
     blurred = cv2.GaussianBlur(truth, (0, 0), 3)
     assert metrics.texture_ratio(truth, truth, mask) == pytest.approx(1.0)
     assert metrics.texture_ratio(blurred, truth, mask) < 0.1
+
+
+def test_region_scores_skip_empty_regions_and_match_the_single_figures():
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    out = np.clip(truth.astype(int) + rng.integers(-20, 21, truth.shape), 0, 255).astype(np.uint8)
+    region = np.zeros((2, 32, 32), bool)
+    region[0, 8:24, 8:24] = True  # the second face has nothing to fill: it must not count
+    scores = metrics.region_scores(out, truth, region)
+    assert scores["samples"] == 1
+    assert scores["psnr_masked"] == metrics.psnr(out[0], truth[0], region[0])
+    assert scores["ssim_masked"] == metrics.ssim(out[0], truth[0], region[0])
+    assert np.isnan(metrics.region_scores(out, truth, np.zeros_like(region))["psnr_masked"])

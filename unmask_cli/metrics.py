@@ -76,3 +76,20 @@ def texture_ratio(restored: np.ndarray, truth: np.ndarray, mask: np.ndarray, ero
         region = cv2.erode(region, np.ones((2 * erode + 1, 2 * erode + 1), np.uint8))
     truth_var = laplacian_variance(truth, region)
     return float("nan") if not truth_var or np.isnan(truth_var) else laplacian_variance(restored, region) / truth_var
+
+
+def region_scores(restored, truths, regions) -> dict[str, float]:
+    """Validation figures of inpainted faces (uint8 RGB) in their filled `regions`: mean PSNR and SSIM, median
+    texture ratio (a ratio, skewed by a few flat truths), over the faces whose region is not empty."""
+    rows = [
+        (psnr(out, truth, region), ssim(out, truth, region), texture_ratio(out, truth, region))
+        for out, truth, region in zip(restored, truths, regions, strict=True)
+        if np.any(region)
+    ]
+    table = np.array(rows) if rows else np.full((1, 3), np.nan)
+    return {
+        "psnr_masked": float(np.nanmean(table[:, 0])),
+        "ssim_masked": float(np.nanmean(table[:, 1])),
+        "texture_ratio": float(np.nanmedian(table[:, 2])),
+        "samples": len(rows),
+    }

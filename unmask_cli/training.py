@@ -455,22 +455,14 @@ class FaceTrainer(Trainer):
         return hole, comp
 
     def validate(self) -> dict[str, float]:
-        rows = []
+        outs, truths, regions = [], [], []
         for _, _, clean, (hole, comp) in self.predict_batches(
             lambda m, k, c: tuple(t.numpy() for t in self.restore(m, k))
         ):
-            for h, out, truth in zip(hole[..., 0] > 0.5, _to_uint8(comp), _to_uint8(clean), strict=True):
-                if h.any():
-                    rows.append(
-                        (metrics.psnr(out, truth, h), metrics.ssim(out, truth, h), metrics.texture_ratio(out, truth, h))
-                    )
-        table = np.array(rows) if rows else np.full((1, 3), np.nan)
-        return {
-            "psnr_masked": float(np.nanmean(table[:, 0])),
-            "ssim_masked": float(np.nanmean(table[:, 1])),
-            "texture_ratio": float(np.nanmedian(table[:, 2])),
-            "samples": len(rows),
-        }
+            outs += list(_to_uint8(comp))
+            truths += list(_to_uint8(clean))
+            regions += list(hole[..., 0] > 0.5)
+        return metrics.region_scores(outs, truths, regions)
 
     def grid_rows(self, masked, mask, clean):
         hole, comp = self.restore(masked, mask)

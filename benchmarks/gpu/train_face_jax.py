@@ -36,6 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from unmask_cli import metrics, models
 from unmask_cli.onnx_weights import load_onnx_weights
+from unmask_cli.sheets import grid
 
 
 def load_packs(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
@@ -98,7 +99,6 @@ def augment(key, clean, hole):
 class FaceGan:
     def __init__(self, args):
         self.args = args
-        self.size = args.size
         self.g = models.face_g(args.size, args.width)
         self.dg, self.dl = models.face_d(args.size, args.width)
         if args.init and args.init.suffix == ".onnx":  # the shipped model itself: the repo travels with it
@@ -208,27 +208,17 @@ class FaceGan:
 
 
 def validate(restore, state, images: np.ndarray, holes: np.ndarray) -> tuple[dict, np.ndarray]:
-    """PSNR / SSIM / texture ratio in the hole (as FaceTrainer.validate), fixed noise; also the composites."""
+    """The figures `FaceTrainer.validate` reports (`metrics.region_scores`), fixed noise; also the composites."""
     rng = np.random.default_rng(0)
-    rows, outs = [], []
+    outs = []
     for start in range(0, len(images), 64):
         clean = images[start : start + 64].astype(np.float32) / 127.5 - 1
         hole = holes[start : start + 64].astype(np.float32)[..., None]
         noise = rng.uniform(-1, 1, clean.shape).astype(np.float32)
         comp = np.asarray(restore(state["g_tv"], state["g_ntv"], clean, hole, noise))
-        out = np.clip((comp + 1) * 127.5, 0, 255).round().astype(np.uint8)
-        outs.append(out)
-        for o, t, h in zip(out, images[start : start + 64], hole[..., 0] > 0.5, strict=True):
-            if h.any():
-                rows.append((metrics.psnr(o, t, h), metrics.ssim(o, t, h), metrics.texture_ratio(o, t, h)))
-    table = np.array(rows)
-    figures = {
-        "psnr_masked": float(np.nanmean(table[:, 0])),
-        "ssim_masked": float(np.nanmean(table[:, 1])),
-        "texture_ratio": float(np.nanmedian(table[:, 2])),
-        "samples": len(rows),
-    }
-    return figures, np.concatenate(outs)
+        outs.append(np.clip((comp + 1) * 127.5, 0, 255).round().astype(np.uint8))
+    outs = np.concatenate(outs)
+    return metrics.region_scores(outs, images, holes > 0), outs
 
 
 def save_weights(model, out: Path, chunk_bytes: int = 15 * 2**20) -> list[str]:
@@ -253,12 +243,11 @@ def save_weights(model, out: Path, chunk_bytes: int = 15 * 2**20) -> list[str]:
 
 
 def sheet(images, holes, outs, path: Path, n: int = 8) -> None:
-    rows = []
-    for i in range(n):
-        masked = images[i].copy()
-        masked[holes[i] > 0] = 127
-        rows.append(np.concatenate([masked, outs[i], images[i]], axis=1))
-    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
+    masked = images[:n].copy()
+    masked[holes[:n] > 0] = 127
+    rows = [list(r) for r in zip(masked, outs[:n], images[:n], strict=True)]
+    image = grid(rows, cell=images.shape[1], col_labels=("masked", "restored", "truth"))
+    cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
 
 
 def main() -> None:
