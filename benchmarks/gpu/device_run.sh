@@ -9,8 +9,11 @@
 #   .gpu/p1       train_0.npz + val.npz      call 1: carry [.gpu/wheels, .gpu/p1]            mode smoke
 #   .gpu/p2       train_1.npz                call 2: carry [.gpu/wheels, .gpu/p2]            mode stage
 #   .gpu/p3       train_2.npz + val.npz      call 3: carry [.gpu/wheels, .gpu/p3]            mode train 8.5
-# Run a: the shipped Face G (width 32, from exported/face_g.onnx, which travels with the repository) fine-tuned;
-# run b: a wider Face G (width 48) from scratch. Both on the same packed data, side by side on one GPU.
+# Both runs fine-tune the shipped Face G (width 32, from exported/face_g.onnx, which travels with the repository) on
+# the same packed data, side by side on one GPU, keeping a running average of the weights (ema/) and giving half the
+# faces another face's hole. Run a also sharpens or softens half the faces (--sharpness); run b does not, so the
+# pair measures what that augmentation does. (Session 4's pair: a = this fine-tune without average, swap or
+# sharpness; b = width 48 from scratch. benchmarks/results/gpu_face_runs.json has both.)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 mode="${1:-smoke}"
@@ -37,9 +40,10 @@ else
   extra=(--minutes "$minutes" --save-every 60 --val-every 4000)
   a_out="$out/a"; b_out="$out/b"
 fi
-"$py" benchmarks/gpu/train_face_jax.py "${common[@]}" "${extra[@]}" --out "$a_out" --width 32 "${init[@]}" \
-  --lr 1e-4 --decay 0.6 --d-warmup 300 2>&1 | sed -u 's/^/[a] /' | grep --line-buffered -v -i "warning\|^\[a\] $" &
-"$py" benchmarks/gpu/train_face_jax.py "${common[@]}" "${extra[@]}" --out "$b_out" --width 48 \
-  --lr 2e-4 --decay 0.5 2>&1 | sed -u 's/^/[b] /' | grep --line-buffered -v -i "warning\|^\[b\] $" &
+common+=(--width 32 "${init[@]}" --lr 1e-4 --decay 0.6 --d-warmup 300 --ema 0.999 --hole-swap 0.5)
+"$py" benchmarks/gpu/train_face_jax.py "${common[@]}" "${extra[@]}" --out "$a_out" --sharpness 0.5 \
+  2>&1 | sed -u 's/^/[a] /' | grep --line-buffered -v -i "warning\|^\[a\] $" &
+"$py" benchmarks/gpu/train_face_jax.py "${common[@]}" "${extra[@]}" --out "$b_out" --sharpness 0 \
+  2>&1 | sed -u 's/^/[b] /' | grep --line-buffered -v -i "warning\|^\[b\] $" &
 wait
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv

@@ -78,10 +78,31 @@ def ssim(a, b):
     return jnp.mean(lum * cs, axis=(1, 2, 3))
 
 
-def augment(key, clean, hole):
-    """Same flip on face and hole; colour change on the face. clean in [0, 1] N×S×S×3, hole N×S×S×1."""
+def gaussian_blur(images, sigma: float = 1.0):
+    """Separable Gaussian blur of NHWC images, edges reflected (the same size out)."""
+    radius = int(3 * sigma)
+    x = jnp.arange(-radius, radius + 1, dtype=jnp.float32)
+    g = jnp.exp(-(x**2) / (2 * sigma**2))
+    g = g / g.sum()
+    channels = images.shape[-1]
+    padded = jnp.pad(images, ((0, 0), (radius, radius), (radius, radius), (0, 0)), mode="reflect")
+    dims = ("NHWC", "HWIO", "NHWC")
+    rows = jnp.tile(g[:, None, None, None], (1, 1, 1, channels))
+    cols = jnp.tile(g[None, :, None, None], (1, 1, 1, channels))
+    out = jax.lax.conv_general_dilated(padded, rows, (1, 1), "VALID", dimension_numbers=dims, feature_group_count=channels)
+    return jax.lax.conv_general_dilated(out, cols, (1, 1), "VALID", dimension_numbers=dims, feature_group_count=channels)
+
+
+def augment(key, clean, hole, sharpness: float = 0.0):
+    """Same flip on face and hole; colour change on the face. clean in [0, 1] N×S×S×3, hole N×S×S×1.
+
+    With probability `sharpness` a face is also sharpened (unsharp mask, up to 2× its detail) or softened (down to
+    half): the training crops are small JPEGs, softer than the photos users bring, and a generator that has only
+    seen soft faces paints soft fills into sharp ones; with varied sharpness it has to read the level from the
+    face around the hole.
+    """
     n = clean.shape[0]
-    k = jax.random.split(key, 4)
+    k = jax.random.split(key, 6)
     flip = jax.random.uniform(k[0], (n, 1, 1, 1)) < 0.5
     clean = jnp.where(flip, clean[:, :, ::-1], clean)
     hole = jnp.where(flip, hole[:, :, ::-1], hole)
@@ -93,6 +114,10 @@ def augment(key, clean, hole):
     clean = (clean - mean) * contrast + mean
     gray = (clean * jnp.array([0.299, 0.587, 0.114])).sum(-1, keepdims=True)
     clean = jnp.clip(gray + (clean - gray) * saturation, 0.0, 1.0)
+    if sharpness > 0:
+        amount = jax.random.uniform(k[4], (n, 1, 1, 1), minval=-0.5, maxval=1.0)
+        amount = jnp.where(jax.random.uniform(k[5], (n, 1, 1, 1)) < sharpness, amount, 0.0)
+        clean = jnp.clip(clean + amount * (clean - gaussian_blur(clean)), 0.0, 1.0)
     return clean, hole
 
 
@@ -128,10 +153,11 @@ class FaceGan:
             "d_tv": [v.value for v in self.dg.trainable_variables + self.dl.trainable_variables],
             "g_opt": [v.value for v in self.g_opt.variables],
             "d_opt": [v.value for v in self.d_opt.variables],
+            "ema": [jnp.array(v.value) for v in self.g.trainable_variables],
         }
 
-    def write_back(self, state) -> None:
-        for v, value in zip(self.g.trainable_variables, state["g_tv"], strict=True):
+    def write_back(self, state, ema: bool = False) -> None:
+        for v, value in zip(self.g.trainable_variables, state["ema" if ema else "g_tv"], strict=True):
             v.assign(value)
         for v, value in zip(self.g.non_trainable_variables, state["g_ntv"], strict=True):
             v.assign(value)
@@ -177,10 +203,14 @@ class FaceGan:
 
     def make_step(self, images, holes):
         def step(state, key, index, lr, g_lr):
-            k_aug, k_noise = jax.random.split(key)
+            k_aug, k_noise, k_pick, k_swap = jax.random.split(key, 4)
             clean = images[index].astype(jnp.float32) / 255.0
             hole = holes[index].astype(jnp.float32)[..., None]
-            clean, hole = augment(k_aug, clean, hole)
+            # each face has one synthesized hole; another face's (same alignment) varies the shape it must fill
+            other = holes[jax.random.randint(k_pick, index.shape, 0, holes.shape[0])].astype(jnp.float32)[..., None]
+            swap = jax.random.uniform(k_swap, (index.shape[0], 1, 1, 1)) < self.args.hole_swap
+            hole = jnp.where(swap, other, hole)
+            clean, hole = augment(k_aug, clean, hole, self.args.sharpness)
             clean = clean * 2 - 1
             noise = jax.random.uniform(k_noise, clean.shape, minval=-1.0, maxval=1.0)
             (g_loss, (g_ntv, comp, logs)), g_grads = jax.value_and_grad(self.g_loss, has_aux=True)(
@@ -193,7 +223,9 @@ class FaceGan:
             d_opt[self.lr_index["d"]] = lr.astype(d_opt[self.lr_index["d"]].dtype)
             g_tv, g_opt = self.g_opt.stateless_apply(g_opt, g_grads, state["g_tv"])
             d_tv, d_opt = self.d_opt.stateless_apply(d_opt, d_grads, state["d_tv"])
-            new = {"g_tv": g_tv, "g_ntv": g_ntv, "d_tv": d_tv, "g_opt": g_opt, "d_opt": d_opt}
+            decay = self.args.ema
+            ema = [decay * e + (1 - decay) * v for e, v in zip(state["ema"], g_tv, strict=True)]
+            new = {"g_tv": g_tv, "g_ntv": g_ntv, "d_tv": d_tv, "g_opt": g_opt, "d_opt": d_opt, "ema": ema}
             return new, {"g": g_loss, "d": d_loss, **logs}
 
         return jax.jit(step, donate_argnums=0)
@@ -207,7 +239,7 @@ class FaceGan:
         return jax.jit(restore)
 
 
-def validate(restore, state, images: np.ndarray, holes: np.ndarray) -> tuple[dict, np.ndarray]:
+def validate(restore, state, images: np.ndarray, holes: np.ndarray, ema: bool = False) -> tuple[dict, np.ndarray]:
     """The figures `FaceTrainer.validate` reports (`metrics.region_scores`), fixed noise; also the composites."""
     rng = np.random.default_rng(0)
     outs = []
@@ -215,7 +247,7 @@ def validate(restore, state, images: np.ndarray, holes: np.ndarray) -> tuple[dic
         clean = images[start : start + 64].astype(np.float32) / 127.5 - 1
         hole = holes[start : start + 64].astype(np.float32)[..., None]
         noise = rng.uniform(-1, 1, clean.shape).astype(np.float32)
-        comp = np.asarray(restore(state["g_tv"], state["g_ntv"], clean, hole, noise))
+        comp = np.asarray(restore(state["ema" if ema else "g_tv"], state["g_ntv"], clean, hole, noise))
         outs.append(np.clip((comp + 1) * 127.5, 0, 255).round().astype(np.uint8))
     outs = np.concatenate(outs)
     return metrics.region_scores(outs, images, holes > 0), outs
@@ -240,6 +272,15 @@ def save_weights(model, out: Path, chunk_bytes: int = 15 * 2**20) -> list[str]:
         os.replace(tmp, path)
         names.append(path.name)
     return names
+
+
+def save_both(gan: FaceGan, state, out: Path) -> list[str]:
+    """The generator's current weights in OUT, their running average in OUT/ema."""
+    (out / "ema").mkdir(exist_ok=True)
+    gan.write_back(state, ema=True)
+    names = [f"ema/{n}" for n in save_weights(gan.g, out / "ema")]
+    gan.write_back(state)
+    return save_weights(gan.g, out) + names
 
 
 def sheet(images, holes, outs, path: Path, n: int = 8) -> None:
@@ -271,6 +312,9 @@ def main() -> None:
     ap.add_argument("--ssim-weight", type=float, default=5.0)
     ap.add_argument("--adv-weight", type=float, default=0.5)
     ap.add_argument("--fm-weight", type=float, default=10.0)
+    ap.add_argument("--ema", type=float, default=0.999, help="decay of the generator's weight average (saved in ema/)")
+    ap.add_argument("--hole-swap", type=float, default=0.0, help="chance a face gets another face's hole")
+    ap.add_argument("--sharpness", type=float, default=0.0, help="chance a face is sharpened or softened")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     log_path = args.out / "metrics.jsonl"
@@ -323,17 +367,18 @@ def main() -> None:
             log({"step": step, "lr": args.lr * frac, **mean})
             window = []
         if args.val_every and step % args.val_every == 0:
-            figures, _ = validate(restore, state, val_images, val_holes)
-            log({"event": "val", "step": step, **figures})
+            for ema in (False, True):
+                figures, _ = validate(restore, state, val_images, val_holes, ema)
+                log({"event": "val", "step": step, "ema": ema, **figures})
         if time.time() - last_save > args.save_every:
-            gan.write_back(state)
-            log({"event": "saved", "step": step, "weights": save_weights(gan.g, args.out)})
+            names = save_both(gan, state, args.out)
+            log({"event": "saved", "step": step, "weights": names})
             last_save = time.time()
-    figures, outs = validate(restore, state, val_images, val_holes)
-    log({"event": "val", "step": step, **figures})
-    gan.write_back(state)
-    names = save_weights(gan.g, args.out)
-    sheet(val_images, val_holes, outs, args.out / "sheet.png")
+    for ema in (False, True):
+        figures, outs = validate(restore, state, val_images, val_holes, ema)
+        log({"event": "val", "step": step, "ema": ema, **figures})
+        sheet(val_images, val_holes, outs, args.out / ("ema" if ema else ".") / "sheet.png")
+    names = save_both(gan, state, args.out)
     per_step = (time.time() - started) / max(1, step - 5) if started else float("nan")
     log({"event": "done", "step": step, "weights": names, "sec_per_step_incl_val": per_step})
 
