@@ -89,8 +89,13 @@ def gaussian_blur(images, sigma: float = 1.0):
     dims = ("NHWC", "HWIO", "NHWC")
     rows = jnp.tile(g[:, None, None, None], (1, 1, 1, channels))
     cols = jnp.tile(g[None, :, None, None], (1, 1, 1, channels))
-    out = jax.lax.conv_general_dilated(padded, rows, (1, 1), "VALID", dimension_numbers=dims, feature_group_count=channels)
-    return jax.lax.conv_general_dilated(out, cols, (1, 1), "VALID", dimension_numbers=dims, feature_group_count=channels)
+
+    def conv(t, kernel):
+        return jax.lax.conv_general_dilated(
+            t, kernel, (1, 1), "VALID", dimension_numbers=dims, feature_group_count=channels
+        )
+
+    return conv(conv(padded, rows), cols)
 
 
 def augment(key, clean, hole, sharpness: float = 0.0):
