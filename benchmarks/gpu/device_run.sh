@@ -9,6 +9,8 @@
 #   .gpu/p1       train_0.npz + val.npz      call 1: carry [.gpu/wheels, .gpu/p1]            mode smoke
 #   .gpu/p2       train_1.npz                call 2: carry [.gpu/wheels, .gpu/p2]            mode stage
 #   .gpu/p3       train_2.npz + val.npz      call 3: carry [.gpu/wheels, .gpu/p3]            mode train 8.5
+# What comes back per call is at most 8 files (16 MiB each, 64 MiB in all): each run leaves 4 (raw and averaged
+# weights, its log, one sheet), so keep to two runs per call.
 # Both runs fine-tune the shipped Face G (width 32, from exported/face_g.onnx, which travels with the repository) on
 # the same packed data, side by side on one GPU, keeping a running average of the weights (ema/) and giving half the
 # faces another face's hole. Run a also sharpens or softens half the faces (--sharpness); run b does not, so the

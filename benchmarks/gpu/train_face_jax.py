@@ -288,11 +288,13 @@ def save_both(gan: FaceGan, state, out: Path) -> list[str]:
     return save_weights(gan.g, out) + names
 
 
-def sheet(images, holes, outs, path: Path, n: int = 8) -> None:
+def sheet(images, holes, outs, averaged, path: Path, n: int = 8) -> None:
+    """One sheet for both generators: the device tool returns at most 8 files a call (4 weights, 2 logs, 2 sheets)."""
     masked = images[:n].copy()
     masked[holes[:n] > 0] = 127
-    rows = [list(r) for r in zip(masked, outs[:n], images[:n], strict=True)]
-    image = grid(rows, cell=images.shape[1], col_labels=("masked", "restored", "truth"))
+    rows = [list(r) for r in zip(masked, outs[:n], averaged[:n], images[:n], strict=True)]
+    labels = ("masked", "restored", "restored (average)", "truth")
+    image = grid(rows, cell=images.shape[1], col_labels=labels)
     cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
 
 
@@ -379,10 +381,12 @@ def main() -> None:
             names = save_both(gan, state, args.out)
             log({"event": "saved", "step": step, "weights": names})
             last_save = time.time()
+    composites = []
     for ema in (False, True):
         figures, outs = validate(restore, state, val_images, val_holes, ema)
         log({"event": "val", "step": step, "ema": ema, **figures})
-        sheet(val_images, val_holes, outs, args.out / ("ema" if ema else ".") / "sheet.png")
+        composites.append(outs)
+    sheet(val_images, val_holes, *composites, args.out / "sheet.png")
     names = save_both(gan, state, args.out)
     per_step = (time.time() - started) / max(1, step - 5) if started else float("nan")
     log({"event": "done", "step": step, "weights": names, "sec_per_step_incl_val": per_step})
