@@ -11,11 +11,13 @@
 #   .gpu/p3       train_2.npz + val.npz      call 3: carry [.gpu/wheels, .gpu/p3]            mode train 8.5
 # What comes back per call is at most 8 files (16 MiB each, 64 MiB in all): each run leaves 4 (raw and averaged
 # weights, its log, one sheet), so keep to two runs per call.
-# Both runs fine-tune the shipped Face G (width 32, from exported/face_g.onnx, which travels with the repository) on
-# the same packed data, side by side on one GPU, keeping a running average of the weights (ema/) and giving half the
-# faces another face's hole. Run a also sharpens or softens half the faces (--sharpness); run b does not, so the
-# pair measures what that augmentation does. (Session 4's pair: a = this fine-tune without average, swap or
-# sharpness; b = width 48 from scratch. benchmarks/results/gpu_face_runs.json has both.)
+# PAIR picks the two runs (side by side on one GPU, the same packed data):
+#   PAIR=session4 (default): a = the shipped Face G (exported/face_g.onnx travels with the repository) fine-tuned,
+#     lr 1e-4 falling to 0 over the last 60%, 300 critic-only steps first — the run in the shipped Face G's average;
+#     b = a wider Face G (width 48) from scratch.
+#   PAIR=session5: both as a, plus a running weight average (ema/) and another face's hole for half the faces; a
+#     also sharpens or softens half the faces, b does not (an ablation of --sharpness).
+# benchmarks/results/gpu_face_runs.json has what each pair gave.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 mode="${1:-smoke}"
@@ -42,10 +44,17 @@ else
   extra=(--minutes "$minutes" --save-every 60 --val-every 4000)
   a_out="$out/a"; b_out="$out/b"
 fi
-common+=(--width 32 "${init[@]}" --lr 1e-4 --decay 0.6 --d-warmup 300 --ema 0.999 --hole-swap 0.5)
-"$py" benchmarks/gpu/train_face_jax.py "${common[@]}" "${extra[@]}" --out "$a_out" --sharpness 0.5 \
+tune=(--width 32 "${init[@]}" --lr 1e-4 --decay 0.6 --d-warmup 300)
+if [ "${PAIR:-session4}" = session5 ]; then
+  a_cfg=("${tune[@]}" --ema 0.999 --hole-swap 0.5 --sharpness 0.5)
+  b_cfg=("${tune[@]}" --ema 0.999 --hole-swap 0.5 --sharpness 0)
+else
+  a_cfg=("${tune[@]}")
+  b_cfg=(--width 48 --lr 2e-4 --decay 0.5)
+fi
+"$py" benchmarks/gpu/train_face_jax.py "${common[@]}" "${extra[@]}" --out "$a_out" "${a_cfg[@]}" \
   2>&1 | sed -u 's/^/[a] /' | grep --line-buffered -v -i "warning\|^\[a\] $" &
-"$py" benchmarks/gpu/train_face_jax.py "${common[@]}" "${extra[@]}" --out "$b_out" --sharpness 0 \
+"$py" benchmarks/gpu/train_face_jax.py "${common[@]}" "${extra[@]}" --out "$b_out" "${b_cfg[@]}" \
   2>&1 | sed -u 's/^/[b] /' | grep --line-buffered -v -i "warning\|^\[b\] $" &
 wait
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv

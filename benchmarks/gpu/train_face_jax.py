@@ -9,7 +9,8 @@ brightness, contrast, saturation) runs there too.
 
 The run is time-boxed (`--minutes`) and its schedule runs on the clock: the learning rate stays constant, then falls
 linearly to 0 over the last `--decay` fraction of the time (pix2pix's schedule, by time rather than steps because a
-second run sharing the GPU changes the step time).
+second run sharing the GPU changes the step time). With --max-steps the same schedule runs on steps instead, for a
+run to be repeated on other hardware (the shipped fine-tune: 33,600 steps).
 Weights are written atomically every `--save-every` seconds (chunked .npz of `get_weights()`, each file under
 16 MiB), so a run stopped at any moment leaves the last saved generator behind.
 """
@@ -355,7 +356,8 @@ def main() -> None:
         elapsed = time.time() - loop_start
         if (args.max_steps and step >= args.max_steps) or (not args.max_steps and elapsed >= budget):
             break
-        frac = 1.0 if args.max_steps else min(1.0, max(0.0, (budget - elapsed) / (args.decay * budget)))
+        left = (args.max_steps - step) / args.max_steps if args.max_steps else (budget - elapsed) / budget
+        frac = min(1.0, max(0.0, left / args.decay)) if args.decay > 0 else 1.0
         if pos + args.batch > len(order):
             order, pos = rng.permutation(len(train_images)), 0
         index = jnp.asarray(order[pos : pos + args.batch])
