@@ -498,3 +498,6 @@ def test_metadata_of_a_fine_tuned_run_names_what_it_started_from(tiny_models):
     assert "unmask.init_from" not in export._metadata(
         "mask", json.loads((run / "run.json").read_text()), run / "mask_g.weights.h5", "fp32"
     )
+    config["extra"] = {"averaged_with": {"model": str(shipped), "run_weight": 0.2}}
+    props = export._metadata("mask", config, run / "mask_g.weights.h5", "fp32")
+    assert props["unmask.averaged_with"] == "0.2 x these steps' weights + 0.8 x mask_g.onnx's"

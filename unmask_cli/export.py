@@ -94,6 +94,10 @@ def _metadata(kind: str, config: dict, weights: Path, precision: str) -> dict[st
     }
     if config.get("init"):  # a fine-tuned model says what it started from: its own steps are not the whole story
         props["init_from"] = _init_summary(Path(config["init"]))
+    averaged = config.get("extra", {}).get("averaged_with")
+    if averaged:  # a model soup (benchmarks/gpu/import_run.py): the run's steps are only part of the weights
+        share = float(averaged["run_weight"])
+        props["averaged_with"] = f"{share:g} x these steps' weights + {1 - share:g} x {Path(averaged['model']).name}'s"
     if kind == "mask":
         props |= {"output": "probability of face mask per pixel, [0,1]", "threshold": "0.5"}
     else:
