@@ -73,6 +73,12 @@ def test_mask_where_a_mask_belongs():
     over_eyes = lower.copy()
     over_eyes[int(pts[36:48, 1].min()) - 3 :, :] = 1
     assert not mask_where_a_mask_belongs(over_eyes)
+    up_to_lower_lids = lower.copy()  # worn high: the top edge reaches the lower lids, the eyes stay open
+    up_to_lower_lids[int(pts[[40, 41, 46, 47], 1].max()) :, int(pts[36, 0]) : int(pts[45, 0]) + 1] = 1
+    assert mask_where_a_mask_belongs(up_to_lower_lids)
+    one_eye = lower.copy()
+    one_eye[int(pts[36:42, 1].min()) - 2 :, : int(pts[39, 0]) + 2] = 1
+    assert not mask_where_a_mask_belongs(one_eye)
     speck = np.zeros_like(lower)
     speck[int(pts[30, 1]) - 2 : int(pts[30, 1]) + 2, int(pts[30, 0]) - 2 : int(pts[30, 0]) + 2] = 1
     assert not mask_where_a_mask_belongs(speck)  # a blob on the nose tip alone is not a face mask

@@ -233,17 +233,26 @@ def align(rgb: np.ndarray, landmarks: np.ndarray, size: int) -> tuple[np.ndarray
     return crop, alignment_matrix(landmarks, size)
 
 
+# where a mask must not be: each eye's centre (mean of its 6 points) and its upper-lid points
+EYES_PROPER = (list(range(36, 42)), list(range(42, 48)), [37], [38], [43], [44])
+
+
 def mask_where_a_mask_belongs(mask: np.ndarray) -> bool:
     """Does a crop's 0/1 mask cover the template's nose tip and mouth and leave its eyes free?
 
-    True for a real face wearing a mask; a false detection rarely gives Mask G a mask in exactly that place.
+    True for a real face wearing a mask; a false detection rarely gives Mask G a mask in exactly that place. "Eyes
+    free" means the eye centres and upper lids: a mask pulled up to the lower lids is worn, not misplaced (on real
+    photos its top edge touches the template's lower-lid and corner points in 1 face of 20).
     """
     size = mask.shape[0]
     points = np.round(CROP_TEMPLATE * (size - 1)).astype(int).clip(0, size - 1)
     at = mask[points[:, 1], points[:, 0]] > 0
     mouth = at[48:68].mean()
+    eye_points = np.array([CROP_TEMPLATE[group].mean(0) for group in EYES_PROPER])
+    eye_points = np.round(eye_points * (size - 1)).astype(int).clip(0, size - 1)
+    eyes_covered = (mask[eye_points[:, 1], eye_points[:, 0]] > 0).any()
     coverage = float((mask > 0).mean())  # a real mask covers roughly 15-60% of the crop
-    return bool(at[30] and mouth >= 0.8 and not at[36:48].any() and 0.15 <= coverage <= 0.6)
+    return bool(at[30] and mouth >= 0.8 and not eyes_covered and 0.15 <= coverage <= 0.6)
 
 
 def inverse_matrix(matrix: np.ndarray) -> np.ndarray:
