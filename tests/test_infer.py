@@ -501,3 +501,37 @@ def test_metadata_of_a_fine_tuned_run_names_what_it_started_from(tiny_models):
     config["extra"] = {"averaged_with": {"model": str(shipped), "run_weight": 0.2}}
     props = export._metadata("mask", config, run / "mask_g.weights.h5", "fp32")
     assert props["unmask.averaged_with"] == "0.2 x these steps' weights + 0.8 x mask_g.onnx's"
+
+
+def test_gpu_run_import_averages_with_the_model_it_started_from(tiny_models, tmp_path):
+    """benchmarks/gpu/import_run.py --average-with: the shipped Face G is such an average (no JAX needed here)."""
+    import importlib.util
+
+    from unmask_cli import export, models
+    from unmask_cli.onnx_weights import load_onnx_weights
+
+    spec = importlib.util.spec_from_file_location(
+        "import_run", Path(__file__).resolve().parents[1] / "benchmarks" / "gpu" / "import_run.py"
+    )
+    import_run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(import_run)
+
+    start = Path(__file__).resolve().parents[1] / "exported" / "face_g.onnx"  # onnx_weights reads 128² models
+    model = models.face_g(128, 32)
+    load_onnx_weights(model, start)
+    base = model.get_weights()
+    gpu_out = tmp_path / "a"  # what train_face_jax.py leaves: chunked get_weights() and its log
+    gpu_out.mkdir()
+    np.savez(gpu_out / "weights_0.npz", **{f"w{i:03d}": w + 1.0 for i, w in enumerate(base)})
+    (gpu_out / "metrics.jsonl").write_text(json.dumps({"event": "done", "step": 7}) + "\n")
+    run = tmp_path / "run"
+    args = [str(gpu_out), "--run-dir", str(run), "--data", str(tiny_models / "data")]
+    import_run.main([*args, "--average-with", str(start), "--weight", "0.25"])
+    model.load_weights(run / "face_g.weights.h5")
+    for got, want in zip(model.get_weights(), base, strict=True):
+        np.testing.assert_allclose(got, want + 0.25, atol=1e-5)
+    config = json.loads((run / "run.json").read_text())
+    assert config["init"] == str(start) and config["extra"]["steps"] == 7
+    props = export._metadata("face", config, run / "face_g.weights.h5", "fp32")
+    assert props["unmask.averaged_with"] == "0.25 x these steps' weights + 0.75 x face_g.onnx's"
+    assert props["unmask.training_steps"] == "7" and props["unmask.init_from"].startswith("face_g.onnx: ")

@@ -31,7 +31,7 @@ def load_chunks(folder: Path) -> list[np.ndarray]:
     return [arrays[k] for k in sorted(arrays)]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("gpu_out", type=Path)
     ap.add_argument("--run-dir", type=Path, required=True)
@@ -39,7 +39,8 @@ def main() -> None:
     ap.add_argument("--init", type=Path, help="the exported Face G the GPU run started from (goes in the metadata)")
     ap.add_argument("--average-with", type=Path, help="an exported fp32 Face G (.onnx) to average the run with")
     ap.add_argument("--weight", type=float, default=0.5, help="the run's share of the average")
-    args = ap.parse_args()
+    ap.add_argument("--size", type=int, default=128, help="the crop size the run trained at")
+    args = ap.parse_args(argv)
 
     # a run's ema/ folder holds only weights; its log is the run's
     log_file = next(p for p in (args.gpu_out / "metrics.jsonl", args.gpu_out.parent / "metrics.jsonl") if p.is_file())
@@ -49,7 +50,7 @@ def main() -> None:
     steps = saved[-1]["step"] if saved else None
     weights = load_chunks(args.gpu_out)
     width = int(weights[0].shape[-1])  # the first convolution's filters: the model's base width
-    model = models.face_g(128, width)
+    model = models.face_g(args.size, width)
     extra = {}
     if args.average_with:
         load_onnx_weights(model, args.average_with)
@@ -62,6 +63,7 @@ def main() -> None:
     config = TrainConfig(
         kind="face",
         data=str(args.data.resolve()),
+        size=args.size,
         width=width,
         batch=plan.get("batch", 16),
         mask_source="mask_g",
