@@ -3,7 +3,8 @@
     python benchmarks/gpu/score_face_candidates.py ../shared/data/celeb_aligned shipped RUN RUN@0.2 [--limit 40]
 
 Each candidate is `shipped` (exported/face_g.onnx), a folder of `train_face_jax.py` weights (weights_*.npz), or
-FOLDER@W: W × the folder's weights + (1 − W) × the shipped model's (a "model soup"; same architecture). Every face
+FOLDER@W: W × the folder's weights + (1 − W) × the shipped model's (a "model soup"; same architecture); several
+joined by '+' average several runs with the shipped model. Every face
 of DATA wears every built-in style (as `unmask evaluate`), the shipped Mask G finds the region, each candidate fills
 it with the same noise; printed: PSNR and SSIM in the drawn mask, texture ratio (median), identity distance — the
 figures `unmask evaluate` reports, without exporting each candidate first.
@@ -30,11 +31,17 @@ from unmask_cli.restore import binarize
 
 
 def candidate_weights(spec: str, shipped: list[np.ndarray]) -> list[np.ndarray]:
+    """`shipped`, FOLDER, FOLDER@W, or several joined by '+' (FOLDER@W+FOLDER@W: the shipped model keeps the rest)."""
     if spec == "shipped":
         return shipped
-    folder, _, share = spec.partition("@")
-    share_f = float(share or 1.0)
-    return [(1 - share_f) * s + share_f * w for s, w in zip(shipped, load_chunks(Path(folder)), strict=True)]
+    total = [np.zeros_like(s) for s in shipped]
+    left = 1.0
+    for part in spec.split("+"):
+        folder, _, share = part.partition("@")
+        share_f = float(share or 1.0)
+        left -= share_f
+        total = [t + share_f * w for t, w in zip(total, load_chunks(Path(folder)), strict=True)]
+    return [t + left * s for t, s in zip(total, shipped, strict=True)]
 
 
 def main() -> None:
