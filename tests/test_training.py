@@ -252,3 +252,15 @@ def test_new_run_starts_from_an_exported_generator_and_resume_keeps_its_own_weig
     trained = trainer.model.get_weights()
     resumed = training.trainer(config, tmp_path / "run", resume=True)  # the checkpoint wins over --init
     assert all(np.array_equal(a, b) for a, b in zip(trained, resumed.model.get_weights(), strict=True))
+
+
+def test_d_warmup_trains_only_the_critics_first(tiny_data, tmp_path):
+    trainer = training.trainer(_config("face", tiny_data, d_warmup=2, checkpoint_every=100), tmp_path / "run")
+    g0 = [w.copy() for w in trainer.g.get_weights()]
+    d0 = [w.copy() for w in trainer.d_global.get_weights()]
+    trainer.fit(max_steps=2)
+    assert all(np.array_equal(a, b) for a, b in zip(g0, trainer.g.get_weights(), strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(d0, trainer.d_global.get_weights(), strict=True))
+    trainer.fit(max_steps=1)  # then the generator learns at the configured rate
+    assert float(trainer.g_opt.learning_rate.numpy()) == pytest.approx(trainer.config.lr)
+    assert not all(np.array_equal(a, b) for a, b in zip(g0, trainer.g.get_weights(), strict=True))

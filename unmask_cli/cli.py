@@ -275,6 +275,9 @@ def train_face(
     fm_weight: Annotated[float, typer.Option(help="Weight of discriminator feature matching.")] = 10.0,
     l1_hole: Annotated[float, typer.Option(help="Weight of L1 inside the mask.")] = 10.0,
     ssim_weight: Annotated[float, typer.Option(help="Weight of (1 - SSIM) of the composite.")] = 2.0,
+    d_warmup: Annotated[
+        int, typer.Option(help="First N steps train only Face D (with --init: a fresh critic meets a trained G).")
+    ] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Train Face G with global + local Face D: L1 + SSIM + adversarial + feature matching."""
@@ -300,6 +303,7 @@ def train_face(
         fm_weight=fm_weight,
         l1_hole=l1_hole,
         ssim_weight=ssim_weight,
+        d_warmup=d_warmup,
     )
     _train(config, out, resume, max_steps, as_json)
 

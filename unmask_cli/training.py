@@ -63,6 +63,7 @@ class TrainConfig:
     ssim_weight: float = 2.0
     adv_weight: float = 1.0
     fm_weight: float = 10.0
+    d_warmup: int = 0  # first N steps train only the critics: with --init a fresh critic first learns to judge G
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -236,7 +237,7 @@ class Trainer:
             dist = self.strategy.experimental_distribute_dataset(ds)
             started, window, lr = time.perf_counter(), [], cfg.lr
             for batch in dist:
-                if cfg.lr_decay_epochs:
+                if cfg.lr_decay_epochs or step <= cfg.d_warmup:
                     lr = self.set_learning_rate(step)
                 losses = {k: float(v) for k, v in step_fn(*batch).items()}
                 self.step.assign_add(1)
@@ -380,6 +381,12 @@ class FaceTrainer(Trainer):
 
     def generator(self):
         return self.g
+
+    def set_learning_rate(self, step: int) -> float:
+        lr = super().set_learning_rate(step)
+        if step < self.config.d_warmup:  # the generator holds still while its new critic catches up
+            self.g_opt.learning_rate.assign(0.0)
+        return lr
 
     def hole_mask(self, masked, mask):
         """The region Face G must fill: the synthesized mask, or what Mask G finds (grown by 1 px)."""
