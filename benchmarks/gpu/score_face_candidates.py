@@ -2,7 +2,8 @@
 
     python benchmarks/gpu/score_face_candidates.py ../shared/data/celeb_aligned shipped RUN RUN@0.2 [--limit 40]
 
-Each candidate is `shipped` (exported/face_g.onnx), a folder of `train_face_jax.py` weights (weights_*.npz), or
+Each candidate is `shipped` (exported/face_g.onnx), a folder of `train_face_jax.py` weights (weights_*.npz) or a
+`unmask train face` run's face_g.weights.h5, or
 FOLDER@W: W × the folder's weights + (1 − W) × the shipped model's (a "model soup"; same architecture); several
 joined by '+' average several runs with the shipped model. Every face
 of DATA wears every built-in style (as `unmask evaluate`), the shipped Mask G finds the region, each candidate fills
@@ -30,7 +31,18 @@ from unmask_cli.onnx_weights import load_onnx_weights
 from unmask_cli.restore import binarize
 
 
-def candidate_weights(spec: str, shipped: list[np.ndarray]) -> list[np.ndarray]:
+def ingredient(path: Path, model) -> list[np.ndarray]:
+    """A GPU run's folder of weights_*.npz, or a CPU run's face_g.weights.h5 (loaded into a copy of `model`)."""
+    if path.suffix != ".h5":
+        return load_chunks(path)
+    import keras
+
+    copy = keras.models.clone_model(model)
+    copy.load_weights(path)
+    return copy.get_weights()
+
+
+def candidate_weights(spec: str, shipped: list[np.ndarray], model) -> list[np.ndarray]:
     """`shipped`, FOLDER, FOLDER@W, or several joined by '+' (FOLDER@W+FOLDER@W: the shipped model keeps the rest)."""
     if spec == "shipped":
         return shipped
@@ -40,7 +52,7 @@ def candidate_weights(spec: str, shipped: list[np.ndarray]) -> list[np.ndarray]:
         folder, _, share = part.partition("@")
         share_f = float(share or 1.0)
         left -= share_f
-        total = [t + share_f * w for t, w in zip(total, load_chunks(Path(folder)), strict=True)]
+        total = [t + share_f * w for t, w in zip(total, ingredient(Path(folder), model), strict=True)]
     return [t + left * s for t, s in zip(total, shipped, strict=True)]
 
 
@@ -63,7 +75,7 @@ def main() -> None:
         x = np.stack([c.masked for c in cases[start : start + 16]]).astype(np.float32) / 127.5 - 1
         batches.append((x, binarize(backend.mask_fn(x))))
     for spec in args.candidates:
-        shipped_model.set_weights(candidate_weights(spec, shipped))
+        shipped_model.set_weights(candidate_weights(spec, shipped, shipped_model))
         rng = np.random.default_rng(0)
         rows, k = [], 0
         for x, hole in batches:
