@@ -28,6 +28,20 @@ def binarize(prob: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     return grown[..., None].astype(np.float32)
 
 
+GREY_SPREAD = 0.03  # mean max-min channel spread (in [-1, 1]) under which a photo counts as black and white
+
+
+def grey_where_the_photo_is_grey(generated: np.ndarray, crops: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """A black-and-white photo gets a black-and-white fill: Face G learnt from colour faces and tints grey skin
+    (blue-grey, as its sheets show). Judged on the crop outside the mask; colour photos pass unchanged."""
+    out = generated.copy()
+    for i, (crop, mask) in enumerate(zip(crops, masks, strict=True)):
+        outside = crop[mask[..., 0] < 0.5]
+        if len(outside) and float((outside.max(-1) - outside.min(-1)).mean()) < GREY_SPREAD:
+            out[i] = generated[i].mean(-1, keepdims=True)
+    return out
+
+
 def restore_batch(
     crops: np.ndarray,
     mask_fn: Callable[[np.ndarray], np.ndarray],
@@ -40,5 +54,5 @@ def restore_batch(
     masks = binarize(mask_fn(crops), threshold)
     noise = rng.uniform(-1.0, 1.0, crops.shape).astype(np.float32)
     face_in = np.concatenate([crops * (1 - masks) + noise * masks, masks], axis=-1)
-    generated = face_fn(face_in)
+    generated = grey_where_the_photo_is_grey(face_fn(face_in), crops, masks)
     return masks, generated * masks + crops * (1 - masks)

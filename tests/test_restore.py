@@ -1,0 +1,31 @@
+"""The model-agnostic restore step: Mask G's region → noise → Face G → composite."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from unmask_cli.restore import restore_batch
+
+
+def _lower_half_mask(crops: np.ndarray) -> np.ndarray:
+    prob = np.zeros((*crops.shape[:3], 1), np.float32)
+    prob[:, 20:, 8:24] = 1.0
+    return prob
+
+
+def _bluish_face(face_in: np.ndarray) -> np.ndarray:  # a generator that tints what it paints
+    out = np.zeros((*face_in.shape[:3], 3), np.float32)
+    out[...] = (-0.2, -0.1, 0.3)
+    return out
+
+
+def test_a_grey_photo_gets_a_grey_fill_and_a_colour_photo_keeps_its_colours():
+    rng = np.random.default_rng(0)
+    grey = np.repeat(rng.uniform(-1, 1, (1, 32, 32, 1)), 3, axis=-1).astype(np.float32)
+    colour = rng.uniform(-1, 1, (1, 32, 32, 3)).astype(np.float32)
+    masks, restored = restore_batch(np.concatenate([grey, colour]), _lower_half_mask, _bluish_face, rng)
+    hole = masks[..., 0] > 0.5
+    grey_fill, colour_fill = restored[0][hole[0]], restored[1][hole[1]]
+    np.testing.assert_allclose(grey_fill, 0.0, atol=1e-6)  # the tint's mean: R = G = B
+    np.testing.assert_allclose(colour_fill, np.broadcast_to([-0.2, -0.1, 0.3], colour_fill.shape), atol=1e-6)
+    np.testing.assert_array_equal(restored[0][~hole[0]], grey[0][~hole[0]])  # outside the mask: the photo
