@@ -535,3 +535,4 @@ def test_gpu_run_import_averages_with_the_model_it_started_from(tiny_models, tmp
     props = export._metadata("face", config, run / "face_g.weights.h5", "fp32")
     assert props["unmask.averaged_with"] == "0.25 x these steps' weights + 0.75 x face_g.onnx's"
     assert props["unmask.training_steps"] == "7" and props["unmask.init_from"].startswith("face_g.onnx: ")
+    assert " x face_g.onnx's)" in props["unmask.init_from"]  # the shipped Face G is itself an average: said so

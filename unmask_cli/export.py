@@ -117,6 +117,8 @@ def _init_summary(path: Path) -> str:
     props = {p.key.removeprefix(PREFIX): p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
     history = props.get("init_from")
     summary = f"{path.name}: {props.get('training_steps', '?')} steps on {props.get('training_data', '?')}"
+    if props.get("averaged_with"):
+        summary += f" ({props['averaged_with']})"
     return f"{summary}, itself from {history}" if history else summary
 
 
