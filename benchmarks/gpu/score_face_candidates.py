@@ -26,9 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from import_run import load_chunks
 
-from unmask_cli import evaluate, metrics, models, registry
+from unmask_cli import evaluate, models, registry
 from unmask_cli.onnx_weights import load_onnx_weights
-from unmask_cli.restore import binarize
 
 
 def ingredient(path: Path, model) -> list[np.ndarray]:
@@ -66,37 +65,19 @@ def main() -> None:
     args = ap.parse_args()
 
     cases = evaluate.make_cases(args.data, registry.names(registry.SYNTHESIZERS), 128, args.limit)
-    backend = registry.open_backend("onnxruntime", models_dir=args.models)  # its Mask G finds every hole
-    shipped_model = models.face_g(backend.input_size, args.width)
-    load_onnx_weights(shipped_model, args.models / "face_g.onnx")
-    shipped = shipped_model.get_weights()
-    batches = []
-    for start in range(0, len(cases), 16):
-        x = np.stack([c.masked for c in cases[start : start + 16]]).astype(np.float32) / 127.5 - 1
-        batches.append((x, binarize(backend.mask_fn(x))))
+    # the shipped backend, its Face G swapped for each candidate: `unmask evaluate`'s own restore and scoring
+    backend = registry.open_backend("onnxruntime", models_dir=args.models)
+    model = models.face_g(backend.input_size, args.width)
+    load_onnx_weights(model, args.models / "face_g.onnx")
+    shipped = model.get_weights()
+    backend.face_fn = lambda x: model.predict(x, verbose=0)
     for spec in args.candidates:
-        shipped_model.set_weights(candidate_weights(spec, shipped, shipped_model))
-        rng = np.random.default_rng(0)
-        rows, k = [], 0
-        for x, hole in batches:
-            noise = rng.uniform(-1, 1, x.shape).astype(np.float32)
-            raw = shipped_model.predict(np.concatenate([x * (1 - hole) + noise * hole, hole], -1), verbose=0)
-            out = np.clip((raw * hole + x * (1 - hole) + 1) * 127.5, 0, 255).round().astype(np.uint8)
-            for restored in out:
-                case, truth = cases[k], cases[k].mask > 0
-                k += 1
-                rows.append(
-                    (
-                        metrics.psnr(restored, case.clean, truth),
-                        metrics.ssim(restored, case.clean, truth),
-                        metrics.texture_ratio(restored, case.clean, truth),
-                        evaluate.identity_distance(restored, case),
-                    )
-                )
-        t = np.array(rows)
+        model.set_weights(candidate_weights(spec, shipped, model))
+        backend.rng = np.random.default_rng(0)  # the same noise for every candidate
+        s = evaluate.score(cases, backend).summary()
         print(
-            f"{spec:40s} psnr {t[:, 0].mean():.2f}  ssim {t[:, 1].mean():.3f}  texture {np.nanmedian(t[:, 2]):.3f}"
-            f"  identity {t[:, 3].mean():.3f}  ({len(rows)} cases)",
+            f"{spec:40s} psnr {s['psnr_masked']:.2f}  ssim {s['ssim_masked']:.3f}  texture {s['texture_ratio']:.3f}"
+            f"  identity {s['identity_distance']:.3f}  ({s['faces']} cases)",
             flush=True,
         )
 
