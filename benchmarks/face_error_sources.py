@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from unmask_cli import evaluate, metrics, registry
-from unmask_cli.restore import binarize
+from unmask_cli.restore import binarize, grey_where_the_photo_is_grey
 
 
 def main() -> None:
@@ -35,7 +35,9 @@ def main() -> None:
         if mirror:
             x, hole = x[:, :, ::-1].copy(), hole[:, :, ::-1].copy()
         noise = rng.uniform(-1, 1, x.shape).astype(np.float32)
-        out = backend.face_fn(np.concatenate([x * (1 - hole) + noise * hole, hole], -1))
+        out = grey_where_the_photo_is_grey(
+            backend.face_fn(np.concatenate([x * (1 - hole) + noise * hole, hole], -1)), x, hole
+        )
         return out[:, :, ::-1] if mirror else out
 
     def low(image):
