@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 from unmask_cli import models
-from unmask_cli.onnx_weights import load_onnx_weights
+from unmask_cli.onnx_weights import average_with_onnx
 from unmask_cli.training import FACE_WEIGHTS
 
 
@@ -31,17 +31,13 @@ def main(argv: list[str] | None = None) -> None:
     config = json.loads((args.run / "run.json").read_text())
     width = config.get("width") or 32
     model = models.face_g(config["size"], width)
-    load_onnx_weights(model, args.other)
-    other = model.get_weights()
     model.load_weights(args.run / FACE_WEIGHTS)
-    averaged = [args.weight * w + (1 - args.weight) * o for w, o in zip(model.get_weights(), other, strict=True)]
+    averaged, record = average_with_onnx(model, model.get_weights(), args.other, args.weight)
     model.set_weights(averaged)
     steps = max((json.loads(line).get("step", 0) for line in (args.run / "metrics.jsonl").open()), default=0)
     args.out.mkdir(parents=True, exist_ok=True)
     model.save_weights(args.out / FACE_WEIGHTS)
-    config.setdefault("extra", {}).update(
-        {"steps": steps, "averaged_with": {"model": str(args.other), "run_weight": args.weight}, "run": str(args.run)}
-    )
+    config.setdefault("extra", {}).update({"steps": steps, "averaged_with": record, "run": str(args.run)})
     (args.out / "run.json").write_text(json.dumps(config, indent=2))
     print(json.dumps({"out": str(args.out), "steps": steps, "run_weight": args.weight}))
 

@@ -80,3 +80,12 @@ def load_onnx_weights(model, path: Path) -> int:
     for layer, arrays in plan:
         layer.set_weights([a.astype(np.float32) for a in arrays])
     return sum(len(arrays) for _, arrays in plan)
+
+
+def average_with_onnx(model, weights: list[np.ndarray], path: Path, share: float) -> tuple[list[np.ndarray], dict]:
+    """`share` × `weights` + (1 − share) × the exported model's (a "model soup" of a fine-tune and its start), and
+    the `averaged_with` record export writes into the metadata. Leaves the exported weights loaded in `model`."""
+    load_onnx_weights(model, path)
+    base = model.get_weights()
+    averaged = [share * w + (1 - share) * b for w, b in zip(weights, base, strict=True)]
+    return averaged, {"model": str(path), "run_weight": share}

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from unmask_cli import models
-from unmask_cli.onnx_weights import load_onnx_weights
+from unmask_cli.onnx_weights import average_with_onnx
 from unmask_cli.training import FACE_WEIGHTS, TrainConfig
 
 
@@ -53,10 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     model = models.face_g(args.size, width)
     extra = {}
     if args.average_with:
-        load_onnx_weights(model, args.average_with)
-        base = model.get_weights()
-        weights = [args.weight * w + (1 - args.weight) * b for w, b in zip(weights, base, strict=True)]
-        extra["averaged_with"] = {"model": str(args.average_with), "run_weight": args.weight}
+        weights, extra["averaged_with"] = average_with_onnx(model, weights, args.average_with, args.weight)
     model.set_weights(weights)
     args.run_dir.mkdir(parents=True, exist_ok=True)
     model.save_weights(args.run_dir / FACE_WEIGHTS)
