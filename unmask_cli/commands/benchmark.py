@@ -1,0 +1,86 @@
+"""`unmask benchmark`: throughput and latency of every backend side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from unmask_cli import registry, ui
+
+
+def benchmark(
+    backend: Annotated[
+        list[str] | None, typer.Option(help="Backends (repeat; default: onnxruntime, tensorflow).")
+    ] = None,
+    batch: Annotated[str, typer.Option(help="Batch sizes, comma-separated.")] = "1,8,32",
+    seconds: Annotated[float, typer.Option(help="Timed seconds per backend, part and batch size.")] = 3.0,
+    models: Annotated[Path, typer.Option(help="Folder of exported models.")] = Path("exported"),
+    checkpoints: Annotated[Path, typer.Option(help="Run folders for the tensorflow backend.")] = Path("runs"),
+    photos: Annotated[Path | None, typer.Option(help="Photos for the end-to-end figure.")] = Path("samples/masked"),
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write all figures to this JSON file.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG bar chart here.")] = None,
+) -> None:
+    """Images/s and latency of every backend side by side, with ratios against TensorFlow."""
+    import json
+    import platform
+
+    from unmask_cli import benchmark as bench
+    from unmask_cli.images import iter_images, write_bytes_atomic
+
+    names = backend or ["onnxruntime", "tensorflow"]
+    batches = [int(b) for b in batch.split(",") if b.strip()]
+    options = {"tensorflow": {"checkpoints": checkpoints}}
+    with ui.err.status("benchmarking…") as status:
+        report = bench.bench_models(names, batches, seconds, models, options, on_line=status.update)
+        if photos and photos.exists():
+            for name in report.descriptions:
+                status.update(f"end to end: {name}")
+                report.end_to_end[name] = bench.bench_end_to_end(
+                    name, list(iter_images([photos])), models, options=options.get(registry.backend_name(name))
+                )
+    for name, error in report.errors.items():
+        ui.fail(f"backend {name}: {error}")
+    rows = []
+    for t in report.timings:
+        ratio = report.ratio(t.backend, t.part, t.batch)
+        rows.append(
+            (
+                t.backend,
+                t.part,
+                t.batch,
+                f"{t.images_per_second:.1f}",
+                f"{t.p50_ms:.1f}",
+                f"{t.p95_ms:.1f}",
+                f"×{ratio:.2f}" if ratio else "–",
+            )
+        )
+    ui.out.print(
+        ui.table(
+            f"unmask benchmark ({platform.processor() or platform.machine()})",
+            ["backend", "model", "batch", "img/s", "p50 ms", "p95 ms", "vs tensorflow"],
+            rows,
+        )
+    )
+    if report.end_to_end:
+        e2e_rows = [
+            (name, f"{r['photos_per_second']:.2f}", " ".join(f"{k} {v:.0%}" for k, v in r["stage_share"].items()))
+            for name, r in report.end_to_end.items()
+        ]
+        ui.out.print(ui.table("end to end (photos in memory)", ["backend", "photos/s", "time share"], e2e_rows))
+    if json_file:
+        payload = {
+            "machine": {
+                "platform": platform.platform(),
+                "processor": platform.processor(),
+                "cpus": __import__("os").cpu_count(),
+            },
+            "descriptions": report.descriptions,
+            "errors": report.errors,
+            "timings": [t.__dict__ for t in report.timings],
+            "end_to_end": report.end_to_end,
+        }
+        write_bytes_atomic(json_file, json.dumps(payload, indent=2).encode())
+    if plot:
+        bench.plot(report, plot)

@@ -1,0 +1,74 @@
+"""`unmask export --onnx`: both generators to ONNX with their metadata, checked against Keras."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from unmask_cli import ui
+from unmask_cli.commands.options import JsonOpt
+
+
+def export(
+    onnx: Annotated[bool, typer.Option("--onnx", help="Export to ONNX (the only format for now).")] = False,
+    checkpoints: Annotated[Path, typer.Option(help="Folder holding the `mask` and `face` run folders.")] = Path("runs"),
+    mask_run: Annotated[Path | None, typer.Option(help="Mask G run folder (default: CHECKPOINTS/mask).")] = None,
+    face_run: Annotated[Path | None, typer.Option(help="Face G run folder (default: CHECKPOINTS/face).")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder for the .onnx files.")] = Path("exported"),
+    opset: Annotated[int, typer.Option(help="ONNX opset (tf2onnx with Keras 3 accepts up to 18).")] = 17,
+    fp16: Annotated[bool, typer.Option("--fp16", help="Also write fp16 variants.")] = False,
+    int8: Annotated[bool, typer.Option("--int8", help="Also write static int8 (QDQ) variants.")] = False,
+    parity_photos: Annotated[Path, typer.Option(help="Face photos for the parity check and int8 calibration.")] = Path(
+        "samples/clean"
+    ),
+    parity_count: Annotated[int, typer.Option(help="How many face crops to check and calibrate on.")] = 16,
+    only: Annotated[
+        str | None, typer.Option(help="Export only 'mask' or 'face'; the other's files in --out stay as they are.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export Mask G and Face G to ONNX with metadata, checked against Keras on real face crops."""
+    if not onnx:
+        ui.fail("say which format: --onnx")
+        raise typer.Exit(2)
+    from unmask_cli import export as exporter
+
+    lines: list[str] = []
+
+    def show(line: str) -> None:
+        lines.append(line)
+        if not as_json:
+            ui.err.print(line, highlight=False)
+
+    try:
+        report = exporter.export(
+            mask_run or checkpoints / "mask",
+            face_run or checkpoints / "face",
+            out,
+            opset,
+            fp16,
+            int8,
+            [parity_photos],
+            on_line=show,
+            parity_count=parity_count,
+            only=only,
+        )
+    except (exporter.ParityError, FileNotFoundError, ValueError) as exc:
+        ui.fail(str(exc))
+        raise typer.Exit(1) from None
+    if as_json:
+        ui.emit_json(report.__dict__)
+        return
+    rows = [
+        (
+            k,
+            f"{v['max_abs_diff']:.2e}",
+            f"{v['mean_abs_diff']:.2e}",
+            f"×{v['speedup_vs_fp32']:.2f}",
+            report.files.get(k, "not written"),
+        )
+        for k, v in report.parity.items()
+    ]
+    ui.out.print(ui.table(f"unmask export → {out}", ["model", "max |Δ|", "mean |Δ|", "speed vs fp32", "file"], rows))

@@ -1,0 +1,122 @@
+"""`unmask infer`: restore the faces behind masks in photos and folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from unmask_cli import registry, ui
+from unmask_cli.commands.options import JsonOpt
+
+
+def infer(
+    inputs: Annotated[list[Path], typer.Argument(help="Photos and folders (searched recursively).")],
+    out: Annotated[Path, typer.Option(help="Output folder; inputs are never overwritten.")] = Path("restored"),
+    models: Annotated[Path, typer.Option(help="Folder of exported models.")] = Path("exported"),
+    backend: Annotated[str, typer.Option(help="Backend plugin: onnxruntime, tensorflow, opencv, ...")] = (
+        "onnxruntime"
+    ),
+    batch: Annotated[int, typer.Option(help="Faces per model call (batched across photos).")] = 8,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or tensorrt (onnxruntime backends).")] = "auto",
+    providers: Annotated[str | None, typer.Option(help="Explicit onnxruntime providers, comma-separated.")] = None,
+    precision: Annotated[str, typer.Option(help="fp32, fp16 or int8 model files.")] = "fp32",
+    checkpoints: Annotated[Path, typer.Option(help="Run folders for the tensorflow backend.")] = Path("runs"),
+    save_mask: Annotated[bool, typer.Option("--save-mask", help="Also write NAME.mask.png per photo.")] = False,
+    sheet: Annotated[Path | None, typer.Option(help="Write a before/after contact sheet (PNG) here.")] = None,
+    sheet_count: Annotated[int, typer.Option(help="Photos on the contact sheet.")] = 24,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo photos already in --out.")] = False,
+    fast: Annotated[bool, typer.Option("--fast", help="HOG detector only (misses ~1/3 of masked faces).")] = False,
+    workers: Annotated[
+        int | None, typer.Option(help="Processes decoding and detecting faces (default: one per core).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Restore the faces behind masks in photos: detect, align, unmask, blend back."""
+    from unmask_cli.model_card import ModelFileError
+    from unmask_cli.pipeline import Unmasker, stage_shares
+    from unmask_cli.runtime import ProviderError
+
+    missing = [p for p in inputs if not p.exists()]
+    for p in missing:
+        ui.fail(f"{p}: no such file or folder")
+    options: dict = {}
+    if backend == "tensorflow":
+        options["checkpoints"] = checkpoints
+    else:
+        options.update(
+            device=device,
+            precision=precision,
+            providers=[p.strip() for p in providers.split(",")] if providers else None,
+        )
+    try:
+        unmasker = Unmasker(models, backend, batch=batch, robust_detection=not fast, workers=workers, **options)
+    except (registry.PluginError, ModelFileError, ProviderError, FileNotFoundError) as exc:
+        ui.fail(str(exc))
+        raise typer.Exit(2) from None
+    for warning in getattr(unmasker.backend, "warnings", []):
+        ui.err.print(f"[yellow]warning[/] {warning}")
+    ui.err.print(f"backend: {unmasker.backend.description}", highlight=False)
+    pairs: list = []
+    with ui.progress() as bar:
+        task = bar.add_task("infer", total=None, status="")
+
+        def on_start(total: int) -> None:
+            bar.update(task, total=total)
+
+        def on_result(result) -> None:
+            if result.skipped:
+                ui.warn(str(result.source), result.skipped)
+            if result.after is not None and len(pairs) < sheet_count:
+                pairs.append((result.before, result.after))
+            bar.update(task, advance=1, status=f"{result.restored} restored")
+
+        summary = unmasker.run(
+            [p for p in inputs if p.exists()],
+            out,
+            overwrite=overwrite,
+            keep_images=sheet is not None,
+            save_masks=save_mask,
+            on_start=on_start,
+            on_result=on_result,
+        )
+    if sheet is not None and pairs:
+        from unmask_cli.images import write_atomic
+        from unmask_cli.sheets import before_after
+
+        write_atomic(sheet, before_after(pairs))
+    processed = summary.photos - summary.already_done
+    report = {
+        "photos": summary.photos,
+        "already_done": summary.already_done,
+        "written": summary.written,
+        "faces": summary.faces,
+        "restored": summary.restored,
+        "masks_in_place": summary.masks_in_place,
+        "photos_with_restored_face": summary.written,
+        "skipped": dict(summary.skipped),
+        "seconds": round(summary.seconds, 2),
+        "photos_per_second": round(processed / summary.seconds, 3) if summary.seconds else None,
+        "stage_share": {k: round(v, 3) for k, v in stage_shares(summary).items()},
+        "backend": unmasker.backend.description,
+        "out": str(out),
+        "sheet": str(sheet) if sheet else None,
+    }
+    if as_json:
+        ui.emit_json(report)
+    else:
+        rows = [
+            ("photos", summary.photos),
+            ("already done (skipped)", summary.already_done),
+            ("faces found", summary.faces),
+            ("faces restored", summary.restored),
+            ("mask over nose + mouth, eyes free", summary.masks_in_place),
+            ("photos written", summary.written),
+            *((f"skipped: {k}", v) for k, v in sorted(summary.skipped.items())),
+            ("photos/s", report["photos_per_second"]),
+            ("time share", " ".join(f"{k} {v:.0%}" for k, v in report["stage_share"].items())),
+        ]
+        ui.out.print(ui.table(f"unmask infer → {out}", ["", "value"], rows))
+    if missing:
+        raise typer.Exit(1)

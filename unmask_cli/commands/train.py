@@ -1,0 +1,185 @@
+"""`unmask train mask` and `unmask train face`: resumable training runs (TensorFlow, imported lazily)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from unmask_cli import ui
+from unmask_cli.commands.options import JsonOpt
+
+app = typer.Typer(
+    help="Train Mask G (`unmask train mask`) or Face G + Face D (`unmask train face`).", no_args_is_help=True
+)
+
+DataArg = Annotated[Path, typer.Argument(help="A folder written by `unmask synthesize`.")]
+OutOpt = Annotated[Path, typer.Option("--out", help="Run folder: checkpoints, weights, grids, metrics.jsonl.")]
+SizeOpt = Annotated[int, typer.Option(help="Input size S (a multiple of 32).")]
+BatchOpt = Annotated[int, typer.Option(help="Batch size (original recipe: 4).")]
+EpochsOpt = Annotated[int, typer.Option(help="Epochs (original recipe: 10).")]
+LrOpt = Annotated[float, typer.Option(help="Adam learning rate (original recipe: 2e-4, beta1 0.5).")]
+DecayOpt = Annotated[
+    int, typer.Option(help="Let the learning rate fall linearly to 0 over the last N epochs (0: constant).")
+]
+SeedOpt = Annotated[int, typer.Option(help="Seed: data order, augmentation, noise and initial weights.")]
+WidthOpt = Annotated[int | None, typer.Option(help="Base number of filters (model default when unset).")]
+StepsOpt = Annotated[int | None, typer.Option(help="Cap on steps per epoch (default: the whole training split).")]
+MaxStepsOpt = Annotated[int | None, typer.Option(help="Stop after this many more steps (short runs).")]
+CkptOpt = Annotated[int, typer.Option(help="Checkpoint every N steps (and at every epoch end).")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")]
+StrategyOpt = Annotated[str, typer.Option(help="tf.distribute strategy: default, mirrored or multiworker.")]
+InitOpt = Annotated[
+    Path | None,
+    typer.Option(help="Start a new run from an exported fp32 generator's weights (e.g. exported/mask_g.onnx)."),
+]
+
+
+def _train(config, out: Path, resume: bool, max_steps: int | None, as_json: bool) -> None:
+    from unmask_cli import training
+
+    try:
+        trainer = training.trainer(config, out, resume)
+    except (training.ConfigMismatch, FileNotFoundError, ValueError) as exc:
+        ui.fail(str(exc))
+        raise typer.Exit(2) from None
+    start_step = int(trainer.step.numpy())
+    if start_step:
+        ui.err.print(
+            f"resumed {out} at step {start_step} (epoch {start_step // trainer.steps_per_epoch + 1}, "
+            f"batch {start_step % trainer.steps_per_epoch} of {trainer.steps_per_epoch})"
+        )
+    started = time.perf_counter()
+    with ui.progress() as bar:
+        task = bar.add_task(
+            f"train {config.kind}", total=config.epochs * trainer.steps_per_epoch, completed=start_step, status=""
+        )
+
+        def on_step(step: int, total: int, losses: dict[str, float]) -> None:
+            shown = " ".join(f"{k} {v:.3f}" for k, v in list(losses.items())[:4])
+            bar.update(task, completed=step, status=shown)
+
+        def on_epoch(epoch: int, val: dict[str, float]) -> None:
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in val.items())
+            bar.console.print(f"epoch {epoch}: {shown}")
+
+        val = trainer.fit(on_step, on_epoch, max_steps=max_steps)
+    seconds = time.perf_counter() - started
+    steps = int(trainer.step.numpy()) - start_step
+    report = {
+        "run": str(out),
+        "steps": int(trainer.step.numpy()),
+        "steps_this_session": steps,
+        "seconds": round(seconds, 1),
+        "sec_per_1000_steps": round(seconds / max(steps, 1) * 1000, 1),
+        "validation": val or trainer.validate(),
+    }
+    if as_json:
+        ui.emit_json(report)
+        return
+    rows = [
+        ("steps (total)", report["steps"]),
+        ("steps this session", steps),
+        ("wall time", f"{seconds:.1f} s"),
+        ("s per 1000 steps", report["sec_per_1000_steps"]),
+        *((f"validation {k}", f"{v:.4g}") for k, v in report["validation"].items()),
+    ]
+    ui.out.print(ui.table(f"unmask train {config.kind} → {out}", ["", "value"], rows))
+
+
+@app.command("mask")
+def train_mask(
+    data: DataArg,
+    out: OutOpt = Path("runs/mask"),
+    size: SizeOpt = 128,
+    batch: BatchOpt = 4,
+    epochs: EpochsOpt = 10,
+    lr: LrOpt = 2e-4,
+    lr_decay_epochs: DecayOpt = 0,
+    seed: SeedOpt = 0,
+    width: WidthOpt = None,
+    steps_per_epoch: StepsOpt = None,
+    max_steps: MaxStepsOpt = None,
+    checkpoint_every: CkptOpt = 500,
+    resume: ResumeOpt = False,
+    strategy: StrategyOpt = "default",
+    init: InitOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train Mask G (U-Net segmentation of the face mask): BCE + Dice, validation IoU."""
+    from unmask_cli.training import TrainConfig
+
+    config = TrainConfig(
+        kind="mask",
+        data=str(data),
+        size=size,
+        batch=batch,
+        epochs=epochs,
+        lr=lr,
+        lr_decay_epochs=lr_decay_epochs,
+        seed=seed,
+        width=width,
+        steps_per_epoch=steps_per_epoch,
+        checkpoint_every=checkpoint_every,
+        strategy=strategy,
+        init=str(init) if init else None,
+    )
+    _train(config, out, resume, max_steps, as_json)
+
+
+@app.command("face")
+def train_face(
+    data: DataArg,
+    out: OutOpt = Path("runs/face"),
+    size: SizeOpt = 128,
+    batch: BatchOpt = 4,
+    epochs: EpochsOpt = 10,
+    lr: LrOpt = 2e-4,
+    lr_decay_epochs: DecayOpt = 0,
+    seed: SeedOpt = 0,
+    width: WidthOpt = None,
+    steps_per_epoch: StepsOpt = None,
+    max_steps: MaxStepsOpt = None,
+    checkpoint_every: CkptOpt = 500,
+    resume: ResumeOpt = False,
+    strategy: StrategyOpt = "default",
+    init: InitOpt = None,
+    mask_source: Annotated[str, typer.Option(help="Noise region: 'gt' (synthesized mask) or 'mask_g'.")] = "gt",
+    mask_run: Annotated[Path | None, typer.Option(help="Mask G run folder, for --mask-source mask_g.")] = None,
+    adv_weight: Annotated[float, typer.Option(help="Weight of the adversarial (hinge) loss.")] = 1.0,
+    fm_weight: Annotated[float, typer.Option(help="Weight of discriminator feature matching.")] = 10.0,
+    l1_hole: Annotated[float, typer.Option(help="Weight of L1 inside the mask.")] = 10.0,
+    ssim_weight: Annotated[float, typer.Option(help="Weight of (1 - SSIM) of the composite.")] = 2.0,
+    d_warmup: Annotated[
+        int, typer.Option(help="First N steps train only Face D (with --init: a fresh critic meets a trained G).")
+    ] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train Face G with global + local Face D: L1 + SSIM + adversarial + feature matching."""
+    from unmask_cli.training import TrainConfig
+
+    config = TrainConfig(
+        kind="face",
+        data=str(data),
+        size=size,
+        batch=batch,
+        epochs=epochs,
+        lr=lr,
+        lr_decay_epochs=lr_decay_epochs,
+        seed=seed,
+        width=width,
+        steps_per_epoch=steps_per_epoch,
+        checkpoint_every=checkpoint_every,
+        strategy=strategy,
+        init=str(init) if init else None,
+        mask_source=mask_source,
+        mask_run=str(mask_run) if mask_run else None,
+        adv_weight=adv_weight,
+        fm_weight=fm_weight,
+        l1_hole=l1_hole,
+        ssim_weight=ssim_weight,
+        d_warmup=d_warmup,
+    )
+    _train(config, out, resume, max_steps, as_json)
