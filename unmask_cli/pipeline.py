@@ -1,8 +1,9 @@
 """Inference, backend-agnostic: photos in, photos out with every masked face restored.
 
 photo → faces (dlib, robust to masks) → aligned S×S crops, batched across photos → backend (Mask G, noise,
-Face G, composite) → inverse warp + feathered blend into the full-resolution photo → written atomically.
-Only pixels under a face's restored mask change; everything else in the photo is left bit-identical.
+Face G, composite) → inverse warp + feathered blend into the full-resolution photo (and a mask strip hanging
+below the crop inpainted, see below_crop) → written atomically. Only pixels under a face's restored mask change;
+everything else in the photo is left bit-identical.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from unmask_cli import registry
+from unmask_cli import below_crop, registry
 from unmask_cli.faces import Face, align, detect_faces, inverse_matrix, mask_where_a_mask_belongs, weak_candidates
 from unmask_cli.images import ImageError, iter_images, read_rgb, write_atomic
 
@@ -36,6 +37,7 @@ class FaceResult:
     restored: bool
     mask_fraction: float
     mask_in_place: bool  # the mask covers the template's nose tip and mouth and leaves the eyes free
+    filled_below: bool = False  # the mask hung below the crop and that strip was inpainted (below_crop)
 
 
 @dataclass
@@ -60,6 +62,7 @@ class Summary:
     faces: int = 0
     restored: int = 0
     masks_in_place: int = 0
+    filled_below: int = 0
     skipped: Counter = field(default_factory=Counter)
     stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     seconds: float = 0.0
@@ -172,11 +175,19 @@ class Unmasker:
                 if face.detector == "weak" and not in_place:
                     continue  # an unconfirmed faint detection: not a face
                 done = fraction >= MIN_MASK_FRACTION
+                below = None
                 if done:
+                    # found on the photo as it was: GrabCut learns the mask's colours from the crop
+                    below = below_crop.region_below(pending.rgb, mask[..., 0], pending.matrices[i])
                     weight = paste_back(pending.rgb, self._from_model(crop), mask[..., 0], pending.matrices[i])
+                    if below is not None:
+                        below_crop.fill(pending.rgb, below)
+                        weight = np.maximum(weight, below.astype(np.float32))
                     union = pending.mask_union
                     pending.mask_union = weight if union is None else np.maximum(union, weight)
-                pending.result.faces.append(FaceResult(face.box, face.detector, done, fraction, in_place))
+                pending.result.faces.append(
+                    FaceResult(face.box, face.detector, done, fraction, in_place, filled_below=below is not None)
+                )
             self._timed("blend", t)
 
     # -- folders -------------------------------------------------------------------------------------------------
@@ -261,6 +272,7 @@ class Unmasker:
         summary.faces += len(result.faces)
         summary.restored += result.restored
         summary.masks_in_place += sum(f.mask_in_place for f in result.faces)
+        summary.filled_below += sum(f.filled_below for f in result.faces)
         if result.skipped:
             summary.skipped[result.skipped.split(" (")[0]] += 1
         else:

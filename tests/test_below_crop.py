@@ -1,0 +1,55 @@
+"""A mask hanging below the aligned crop: found from Mask G's mask by GrabCut, inpainted; clothing left alone."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from unmask_cli import below_crop
+
+S = 64
+SKIN, MASK, SHIRT = (200, 160, 140), (40, 70, 200), (30, 120, 60)
+
+
+def _photo(mask_bottom: int, height: int = 120) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A skin-coloured photo whose top S×S square is the crop (identity matrix), a blue mask from row 40 down to
+    `mask_bottom` over columns 16-48, and a green shirt from row 100 down. Returns (photo, crop mask, matrix)."""
+    rng = np.random.default_rng(0)
+    photo = np.empty((height, S, 3), np.uint8)
+    photo[:] = SKIN
+    photo[100:] = SHIRT
+    photo[40:mask_bottom, 16:48] = MASK
+    photo = np.clip(photo + rng.normal(0, 4, photo.shape), 0, 255).astype(np.uint8)  # GrabCut needs some variance
+    crop_mask = np.zeros((S, S), np.float32)
+    crop_mask[40:, 16:48] = 1.0
+    return photo, crop_mask, np.array([[1.0, 0, 0], [0, 1.0, 0]])
+
+
+def _blue(pixels: np.ndarray) -> np.ndarray:
+    return (pixels[..., 2].astype(int) - pixels[..., 0]) > 80
+
+
+def test_the_strip_below_the_crop_is_found_and_filled_and_nothing_else_changes():
+    photo, crop_mask, matrix = _photo(mask_bottom=S + 10)
+    region = below_crop.region_below(photo, crop_mask, matrix)
+    assert region is not None
+    strip = np.zeros(photo.shape[:2], bool)
+    strip[S : S + 10, 16:48] = True
+    assert region[strip].mean() > 0.95  # the hanging fabric
+    assert not region[:S - 2].any()  # the crop is Face G's
+    assert not region[S + 14 :].any() and not region[:, :12].any()  # not the skin around it, not the shirt
+    photo[:S][crop_mask > 0] = SKIN  # what the pipeline does in between: the restored face pasted back
+    before = photo.copy()
+    below_crop.fill(photo, region)
+    assert not _blue(photo[strip]).any()
+    assert np.array_equal(photo[region == 0], before[region == 0])
+
+
+def test_fabric_that_goes_on_down_is_left_alone():
+    photo, crop_mask, matrix = _photo(mask_bottom=120)  # a gaiter: no lower edge in sight
+    assert below_crop.region_below(photo, crop_mask, matrix) is None
+
+
+def test_a_mask_inside_the_crop_adds_nothing():
+    photo, crop_mask, matrix = _photo(mask_bottom=S)
+    crop_mask[-1] = 0  # Mask G's mask ends above the crop's bottom edge
+    assert below_crop.region_below(photo, crop_mask, matrix) is None

@@ -1,0 +1,70 @@
+"""The part of a mask that hangs below the aligned crop: found by GrabCut, filled by OpenCV's inpainting.
+
+The crop ends a little below the chin (the models' framing), so a mask worn low leaves a strip of fabric under
+the restored face. Below the crop there is no face for Face G to paint — neck, shadow, collar — so that strip is
+filled classically. Only a mask whose lower edge is in sight is touched: fabric that goes on down (a gaiter, a
+hood, a dark shirt the same colour as the mask) is left as it is, because nothing tells it apart from clothing.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from unmask_cli.faces import inverse_matrix
+
+BAND = 0.3  # how far below the crop to look, as a share of the crop's side
+MIN_EDGE = 0.1  # the mask must cross the crop's bottom edge over at least this share of its width
+INPAINT_RADIUS = 5
+
+
+def region_below(rgb: np.ndarray, mask: np.ndarray, matrix: np.ndarray) -> np.ndarray | None:
+    """Photo-sized 0/1 map of the mask's continuation below the crop, or None when there is none to fill.
+
+    `mask` is the S×S 0/1 mask Mask G found in the crop made by `matrix` (photo → crop); `rgb` is the photo
+    before the face is pasted back (GrabCut learns the mask's colours from the crop's masked pixels).
+    """
+    size = mask.shape[0]
+    band = max(4, round(BAND * size))
+    edge = mask[-1] > 0
+    if edge.sum() < MIN_EDGE * size:
+        return None
+    tall = cv2.warpAffine(rgb, matrix, (size, size + band), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    mask8 = (mask > 0).astype(np.uint8)
+    near = np.ones((5, 5), np.uint8)
+    labels = np.full((size + band, size), cv2.GC_PR_BGD, np.uint8)
+    labels[:size][cv2.dilate(mask8, near) == 0] = cv2.GC_BGD
+    labels[:size][cv2.erode(mask8, near) > 0] = cv2.GC_FGD
+    below_edge = cv2.dilate(edge.astype(np.uint8)[None], np.ones((1, 9), np.uint8))[0] > 0
+    labels[size:, below_edge] = cv2.GC_PR_FGD
+    labels[size:, ~below_edge] = cv2.GC_BGD  # a mask goes on down from its edge, not sideways
+    models = np.zeros((1, 65)), np.zeros((1, 65))
+    try:
+        cv2.grabCut(cv2.cvtColor(tall, cv2.COLOR_RGB2BGR), labels, None, *models, 4, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:
+        return None  # GrabCut refuses degenerate colour models (e.g. a flat crop): nothing to add
+    found = ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)).astype(np.uint8)
+    found[:size] = 0
+    found[size - 1] = edge  # keep only what hangs from the mask's bottom edge
+    _, pieces = cv2.connectedComponents(found)
+    hanging = np.isin(pieces, np.unique(pieces[size - 1][edge])) & (pieces > 0)
+    hanging[:size] = False
+    if not hanging.any() or hanging[-4:].any():
+        return None  # nothing below, or fabric that goes on past the band: not a mask edge we can see
+    hanging = cv2.dilate(hanging.astype(np.uint8), np.ones((3, 3), np.uint8))  # its rim too
+    hanging[: size - 2] = 0
+    h, w = rgb.shape[:2]
+    region = cv2.warpAffine(hanging.astype(np.float32), inverse_matrix(matrix), (w, h), flags=cv2.INTER_LINEAR)
+    region = (region > 0.3).astype(np.uint8)
+    return region if region.any() else None
+
+
+def fill(photo: np.ndarray, region: np.ndarray) -> None:
+    """Inpaint `region` of `photo` in place (Telea), working on the region's bounding box only."""
+    ys, xs = np.nonzero(region)
+    h, w = photo.shape[:2]
+    pad = 3 * INPAINT_RADIUS
+    y0, y1 = max(ys.min() - pad, 0), min(ys.max() + pad + 1, h)
+    x0, x1 = max(xs.min() - pad, 0), min(xs.max() + pad + 1, w)
+    box = np.ascontiguousarray(photo[y0:y1, x0:x1])
+    photo[y0:y1, x0:x1] = cv2.inpaint(box, region[y0:y1, x0:x1] * 255, INPAINT_RADIUS, cv2.INPAINT_TELEA)
