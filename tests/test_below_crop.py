@@ -35,7 +35,7 @@ def test_the_strip_below_the_crop_is_found_and_filled_and_nothing_else_changes()
     strip = np.zeros(photo.shape[:2], bool)
     strip[S : S + 10, 16:48] = True
     assert region[strip].mean() > 0.95  # the hanging fabric
-    assert not region[:S - 2].any()  # the crop is Face G's
+    assert not region[: S - 2].any()  # the crop is Face G's
     assert not region[S + 14 :].any() and not region[:, :12].any()  # not the skin around it, not the shirt
     photo[:S][crop_mask > 0] = SKIN  # what the pipeline does in between: the restored face pasted back
     before = photo.copy()

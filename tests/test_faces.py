@@ -82,3 +82,18 @@ def test_mask_where_a_mask_belongs():
     speck = np.zeros_like(lower)
     speck[int(pts[30, 1]) - 2 : int(pts[30, 1]) + 2, int(pts[30, 0]) - 2 : int(pts[30, 0]) + 2] = 1
     assert not mask_where_a_mask_belongs(speck)  # a blob on the nose tip alone is not a face mask
+
+
+def test_a_restored_crop_must_look_like_a_face(aligned_faces):
+    """The check fallback detections must pass: real faces yes; texture, a face upside down or sideways no."""
+    import cv2
+
+    from unmask_cli.faces import restored_is_a_face
+
+    for crop, _ in aligned_faces:
+        assert restored_is_a_face(crop)
+    crop = aligned_faces[0][0]
+    noise = np.random.default_rng(0).integers(0, 256, crop.shape, dtype=np.uint8)
+    assert not restored_is_a_face(cv2.GaussianBlur(noise, (0, 0), 1.5))
+    assert not restored_is_a_face(np.ascontiguousarray(crop[::-1]))
+    assert not restored_is_a_face(np.ascontiguousarray(np.rot90(crop)))

@@ -536,3 +536,34 @@ def test_gpu_run_import_averages_with_the_model_it_started_from(tiny_models, tmp
     assert props["unmask.averaged_with"] == "0.25 x these steps' weights + 0.75 x face_g.onnx's"
     assert props["unmask.training_steps"] == "7" and props["unmask.init_from"].startswith("face_g.onnx: ")
     assert " x face_g.onnx's)" in props["unmask.init_from"]  # the shipped Face G is itself an average: said so
+
+
+@pytest.mark.parametrize("detector, restored", [("hog", True), ("hog-eq", False), ("weak", False)])
+def test_a_fallback_detection_whose_restoration_is_no_face_is_dropped(monkeypatch, tmp_path, detector, restored):
+    """Fallback detectors also fire on walls and text: their hits are restored only if the result is a face.
+    Here the "face" is blurred noise (a wall), so only a trusted detector's hit gets painted."""
+    from unmask_cli import pipeline
+    from unmask_cli.faces import CROP_TEMPLATE, Face
+
+    size = 64
+    wall = cv2.GaussianBlur(np.random.default_rng(1).integers(0, 256, (300, 300, 3), dtype=np.uint8), (0, 0), 2)
+    cv2.imwrite(str(tmp_path / "wall.png"), wall)
+    landmarks = (CROP_TEMPLATE * 200 + 50).astype(np.float32)
+    fake = Face(box=(50, 50, 250, 250), landmarks=landmarks, score=0.0, detector=detector)
+    monkeypatch.setattr(pipeline, "find_faces", lambda rgb, robust=True: [fake])
+
+    class LowerHalfBackend:  # a mask where a mask belongs, filled with grey: no face comes out of it
+        name, input_size, value_range, description = "fixed", size, (-1.0, 1.0), "fixed mask"
+
+        def run(self, crops):
+            rows = np.arange(size)[:, None, None] * np.ones((1, size, 1))
+            lower = ((rows >= CROP_TEMPLATE[30, 1] * size - 2) & (rows < size * 0.95)).astype(np.float32)
+            masks = np.repeat(lower[None], len(crops), 0)
+            return masks, crops * (1 - masks)
+
+    monkeypatch.setattr(pipeline.registry, "open_backend", lambda *a, **k: LowerHalfBackend())
+    summary = pipeline.Unmasker("unused", "fixed", workers=1).run([tmp_path / "wall.png"], tmp_path / "out")
+    assert summary.restored == int(restored)
+    assert (tmp_path / "out" / "wall.png").exists() == restored
+    if not restored:
+        assert summary.skipped == {"no face found": 1}

@@ -22,7 +22,16 @@ import cv2
 import numpy as np
 
 from unmask_cli import below_crop, registry
-from unmask_cli.faces import Face, align, detect_faces, inverse_matrix, mask_where_a_mask_belongs, weak_candidates
+from unmask_cli.faces import (
+    TRUSTED_DETECTORS,
+    Face,
+    align,
+    detect_faces,
+    inverse_matrix,
+    mask_where_a_mask_belongs,
+    restored_is_a_face,
+    weak_candidates,
+)
 from unmask_cli.images import ImageError, iter_images, read_rgb, write_atomic
 
 FEATHER_PX = 2.0  # blur of the blend mask, in crop pixels: hides the seam without touching pixels beyond it
@@ -174,12 +183,15 @@ class Unmasker:
                 in_place = mask_where_a_mask_belongs(mask[..., 0])
                 if face.detector == "weak" and not in_place:
                     continue  # an unconfirmed faint detection: not a face
+                restored_crop = self._from_model(crop)
+                if face.detector not in TRUSTED_DETECTORS and not restored_is_a_face(restored_crop):
+                    continue  # a fallback detector's hit whose restoration is no face: a wall, text, fabric
                 done = fraction >= MIN_MASK_FRACTION
                 below = None
                 if done:
                     # found on the photo as it was: GrabCut learns the mask's colours from the crop
                     below = below_crop.region_below(pending.rgb, mask[..., 0], pending.matrices[i])
-                    weight = paste_back(pending.rgb, self._from_model(crop), mask[..., 0], pending.matrices[i])
+                    weight = paste_back(pending.rgb, restored_crop, mask[..., 0], pending.matrices[i])
                     if below is not None:
                         below_crop.fill(pending.rgb, below)
                         weight = np.maximum(weight, below.astype(np.float32))
@@ -260,8 +272,10 @@ class Unmasker:
                     write_atomic(result.output, item.rgb)
                     if save_masks:
                         write_atomic(mask_path(result.output), photo_mask(item))
-                else:
+                elif result.faces:
                     result.skipped = "no face mask found on the detected face(s)"
+                else:  # every detection was a fallback's false alarm (see _restore)
+                    result.skipped = "no face found"
                 self._timed("encode", t)
                 if keep_images:
                     result.after = item.rgb
