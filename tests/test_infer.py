@@ -122,6 +122,13 @@ def test_infer_restores_masked_region_and_leaves_the_rest(tiny_models, masked_ph
     inputs = sorted(masked_photos.glob("*.png"))
     assert report["faces"] >= len(inputs) - 1
     assert report["restored"] >= len(inputs) - 1
+    # one record per photo: where it went (or why not) and its faces, adding up to the totals
+    records = {Path(r["source"]).name: r for r in report["results"]}
+    assert set(records) == {p.name for p in inputs}
+    assert sum(f["restored"] for r in records.values() for f in r["faces"]) == report["restored"]
+    for name, record in records.items():
+        assert (record["output"] is not None) == (out / name).exists() == (record["skipped"] is None)
+        assert all(f["detector"] == "hog" and len(f["box"]) == 4 for f in record["faces"])
     changed_any = 0
     for path in inputs:
         target = out / path.name

@@ -59,6 +59,7 @@ def infer(
         ui.err.print(f"[yellow]warning[/] {warning}")
     ui.err.print(f"backend: {unmasker.backend.description}", highlight=False)
     pairs: list = []
+    records: list[dict] = []
     with ui.progress() as bar:
         task = bar.add_task("infer", total=None, status="")
 
@@ -66,6 +67,7 @@ def infer(
             bar.update(task, total=total)
 
         def on_result(result) -> None:
+            records.append(photo_record(result))
             if result.skipped:
                 ui.warn(str(result.source), result.skipped)
             if result.after is not None and len(pairs) < sheet_count:
@@ -103,6 +105,7 @@ def infer(
         "backend": unmasker.backend.description,
         "out": str(out),
         "sheet": str(sheet) if sheet else None,
+        "results": records,  # one per photo processed this run (photos already done are not listed)
     }
     if as_json:
         ui.emit_json(report)
@@ -122,3 +125,23 @@ def infer(
         ui.out.print(ui.table(f"unmask infer → {out}", ["", "value"], rows))
     if missing:
         raise typer.Exit(1)
+
+
+def photo_record(result) -> dict:
+    """What happened to one photo, for --json: where it went or why not, and each face found on it."""
+    return {
+        "source": str(result.source),
+        "output": str(result.output) if result.output and not result.skipped else None,
+        "skipped": result.skipped,
+        "faces": [
+            {
+                "box": list(face.box),
+                "detector": face.detector,
+                "restored": face.restored,
+                "mask_fraction": round(face.mask_fraction, 4),
+                "mask_in_place": face.mask_in_place,
+                "filled_below_crop": face.filled_below,
+            }
+            for face in result.faces
+        ],
+    }
