@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from unmask_cli import evaluate, metrics, registry
-from unmask_cli.restore import binarize, grey_where_the_photo_is_grey
+from unmask_cli.restore import binarize, face_input, grey_where_the_photo_is_grey
 
 
 def main() -> None:
@@ -34,10 +34,7 @@ def main() -> None:
     def fill(x, hole, mirror=False):
         if mirror:
             x, hole = x[:, :, ::-1].copy(), hole[:, :, ::-1].copy()
-        noise = rng.uniform(-1, 1, x.shape).astype(np.float32)
-        out = grey_where_the_photo_is_grey(
-            backend.face_fn(np.concatenate([x * (1 - hole) + noise * hole, hole], -1)), x, hole
-        )
+        out = grey_where_the_photo_is_grey(backend.face_fn(face_input(x, hole, rng)), x, hole)
         return out[:, :, ::-1] if mirror else out
 
     def low(image):

@@ -20,6 +20,7 @@ from unmask_cli.data import read_jsonl
 from unmask_cli.faces import ALIGNMENT_ID, align, detect_faces, transform_points
 from unmask_cli.images import iter_images, read_rgb, write_bytes_atomic
 from unmask_cli.model_card import FACE_FILE, FORMAT_VERSION, MASK_FILE, PREFIX, variant_file
+from unmask_cli.restore import face_input
 
 # (max, mean) abs difference allowed against Keras, on outputs in [-1, 1] / [0, 1]. fp32 past it fails the
 # export; an fp16 or int8 variant past it is reported and not written.
@@ -172,10 +173,8 @@ def parity_inputs(size: int, photos: list[Path], count: int = 16) -> tuple[np.nd
             crop, matrix = align(rgb, face.landmarks, size)
             masked, mask = style(crop, transform_points(matrix, face.landmarks), rng)
             image = masked.astype(np.float32) / 127.5 - 1
-            noise = rng.uniform(-1, 1, image.shape).astype(np.float32)
-            m = mask[..., None].astype(np.float32)
             crops.append(image)
-            face_inputs.append(np.concatenate([image * (1 - m) + noise * m, m], axis=-1))
+            face_inputs.append(face_input(image, mask[..., None].astype(np.float32), rng))
         if len(crops) >= count:
             break
     if not crops:

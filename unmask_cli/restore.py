@@ -42,6 +42,13 @@ def grey_where_the_photo_is_grey(generated: np.ndarray, crops: np.ndarray, masks
     return out
 
 
+def face_input(crops: np.ndarray, masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Face G's input, as in training: uniform noise in [-1, 1] where the mask is, the crop elsewhere, the mask
+    appended as a 4th channel. `crops` …×S×S×3 in [-1, 1], `masks` …×S×S×1 of 0/1."""
+    noise = rng.uniform(-1.0, 1.0, crops.shape).astype(np.float32)
+    return np.concatenate([crops * (1 - masks) + noise * masks, masks], axis=-1)
+
+
 def restore_batch(
     crops: np.ndarray,
     mask_fn: Callable[[np.ndarray], np.ndarray],
@@ -52,7 +59,5 @@ def restore_batch(
     """crops N×S×S×3 in [-1, 1] → (masks N×S×S×1 of 0/1, restored N×S×S×3 in [-1, 1])."""
     crops = np.ascontiguousarray(crops, np.float32)
     masks = binarize(mask_fn(crops), threshold)
-    noise = rng.uniform(-1.0, 1.0, crops.shape).astype(np.float32)
-    face_in = np.concatenate([crops * (1 - masks) + noise * masks, masks], axis=-1)
-    generated = grey_where_the_photo_is_grey(face_fn(face_in), crops, masks)
+    generated = grey_where_the_photo_is_grey(face_fn(face_input(crops, masks, rng)), crops, masks)
     return masks, generated * masks + crops * (1 - masks)
