@@ -317,6 +317,7 @@ def test_evaluate_compares_model_and_baselines(tiny_models, tmp_path):
     for scores in report["summary"].values():
         assert 0 <= scores["iou"] <= 1 and 0 < scores["psnr_masked"] < 60
         assert 0 < scores["identity_distance"] < 2
+        assert 0 <= scores["bare_faces_restored"] <= 1
     # The baselines fill Mask G's mask with the same pixels around them: identical masks, different fills.
     assert report["summary"]["opencv"]["iou"] == report["summary"]["opencv-ns"]["iou"]
     assert set(report["mask_per_style"]["iou"]) == {"surgical", "n95"}

@@ -56,3 +56,31 @@ def test_mask_follows_head_tilt(aligned_faces):
     inter = np.logical_and(expected, tilted_mask).sum()
     union = np.logical_or(expected, tilted_mask).sum()
     assert inter / union > 0.85  # the mask turned with the head, not an axis-aligned box
+
+
+def _gaps_under_the_eye(synth, crop, lm, seeds) -> np.ndarray:
+    """Per draw: the distance from the left eye's lower lid down to the mask, over the eye-to-mouth distance."""
+    eye_to_mouth = float(np.hypot(*(lm[48:68].mean(0) - lm[36:48].mean(0))))
+    column, lid = round(float(lm[[40, 41], 0].mean())), lm[[40, 41], 1].mean()
+    pts = np.round(lm).astype(int)
+    gaps = []
+    for seed in seeds:
+        _, mask = synth(crop, lm, np.random.default_rng([seed, 99]))
+        assert not mask[pts[36:48, 1], pts[36:48, 0]].any(), "an eye landmark is covered"
+        rows = np.flatnonzero(mask[:, column])
+        gaps.append((rows[rows > lid].min() - lid) / eye_to_mouth)
+    return np.array(gaps)
+
+
+@pytest.mark.parametrize("style", BUILT_IN)
+def test_some_masks_are_worn_up_to_just_under_the_eyes(style, aligned_faces, monkeypatch):
+    # Real masks are often pulled up to the lower lids; a Mask G that never saw one leaves that band of fabric.
+    import unmask_styles.base
+
+    synth = registry.load_synthesizer(style)
+    crop, lm = aligned_faces[0]
+    gaps = _gaps_under_the_eye(synth, crop, lm, range(40))
+    monkeypatch.setattr(unmask_styles.base, "HIGH_CHANCE", 0.0)
+    own_height = _gaps_under_the_eye(synth, crop, lm, range(40))
+    assert (gaps < own_height.min() - 0.03).mean() >= 0.15  # about a third are worn well above the style's own
+    assert (gaps >= own_height.min()).mean() >= 0.4  # most at the style's own height

@@ -264,3 +264,23 @@ def test_d_warmup_trains_only_the_critics_first(tiny_data, tmp_path):
     trainer.fit(max_steps=1)  # then the generator learns at the configured rate
     assert float(trainer.g_opt.learning_rate.numpy()) == pytest.approx(trainer.config.lr)
     assert not all(np.array_equal(a, b) for a, b in zip(g0, trainer.g.get_weights(), strict=True))
+
+
+def test_bare_share_shows_clean_faces_with_an_empty_mask(tiny_data):
+    from unmask_cli import pipelines
+
+    records = pipelines.load_split(tiny_data, 0.0)[0][:16]
+
+    def batch(share: float):
+        ds = pipelines.dataset(tiny_data, records, 32, 16, 0, 0, training=True, bare_share=share)
+        masked, mask, clean = (t.numpy() for t in next(iter(ds)))
+        bare = mask.reshape(16, -1).max(1) == 0
+        return masked, clean, bare
+
+    masked, clean, bare = batch(0.0)
+    assert not bare.any()
+    masked, clean, bare = batch(1.0)
+    assert bare.all() and np.allclose(masked, clean)
+    masked, clean, bare = batch(0.5)
+    assert 0 < bare.sum() < 16
+    assert np.allclose(masked[bare], clean[bare]) and not np.allclose(masked[~bare], clean[~bare])

@@ -20,6 +20,7 @@ import numpy as np
 from unmask_cli import metrics, registry
 from unmask_cli.faces import align, detect_faces, model_file, transform_points
 from unmask_cli.images import ImageError, iter_images, read_rgb
+from unmask_cli.restore import MIN_MASK_FRACTION, binarize
 
 
 @dataclass
@@ -39,6 +40,7 @@ class BackendScores:
     description: str
     rows: list[dict[str, float]] = field(default_factory=list)  # one per case
     outputs: list[np.ndarray] = field(default_factory=list)  # restored crops (uint8), for the sheet
+    bare_faces_restored: float | None = None  # see bare_faces_restored()
 
     def summary(self) -> dict[str, float]:
         def col(key):
@@ -56,6 +58,7 @@ class BackendScores:
             "texture_ratio": float(np.nanmedian(col("texture_ratio"))),
             "identity_distance": float(np.nanmean(col("identity_distance"))),
             "faces": len(self.rows),
+            "bare_faces_restored": self.bare_faces_restored,
         }
 
     def per_style(self, key: str = "iou") -> dict[str, float]:
@@ -144,6 +147,21 @@ def score(cases: list[Case], backend, batch: int = 16) -> BackendScores:
     return BackendScores(backend.name, getattr(backend, "description", backend.name), rows, outputs)
 
 
+def bare_faces_restored(cases: list[Case], backend, batch: int = 16) -> float | None:
+    """Share of the faces, without any mask drawn on them, whose restoration `unmask infer` would paste: Mask G
+    must leave a bare face alone (a group photo has bare faces next to masked ones). None without a Mask G."""
+    if not hasattr(backend, "mask_fn"):
+        return None
+    low, high = backend.value_range
+    clean = list({c.source: c.clean for c in cases}.values())
+    pasted = 0
+    for start in range(0, len(clean), batch):
+        x = np.stack(clean[start : start + batch]).astype(np.float32) / 255.0 * (high - low) + low
+        regions = binarize(backend.mask_fn(x), backend.threshold)
+        pasted += int((regions.reshape(len(x), -1).mean(1) >= MIN_MASK_FRACTION).sum())
+    return pasted / len(clean)
+
+
 def evaluate(
     data: Path,
     backends: Sequence[str],
@@ -165,7 +183,9 @@ def evaluate(
     for backend in instances:
         if on_backend:
             on_backend(backend.name)
-        results.append(score(cases, backend))
+        scores = score(cases, backend)
+        scores.bare_faces_restored = bare_faces_restored(cases, backend)
+        results.append(scores)
     return cases, results
 
 

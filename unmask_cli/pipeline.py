@@ -33,9 +33,9 @@ from unmask_cli.faces import (
     weak_candidates,
 )
 from unmask_cli.images import ImageError, iter_images, read_rgb, write_atomic
+from unmask_cli.restore import MIN_MASK_FRACTION
 
 FEATHER_PX = 2.0  # blur of the blend mask, in crop pixels: hides the seam without touching pixels beyond it
-MIN_MASK_FRACTION = 0.01  # a face whose mask covers less than this of the crop is not wearing one
 STAGES = ("decode", "detect", "align", "model", "blend", "encode")
 
 

@@ -73,10 +73,13 @@ def dataset(
     skip_batches: int = 0,
     training: bool = True,
     strong_augment: bool = False,
+    bare_share: float = 0.0,
 ) -> tf.data.Dataset:
     """Batches of (masked, mask, clean): images in [-1, 1], mask in {0, 1}, all S×S.
 
     Training: a seeded permutation for `epoch`, starting after `skip_batches` batches, with augmentation.
+    `bare_share` of the training samples show the clean face with an empty mask: Mask G must also learn that a
+    face without a mask has nothing to replace (a group photo has bare faces next to masked ones).
     """
     root = Path(root)
     order = np.arange(len(records))
@@ -93,6 +96,10 @@ def dataset(
         mask = tf.cast(_decode(mask_path, 1, size) > 0.5, tf.float32)
         if training:
             sample_seed = tf.stack([tf.cast(seed, tf.int64) * 100003 + epoch, i])
+            if bare_share > 0:
+                bare = tf.random.stateless_uniform([], _sub_seed(sample_seed, 7)) < bare_share
+                masked = tf.where(bare, clean, masked)
+                mask = tf.where(bare, tf.zeros_like(mask), mask)
             masked, mask, clean = _augment(masked, mask, clean, sample_seed, strong_augment)
         return masked * 2 - 1, mask, clean * 2 - 1
 

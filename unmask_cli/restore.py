@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 GROW_PX = 1  # Face G was trained on Mask G's mask grown by 1 px (see training.FaceTrainer.hole_mask)
+MIN_MASK_FRACTION = 0.01  # a face whose mask covers less than this of the crop is not wearing one
 
 
 def largest_region(mask: np.ndarray) -> np.ndarray:

@@ -55,6 +55,8 @@ class TrainConfig:
     strategy: str = "default"
     lr_decay_epochs: int = 0  # pix2pix-style: lr falls linearly to 0 over the last N epochs (0: constant)
     init: str | None = None  # exported fp32 ONNX generator whose weights a new run starts from
+    # Mask G only
+    bare_share: float = 0.0  # share of training samples shown without their mask (target: empty)
     # Face G only
     mask_source: str = "gt"  # "gt": the synthesized mask; "mask_g": Mask G's prediction (original recipe)
     mask_run: str | None = None  # run folder of a trained Mask G, for mask_source=mask_g
@@ -232,6 +234,7 @@ class Trainer:
                 epoch,
                 skip_batches=offset,
                 strong_augment=self.strong_augment,
+                bare_share=cfg.bare_share if cfg.kind == "mask" else 0.0,
             )
             ds = ds.take(self.steps_per_epoch - offset)
             dist = self.strategy.experimental_distribute_dataset(ds)

@@ -35,10 +35,13 @@ class OpenCVTelea:
         self.radius = radius
         self.description = f"cv2.inpaint ({'Telea' if self.method == cv2.INPAINT_TELEA else 'Navier-Stokes'})"
 
+    def mask_fn(self, x: np.ndarray) -> np.ndarray:
+        """Mask G's probabilities (the same model the generator backends use)."""
+        return self.session.run(None, {self.session.get_inputs()[0].name: np.ascontiguousarray(x, np.float32)})[0]
+
     def run(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         crops = np.ascontiguousarray(crops, np.float32)
-        name = self.session.get_inputs()[0].name
-        masks = binarize(self.session.run(None, {name: crops})[0], self.threshold)
+        masks = binarize(self.mask_fn(crops), self.threshold)
         return masks, inpaint(crops, masks, self.method, self.radius)
 
 

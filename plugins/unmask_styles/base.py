@@ -25,6 +25,10 @@ def superellipse(h: int, w: int, power: float, width: float = 1.0, height: float
     return ((np.abs(x) ** power + np.abs(y) ** power) <= 1.0).astype(np.float32)
 
 
+# Real masks are often pulled up to just under the lower lids (on the real photos, about 0.05-0.15 of the
+# eye-to-mouth distance below them); drawn at the styles' own height only, Mask G left that top band of fabric.
+HIGH_CHANCE = 0.35
+HIGH_UNDER_EYE = (0.07, 0.16)
 PRINT_CHANCE = 0.3  # real masks often carry a brand logo, a slogan or a badge; Mask G must take those as mask too
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
@@ -78,12 +82,22 @@ class WarpedMask:
     loop_colours = ((0.92, 0.92, 0.92),)
 
     def jitter(self, rng: np.random.Generator) -> Layout:
-        """The style's layout, varied a little per sample as real masks are worn differently."""
+        """The style's layout, varied per sample as real masks are worn differently: most a little lower or
+        higher than the style's own, some pulled up to just under the eyes."""
         base = self.layout
+        top_end = base.top_end
+        if rng.random() < HIGH_CHANCE:
+            bridge = max(0.2, base.bridge - rng.uniform(0.08, 0.22))
+            under_eye = rng.uniform(*HIGH_UNDER_EYE)
+            top_end = max(top_end, 1)  # from jaw point 0 (eye level) a high edge would cross the eye's corner
+        else:
+            bridge = base.bridge + rng.uniform(-0.08, 0.08)
+            under_eye = base.under_eye + rng.uniform(-0.04, 0.05)
         return dataclasses.replace(
             base,
-            bridge=base.bridge + rng.uniform(-0.08, 0.08),
-            under_eye=base.under_eye + rng.uniform(-0.04, 0.05),
+            bridge=bridge,
+            under_eye=under_eye,
+            top_end=top_end,
             below_chin=base.below_chin + rng.uniform(-0.02, 0.04),
         )
 

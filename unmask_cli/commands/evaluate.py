@@ -42,10 +42,13 @@ def evaluate(
     for r in results:
         s = summaries[r.backend]
         row = [r.backend, *(f"{s[k]:.3f}" for k in keys)]
+        bare = s["bare_faces_restored"]
+        row.append("—" if bare is None else f"{bare:.1%}")
         if reference is not None:
             row.append(f"{s['psnr_masked'] - reference['psnr_masked']:+.2f} dB")
         rows.append(row)
     columns = ["backend", "PSNR mask", "SSIM mask", "PSNR face", "SSIM face", "texture", "identity dist"]
+    columns.append("bare faces changed")  # faces without a mask that infer would still paint over
     if reference is not None:
         columns.append("PSNR vs Telea")
     faces = len({c.source for c in cases})

@@ -106,6 +106,9 @@ def train_mask(
     resume: ResumeOpt = False,
     strategy: StrategyOpt = "default",
     init: InitOpt = None,
+    bare_share: Annotated[
+        float, typer.Option(help="Share of samples shown without their mask (target: nothing to replace).")
+    ] = 0.1,
     as_json: JsonOpt = False,
 ) -> None:
     """Train Mask G (U-Net segmentation of the face mask): BCE + Dice, validation IoU."""
@@ -125,6 +128,7 @@ def train_mask(
         checkpoint_every=checkpoint_every,
         strategy=strategy,
         init=str(init) if init else None,
+        bare_share=bare_share,
     )
     _train(config, out, resume, max_steps, as_json)
 
