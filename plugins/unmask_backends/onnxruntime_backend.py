@@ -6,17 +6,26 @@ from pathlib import Path
 
 import numpy as np
 
-from unmask_cli.model_card import FACE_FILE, MASK_FILE, ModelFileError, parse, variant_file
+from unmask_cli.model_card import FACE_FILE, MASK_FILE, ModelFileError, check_input_shape, parse, variant_file
 from unmask_cli.restore import restore_batch
 from unmask_cli.runtime import ProviderError, create_session
 
 
 def model_path(models_dir: Path, filename: str, precision: str) -> Path:
-    return Path(models_dir) / variant_file(filename, precision)
+    """The file of one model at one precision; an unknown precision, or one whose files were never exported next
+    to the fp32 model, is a ModelFileError saying so (rather than a plain "not found")."""
+    path = Path(models_dir) / variant_file(filename, precision)
+    if precision != "fp32" and not path.is_file() and (Path(models_dir) / filename).is_file():
+        raise ModelFileError(
+            f"no {precision} model files in {models_dir} ({path.name} is missing; export them with "
+            f"`unmask export --onnx --{precision}`, or use fp32)"
+        )
+    return path
 
 
 def open_model(path: Path, device: str, providers, threads):
-    """(session, ModelInfo, warning). Any unusable file becomes a ModelFileError naming it."""
+    """(session, ModelInfo, warning). Any unusable file becomes a ModelFileError naming it, including one whose
+    graph does not take the input its metadata states."""
     if not path.is_file():
         raise ModelFileError(f"{path}: model file not found (run `unmask export --onnx`, or reinstall)")
     try:
@@ -27,6 +36,7 @@ def open_model(path: Path, device: str, providers, threads):
         reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         raise ModelFileError(f"{path}: not a loadable ONNX model ({reason})") from exc
     info = parse(path, dict(session.get_modelmeta().custom_metadata_map))
+    check_input_shape(info, session.get_inputs()[0].shape)
     return session, info, warning
 
 
@@ -55,7 +65,7 @@ class OnnxRuntimeBackend:
             raise ModelFileError(f"{models_dir}: Mask G and Face G disagree on input size")
         self.input_size = self.mask_info.input_size
         self.value_range = self.mask_info.value_range
-        self.threshold = float(self.mask_info.props.get("threshold", 0.5))
+        self.threshold = self.mask_info.threshold
         self.warnings = [w for w in (w1, w2) if w]
         self.providers = self.face_session.get_providers()
         self.description = f"onnxruntime {precision} on {self.providers[0]}"

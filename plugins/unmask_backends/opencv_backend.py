@@ -30,7 +30,7 @@ class OpenCVTelea:
             model_path(models_dir, MASK_FILE, precision), device, providers, threads
         )
         self.input_size, self.value_range = info.input_size, info.value_range
-        self.threshold = float(info.props.get("threshold", 0.5))
+        self.threshold = info.threshold
         self.warnings = [warning] if warning else []
         self.radius = radius
         self.description = f"cv2.inpaint ({'Telea' if self.method == cv2.INPAINT_TELEA else 'Navier-Stokes'})"

@@ -1,0 +1,123 @@
+"""Model files are checked when they load: metadata that the graph or the backends cannot honour, and precisions
+without files, are one line naming the file, never a crash in the middle of a batch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+from unmask_backends.onnxruntime_backend import OnnxRuntimeBackend
+from unmask_backends.opencv_backend import OpenCVTelea
+
+from tests.conftest import ROOT, SAMPLES
+from tests.toy_models import write_models
+from unmask_cli.cli import app
+from unmask_cli.model_card import ModelFileError, variant_file
+
+pytest.importorskip("onnx")  # builds the toy models
+pytest.importorskip("onnxruntime")
+
+SHIPPED = ROOT / "exported"
+
+
+def _error_line(exc: pytest.ExceptionInfo) -> str:
+    message = str(exc.value)
+    assert "\n" not in message
+    return message
+
+
+def test_toy_models_load(tmp_path):
+    backend = OnnxRuntimeBackend(write_models(tmp_path / "m"))
+    assert (backend.input_size, backend.threshold) == (32, 0.5)
+
+
+@pytest.mark.parametrize(
+    "props, words",
+    [
+        ({"threshold": "abc"}, "threshold 'abc' is not a number"),
+        ({"threshold": "nan"}, "threshold 'nan'"),
+        ({"threshold": "1.5"}, "between 0 and 1"),
+        ({"layout": "NCHW"}, "layout NCHW is not supported"),
+        ({"value_range": "0,255"}, "value range 0,255 is not supported"),
+    ],
+)
+def test_metadata_the_backends_cannot_honour_is_refused(tmp_path, props, words):
+    models = write_models(tmp_path / "m", mask_props=props)
+    for backend in (OnnxRuntimeBackend, OpenCVTelea):
+        with pytest.raises(ModelFileError) as exc:
+            backend(models)
+        assert words in _error_line(exc) and "mask_g.onnx" in str(exc.value)
+
+
+def test_input_size_that_the_graph_does_not_take_is_refused_at_load(tmp_path):
+    models = write_models(tmp_path / "m", size=96, graph_size=32)
+    with pytest.raises(ModelFileError) as exc:
+        OnnxRuntimeBackend(models)
+    assert "mask_g.onnx" in _error_line(exc) and "96×96" in str(exc.value) and "N×32×32×3" in str(exc.value)
+
+
+def test_threshold_from_the_metadata_is_used(tmp_path):
+    backend = OnnxRuntimeBackend(write_models(tmp_path / "m", mask_props={"threshold": "0.7"}))
+    assert backend.threshold == 0.7
+
+
+@pytest.mark.parametrize("precision", ["fp8", "FP16", "int4", ""])
+def test_unknown_precision_is_named_as_such(tmp_path, precision):
+    models = write_models(tmp_path / "m")
+    with pytest.raises(ModelFileError) as exc:
+        OnnxRuntimeBackend(models, precision=precision)
+    assert f"unknown precision '{precision}'" in _error_line(exc) and "fp32, fp16, int8" in str(exc.value)
+    with pytest.raises(ModelFileError):
+        variant_file("mask_g.onnx", precision)
+
+
+def test_precision_without_files_says_which_and_how_to_export(tmp_path):
+    models = write_models(tmp_path / "m")
+    with pytest.raises(ModelFileError) as exc:
+        OnnxRuntimeBackend(models, precision="fp16")
+    assert "no fp16 model files in" in _error_line(exc) and "--fp16" in str(exc.value)
+    write_models(models, precision="fp16")  # once exported, the variant loads
+    assert OnnxRuntimeBackend(models, precision="fp16").input_size == 32
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_shipped_models_pass_the_checks(precision):
+    if not (SHIPPED / variant_file("mask_g.onnx", precision)).is_file():
+        pytest.skip(f"no shipped {precision} models")
+    backend = OnnxRuntimeBackend(SHIPPED, precision=precision)
+    assert backend.input_size == 128 and 0 < backend.threshold < 1
+
+
+def test_cli_refuses_a_bad_model_in_one_line(tmp_path):
+    models = write_models(tmp_path / "m", mask_props={"threshold": "abc"})
+    code = (
+        "from typer.testing import CliRunner; from unmask_cli.cli import app; import sys; "
+        f"r = CliRunner().invoke(app, ['infer', {str(SAMPLES)!r}, '--out', {str(tmp_path / 'o')!r}, "
+        f"'--models', {str(models)!r}]); sys.stderr.write(r.output); sys.exit(r.exit_code)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "threshold" in lines[0] and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("option", [["--backend", "onnxruntime"], ["--backend", "onnxruntime:fp8"]])
+def test_evaluate_refuses_a_bad_model_in_one_line(tmp_path, option):
+    models = write_models(tmp_path / "m", size=64, graph_size=32)
+    result = CliRunner().invoke(app, ["evaluate", str(SAMPLES), "--models", str(models), *option])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert ("metadata says 64×64" in result.output) or ("unknown precision 'fp8'" in result.output)
+
+
+def test_benchmark_reports_a_bad_model_and_goes_on(tmp_path):
+    from unmask_cli.benchmark import bench_models
+
+    good, bad = write_models(tmp_path / "good"), write_models(tmp_path / "bad", mask_props={"threshold": "x"})
+    report = bench_models(["onnxruntime"], [1], 0.01, bad)
+    assert "threshold 'x'" in report.errors["onnxruntime"] and not report.timings
+    report = bench_models(["onnxruntime", "onnxruntime:fp8"], [1], 0.01, Path(good))
+    assert report.timings and "unknown precision" in report.errors["onnxruntime:fp8"]
