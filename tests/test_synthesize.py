@@ -1,8 +1,11 @@
 import hashlib
 import json
+import re
+import shutil
 import subprocess
 import sys
 
+import numpy as np
 from typer.testing import CliRunner
 
 from unmask_cli.cli import app
@@ -84,3 +87,59 @@ def test_append_jsonl_starts_on_a_fresh_line(tmp_path):
     path.write_text('{"a": 1}\n{"torn')
     append_jsonl(path, [{"b": 2}])
     assert list(read_jsonl(path)) == [{"a": 1}, {"b": 2}]
+
+
+def test_face_keys_differ_for_names_that_slug_alike():
+    from unmask_cli.data import face_key
+
+    names = ["é.jpg", "ü.jpg", "a b.jpg", "a_b.jpg", "张三.jpg", "李四.jpg", "A.jpg", "a.jpg", "x/y.jpg", "x_y.jpg"]
+    keys = [face_key(name, 0) for name in names]
+    assert len({k.lower() for k in keys}) == len(names)  # unique even on a case-insensitive file system
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", k) for k in keys)
+    assert face_key("a b.jpg", 0).startswith("a_b_jpg_")  # still readable
+    long_key = face_key("/".join(["folder" * 20] * 10) + "/photo.jpg", 3)
+    assert len(long_key) < 120 and long_key.endswith("_f3") and "photo_jpg" in long_key
+    assert face_key("caf\udce9.jpg", 0) != face_key("caf\udce8.jpg", 0)  # names that are not UTF-8
+
+
+def test_photos_whose_names_slug_alike_each_keep_their_samples(face_photos, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    names = ["é.jpg", "ü.jpg", "a b.jpg", "a_b.jpg"]
+    for name, photo in zip(names, face_photos, strict=False):
+        shutil.copy(photo, src / name)
+    out = tmp_path / "ds"
+    result = runner.invoke(app, ["synthesize", str(src), str(out), "--json", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    records = load_manifest(out)
+    assert sorted(r["source"] for r in records) == sorted(names)
+    for field in ("id", "clean", "masked", "mask"):
+        assert len({r[field] for r in records}) == 4, field
+    assert len(list((out / "clean").glob("*.png"))) == 4
+    # every clean face still matches its own photo's face (no photo wrote over another's files)
+    from unmask_cli.faces import align, detect_faces
+    from unmask_cli.images import read_rgb
+
+    for r in records:
+        rgb = read_rgb(src / r["source"])
+        crop, _ = align(rgb, detect_faces(rgb)[0].landmarks, 128)
+        assert np.abs(read_rgb(out / r["clean"]).astype(int) - crop).mean() < 1
+
+
+def test_dataset_written_before_hashed_keys_still_resumes(sample_folder, tmp_path, monkeypatch):
+    from unmask_cli import data
+
+    def old_face_key(source, face_index):  # the key of datasets made before the hash was added
+        return f"{re.sub(r'[^A-Za-z0-9_-]+', '_', source).strip('_')}_f{face_index}"
+
+    out = tmp_path / "ds"
+    with monkeypatch.context() as patch:
+        patch.setattr(data, "face_key", old_face_key)
+        first = runner.invoke(app, ["synthesize", str(sample_folder), str(out), "--limit", "2"])
+    assert first.exit_code == 0, first.output
+    old_ids = {r["id"] for r in load_manifest(out)}
+    again = runner.invoke(app, ["synthesize", str(sample_folder), str(out), "--json"])
+    report = json.loads(again.stdout)
+    assert (report["already_done"], report["written"]) == (2, 2)
+    records = load_manifest(out)  # only samples whose three files exist
+    assert len(records) == 4 and old_ids <= {r["id"] for r in records}

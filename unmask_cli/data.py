@@ -15,6 +15,7 @@ readers ignore a torn last line.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -26,12 +27,25 @@ from typing import Any
 MANIFEST = "manifest.jsonl"
 SKIPPED = "skipped.jsonl"
 CONFIG = "config.json"
+OUTPUT_DIRS = ("clean", "masked", "mask")  # the image folders synthesize writes
+SLUG_CHARS = 80  # the readable part of a key; the hash keeps keys unique, the cut keeps names under 255 bytes
+
+
+def source_bytes(source: str) -> bytes:
+    """A source name as bytes; surrogateescape round-trips file names that are not valid UTF-8."""
+    return source.encode("utf-8", "surrogateescape")
 
 
 def face_key(source: str, face_index: int) -> str:
-    """File-name-safe id of one face of one source photo (relative path, so same stems don't collide)."""
-    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", source).strip("_")
-    return f"{safe}_f{face_index}"
+    """File-name-safe id of one face of one source photo: a readable slug of the relative path, plus a hash of
+    the path itself, since slugs alone collide (`é.jpg` and `ü.jpg` are both `jpg`; `a b.jpg` and `a_b.jpg` too).
+    48 bits of hash: crc32's 32 would collide within ~100k photos whose names share a slug (all-CJK names).
+
+    Datasets written before the hash keep their stored file names: readers and resume go by the manifest's
+    `source` and file fields, never by recomputing keys."""
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", source).strip("_")[-SLUG_CHARS:].lstrip("_")
+    digest = hashlib.sha256(source_bytes(source)).hexdigest()[:12]
+    return f"{safe}_{digest}_f{face_index}" if safe else f"{digest}_f{face_index}"
 
 
 def sample_key(source: str, face_index: int, variant: int) -> str:
@@ -80,5 +94,5 @@ def split(records: list[dict[str, Any]], val_fraction: float) -> tuple[list[dict
     cut = round(val_fraction * 1000)
     train, val = [], []
     for r in records:
-        (val if zlib.crc32(r["source"].encode()) % 1000 < cut else train).append(r)
+        (val if zlib.crc32(source_bytes(r["source"])) % 1000 < cut else train).append(r)
     return train, val

@@ -71,7 +71,7 @@ def resolve_styles(style: str) -> tuple[tuple[str, ...], list[str]]:
 
 def sample_rng(seed: int, source: str, face_index: int, variant: int) -> np.random.Generator:
     """One generator per sample, from the run seed and the sample's identity: order and workers don't matter."""
-    return np.random.default_rng([seed, zlib.crc32(source.encode()), face_index, variant])
+    return np.random.default_rng([seed, zlib.crc32(data.source_bytes(source)), face_index, variant])
 
 
 def process_photo(path: Path, source: str, out: Path, config: SynthesisConfig) -> PhotoResult:
