@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from unmask_cli.cli import app
@@ -143,3 +144,81 @@ def test_dataset_written_before_hashed_keys_still_resumes(sample_folder, tmp_pat
     assert (report["already_done"], report["written"]) == (2, 2)
     records = load_manifest(out)  # only samples whose three files exist
     assert len(records) == 4 and old_ids <= {r["id"] for r in records}
+
+
+@pytest.mark.parametrize("inside", ["data", "."])
+def test_output_inside_the_source_is_not_read_back(sample_folder, inside):
+    out = sample_folder / inside
+    for _ in range(2):
+        result = runner.invoke(app, ["synthesize", str(sample_folder), str(out), "--json", "--workers", "1"])
+        assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["photos"], report["already_done"], report["written"]) == (4, 4, 0)
+    assert len(load_manifest(out)) == 4
+
+
+def _one_error(result) -> str:
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error "), lines
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "case, words",
+    [
+        ("file", "not a folder"),
+        ("under_file", "cannot write there"),
+        ("torn_config", "config.json: unreadable"),
+        ("list_config", "not a dataset config"),
+        ("config_folder", "config.json: unreadable"),
+    ],
+)
+def test_bad_output_folder_is_one_error_line(sample_folder, tmp_path, case, words):
+    out = tmp_path / "ds"
+    if case == "file":
+        out.write_bytes(b"x")
+    elif case == "under_file":
+        (tmp_path / "afile.jpg").write_bytes(b"x")
+        out = tmp_path / "afile.jpg" / "ds"
+    else:
+        out.mkdir()
+        config = out / "config.json"
+        if case == "config_folder":
+            config.mkdir()
+        else:
+            config.write_text('{"style": "ran\x01' if case == "torn_config" else "[]")
+    result = runner.invoke(app, ["synthesize", str(sample_folder), str(out)])
+    assert words in _one_error(result)
+
+
+def test_unwritable_output_folder_is_one_error_line_before_any_photo(sample_folder, tmp_path, monkeypatch):
+    from unmask_cli import outputs, synthesize
+
+    def refuse(*args, **kwargs):  # what a read-only folder does (root ignores chmod, so it is simulated)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(outputs.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(synthesize, "process_photo", lambda *a: pytest.fail("work started"))
+    result = runner.invoke(app, ["synthesize", str(sample_folder), str(tmp_path / "ds")])
+    assert "cannot write there (Permission denied)" in _one_error(result)
+
+
+def test_write_failure_during_the_run_is_one_error_line(sample_folder, tmp_path, monkeypatch):
+    from unmask_cli import synthesize
+
+    def full(path, records):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(synthesize.data, "append_jsonl", full)
+    result = runner.invoke(app, ["synthesize", str(sample_folder), str(tmp_path / "ds"), "--limit", "1"])
+    assert result.exit_code == 2 and "No space left on device" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("limit", ["0", "-1"])
+def test_limit_below_one_is_refused(sample_folder, tmp_path, limit):
+    result = runner.invoke(app, ["synthesize", str(sample_folder), str(tmp_path / "ds"), "--limit", limit])
+    assert result.exit_code == 2 and "--limit" in result.output
+    assert not (tmp_path / "ds").exists()

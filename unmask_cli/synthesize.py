@@ -17,12 +17,17 @@ import numpy as np
 from unmask_cli import data, registry
 from unmask_cli.faces import align, detect_faces, transform_points
 from unmask_cli.images import ImageError, iter_images, read_rgb, write_atomic, write_bytes_atomic
+from unmask_cli.outputs import OutputPathError, check_writable_folder
 
 MIN_FACE_FRACTION = 0.25  # a face box narrower than this share of S would be upscaled into mush
 
 
-class ConfigMismatch(ValueError):
-    pass
+class DatasetError(ValueError):
+    """OUT cannot take this dataset (not a folder, not writable, unreadable config); one line naming the path."""
+
+
+class ConfigMismatch(DatasetError):
+    """OUT holds a dataset made with other settings."""
 
 
 @dataclass(frozen=True)
@@ -123,19 +128,46 @@ def process_photo(path: Path, source: str, out: Path, config: SynthesisConfig) -
     return result
 
 
+def prepare_out(out: Path) -> None:
+    """Create OUT and its image folders, each proven writable, so that a bad OUT is one line before any photo is
+    read rather than a traceback in the middle."""
+    for folder in (out, *(out / sub for sub in data.OUTPUT_DIRS)):
+        try:
+            check_writable_folder(folder)
+        except OutputPathError as exc:
+            raise DatasetError(str(exc)) from exc
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        have = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc).splitlines()[0]
+        raise DatasetError(
+            f"{path}: unreadable ({reason}); restore it, or delete it to resume with the same settings"
+        ) from exc
+    if not isinstance(have, dict):
+        raise DatasetError(f"{path}: not a dataset config (a JSON object expected); restore or delete it")
+    return have
+
+
 def check_config(out: Path, config: SynthesisConfig) -> None:
     """A rerun resumes only into a folder made with the same settings, so one dataset never mixes two."""
+    out = Path(out)
+    prepare_out(out)
     path = out / data.CONFIG
     wanted = {k: v for k, v in asdict(config).items() if k != "styles"}
-    if path.is_file():
-        have = json.loads(path.read_text())
+    if path.exists():
+        have = _read_config(path)
         diff = {k: (have.get(k), v) for k, v in wanted.items() if have.get(k) != v}
         if diff:
             said = ", ".join(f"{k}={a} (now {b})" for k, (a, b) in diff.items())
             raise ConfigMismatch(f"{out} was made with {said}; use a new output folder")
     else:
-        out.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(path, json.dumps(wanted, indent=2).encode())
+        try:
+            write_bytes_atomic(path, json.dumps(wanted, indent=2).encode())
+        except OSError as exc:
+            raise DatasetError(f"{path}: cannot write ({exc.strerror or exc})") from exc
 
 
 _WORKER: dict[str, Any] = {}
@@ -153,12 +185,19 @@ def _work(item: tuple[str, str]) -> PhotoResult:
         return PhotoResult(source=source, skipped=f"failed: {type(exc).__name__}: {exc}".splitlines()[0])
 
 
+def is_own_output(path: Path, out: Path) -> bool:
+    """Whether `path` is an image this dataset wrote: with OUT inside SRC, a rerun must not read them back as
+    photos (the whole of OUT is not excluded, so that `synthesize faces faces` still finds the photos)."""
+    resolved = Path(path).resolve()
+    return any(resolved.is_relative_to((Path(out) / sub).resolve()) for sub in data.OUTPUT_DIRS)
+
+
 def plan(src: Path, out: Path, limit: int | None) -> tuple[list[tuple[str, str]], int]:
     """(photos still to do as (path, source-relative name), count already done by an earlier run)."""
     src = Path(src)
     done = {r["source"] for r in data.read_jsonl(out / data.MANIFEST)}
     done |= {r["source"] for r in data.read_jsonl(out / data.SKIPPED)}
-    paths = list(iter_images([src]))
+    paths = [p for p in iter_images([src]) if not is_own_output(p, out)]
     if limit is not None:
         paths = paths[:limit]
     base = src if src.is_dir() else src.parent

@@ -18,7 +18,7 @@ def synthesize(
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same masks.")] = 0,
     size: Annotated[int, typer.Option(help="Side of the aligned face crops, in pixels.")] = 128,
     variants: Annotated[int, typer.Option(help="Masked versions of every face.")] = 1,
-    limit: Annotated[int | None, typer.Option(help="Use only the first N photos.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N photos.")] = None,
     workers: Annotated[int | None, typer.Option(help="Processes (default: one per core).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
 ) -> None:
@@ -41,23 +41,27 @@ def synthesize(
     config = synth.SynthesisConfig(style=style, seed=seed, size=size, variants=variants, styles=styles)
     try:
         synth.check_config(out, config)
-    except synth.ConfigMismatch as exc:
+    except synth.DatasetError as exc:
         ui.fail(str(exc))
         raise typer.Exit(2) from None
     base = src if src.is_dir() else src.parent
     start = time.perf_counter()
-    with ui.progress() as bar:
-        task = bar.add_task("synthesize", total=None, status="")
+    try:
+        with ui.progress() as bar:
+            task = bar.add_task("synthesize", total=None, status="")
 
-        def on_start(total: int) -> None:
-            bar.update(task, total=total)
+            def on_start(total: int) -> None:
+                bar.update(task, total=total)
 
-        def on_result(result) -> None:
-            if result.skipped:
-                ui.warn(str(base / result.source), result.skipped)
-            bar.update(task, advance=1, status=f"{result.faces} face(s)")
+            def on_result(result) -> None:
+                if result.skipped:
+                    ui.warn(str(base / result.source), result.skipped)
+                bar.update(task, advance=1, status=f"{result.faces} face(s)")
 
-        summary = synth.run(src, out, config, limit, workers, on_start, on_result)
+            summary = synth.run(src, out, config, limit, workers, on_start, on_result)
+    except OSError as exc:  # the manifest could not be written (disk full, folder gone): finished photos are kept
+        ui.fail(f"{out}: writing the dataset failed ({exc.strerror or exc}); a rerun resumes")
+        raise typer.Exit(2) from None
     seconds = time.perf_counter() - start
     processed = summary.photos - summary.already_done
     report = {
