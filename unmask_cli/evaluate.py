@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from unmask_cli import metrics, registry
+from unmask_cli.data import source_bytes
 from unmask_cli.faces import align, detect_faces, model_file, transform_points
 from unmask_cli.images import ImageError, iter_images, read_rgb
 from unmask_cli.restore import MIN_MASK_FRACTION, binarize
@@ -66,22 +67,41 @@ class BackendScores:
         return {s: float(np.nanmean([r[key] for r in self.rows if r["style"] == s])) for s in styles}
 
 
-def make_cases(data: Path, styles: Sequence[str], size: int, limit: int | None = None) -> list[Case]:
-    """Aligned faces of DATA, each wearing every style (seed from the photo's name: the same on every run)."""
+def _first_face(path: Path):
+    """(RGB image, its first face), or raise ImageError with the one-line reason the photo cannot be used."""
+    rgb = read_rgb(path)
+    try:
+        faces = detect_faces(rgb)
+    except Exception as exc:  # dlib fails on some shapes (extreme aspect ratios): one line, the rest goes on
+        first = next(iter(str(exc).strip().splitlines()), "")
+        raise ImageError(f"face detection failed ({type(exc).__name__}: {first})") from exc
+    if not faces:
+        raise ImageError("no face found")
+    return rgb, faces[0]
+
+
+def make_cases(
+    data: Path,
+    styles: Sequence[str],
+    size: int,
+    limit: int | None = None,
+    on_skip: Callable[[Path, str], None] | None = None,
+) -> list[Case]:
+    """Aligned faces of DATA, each wearing every style (seed from the photo's name: the same on every run).
+    A photo that cannot be used is reported through `on_skip(path, reason)` and left out."""
     cases = []
     paths = list(iter_images([Path(data)]))[:limit] if limit else list(iter_images([Path(data)]))
     for path in paths:
         try:
-            rgb = read_rgb(path)
-        except ImageError:
+            rgb, face = _first_face(path)
+        except ImageError as exc:
+            if on_skip:
+                on_skip(path, str(exc))
             continue
-        faces = detect_faces(rgb)
-        if not faces:
-            continue
-        crop, matrix = align(rgb, faces[0].landmarks, size)
-        lm = transform_points(matrix, faces[0].landmarks)
+        crop, matrix = align(rgb, face.landmarks, size)
+        lm = transform_points(matrix, face.landmarks)
         for style in styles:
-            rng = np.random.default_rng([zlib.crc32(path.name.encode()), zlib.crc32(style.encode())])
+            rng = np.random.default_rng([zlib.crc32(source_bytes(path.name)), zlib.crc32(style.encode())])
             masked, mask = registry.load_synthesizer(style)(crop, lm, rng)
             cases.append(Case(path.name, style, crop, masked, mask, lm))
     return cases
@@ -170,13 +190,16 @@ def evaluate(
     limit: int | None = None,
     on_backend: Callable[[str], None] | None = None,
     backend_options: dict | None = None,
+    on_skip: Callable[[Path, str], None] | None = None,
 ) -> tuple[list[Case], list[BackendScores]]:
+    if not Path(data).exists():
+        raise FileNotFoundError(f"{data}: no such file or folder")
     styles = list(styles or registry.names(registry.SYNTHESIZERS))
     instances = []
     for name in backends:
         instances.append(registry.open_backend(name, models_dir=Path(models_dir), **(backend_options or {})))
     size = instances[0].input_size
-    cases = make_cases(data, styles, size, limit)
+    cases = make_cases(data, styles, size, limit, on_skip)
     if not cases:
         raise FileNotFoundError(f"{data}: no face found to evaluate on")
     results = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,7 @@ def evaluate(
     backend: Annotated[list[str] | None, typer.Option(help="Backends to compare (repeat the option).")] = None,
     styles: Annotated[list[str] | None, typer.Option(help="Mask styles (default: every installed one).")] = None,
     models: Annotated[Path, typer.Option(help="Folder of exported models.")] = Path("exported"),
-    limit: Annotated[int | None, typer.Option(help="Use only the first N photos.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N photos.")] = None,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write all figures to this JSON file.")] = None,
     sheet: Annotated[Path | None, typer.Option(help="Write a sample sheet (PNG) here.")] = None,
 ) -> None:
@@ -25,14 +26,33 @@ def evaluate(
     from unmask_cli import evaluate as ev
     from unmask_cli.images import write_atomic, write_bytes_atomic
     from unmask_cli.model_card import ModelFileError
+    from unmask_cli.outputs import OutputPathError, check_output_file
+    from unmask_cli.runtime import ProviderError
 
+    if not data.exists():
+        ui.fail(f"{data}: no such file or folder")
+        raise typer.Exit(2)
+    try:  # before the long evaluation, not after it
+        if json_file:
+            check_output_file(json_file, inputs=[data])
+        if sheet:
+            check_output_file(sheet, image=True, inputs=[data])
+    except OutputPathError as exc:
+        ui.fail(str(exc))
+        raise typer.Exit(2) from None
     names = backend or ["onnxruntime", "opencv", "opencv-ns"]
     try:
         with ui.err.status("evaluating…") as status:
             cases, results = ev.evaluate(
-                data, names, styles, models, limit, on_backend=lambda n: status.update(f"evaluating {n}…")
+                data,
+                names,
+                styles,
+                models,
+                limit,
+                on_backend=lambda n: status.update(f"evaluating {n}…"),
+                on_skip=lambda path, reason: ui.warn(str(path), reason),
             )
-    except (registry.PluginError, ModelFileError, FileNotFoundError) as exc:
+    except (registry.PluginError, ModelFileError, ProviderError, FileNotFoundError) as exc:
         ui.fail(str(exc))
         raise typer.Exit(2) from None
     summaries = {r.backend: r.summary() for r in results}
@@ -73,6 +93,21 @@ def evaluate(
             "mask_per_style": {"iou": per_style, "dice": dice, "region_iou": region, "region_coverage": coverage},
             "backends": {r.backend: r.description for r in results},
         }
-        write_bytes_atomic(json_file, json.dumps(payload, indent=2).encode())
+        _write(json_file, lambda path: write_bytes_atomic(path, json.dumps(payload, indent=2).encode()))
     if sheet:
-        write_atomic(sheet, ev.sheet(cases, results))
+        _write(sheet, lambda path: write_atomic(path, ev.sheet(cases, results)))
+
+
+def _write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write one result file; a failure the start-up check could not foresee (disk full) is one line, rc 2."""
+    import cv2
+
+    from unmask_cli.images import ImageError
+
+    try:
+        write(path)
+    except (OSError, ImageError, cv2.error) as exc:
+        lines = str(exc).strip().splitlines()
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else (lines or [type(exc).__name__])[0]
+        ui.fail(f"{path}: cannot write ({reason})")
+        raise typer.Exit(2) from None

@@ -1,0 +1,129 @@
+"""`unmask evaluate` with bad inputs and bad output paths: one line each, checked before the long work."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tests.toy_models import write_models
+from unmask_cli import evaluate as ev
+from unmask_cli.cli import app
+
+pytest.importorskip("onnx")  # builds the toy models
+pytest.importorskip("onnxruntime")
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def models(tmp_path):
+    return write_models(tmp_path / "models")
+
+
+@pytest.fixture
+def photos(tmp_path, face_photos):
+    """Two real faces and four files that cannot be evaluated on."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for path in face_photos[:2]:
+        shutil.copy(path, folder / path.name)
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8)
+    cv2.imwrite(str(folder / "no_face.png"), np.full((200, 200, 3), 127, np.uint8))
+    cv2.imwrite(str(folder / "tiny.png"), np.full((4, 4, 3), 127, np.uint8))
+    return folder
+
+
+def _evaluate(*args: str):
+    return runner.invoke(app, ["evaluate", *args, "--backend", "onnxruntime", "--styles", "surgical"])
+
+
+def _one_error(result) -> str:
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error "), lines
+    return lines[0]
+
+
+def test_every_unusable_photo_is_one_skip_line(photos, models, tmp_path):
+    out = tmp_path / "eval.json"
+    result = _evaluate(str(photos), "--models", str(models), "--json", str(out))
+    assert result.exit_code == 0, result.output
+    skips = [ln for ln in result.output.splitlines() if ln.startswith("skip ")]
+    for name, reason in [
+        ("empty.jpg", "empty file"),
+        ("corrupt.jpg", "not a decodable image"),
+        ("no_face.png", "no face found"),
+        ("tiny.png", ""),  # "no face found", or "too small" where images.py checks sizes
+    ]:
+        assert len([ln for ln in skips if name in ln and reason in ln]) == 1, (name, skips)
+    assert len(skips) == 4
+    assert json.loads(out.read_text())["faces"] == 2
+
+
+def test_a_photo_that_breaks_detection_is_one_skip_line(photos, monkeypatch):
+    from unmask_cli import evaluate as module
+
+    def explode(rgb):
+        raise RuntimeError("\n\nError detected at line 623.\nError detected in file tensor.h.\n")
+
+    monkeypatch.setattr(module, "detect_faces", explode)
+    skipped = []
+    cases = ev.make_cases(photos, ["surgical"], 32, on_skip=lambda path, reason: skipped.append((path.name, reason)))
+    assert cases == [] and len(skipped) == 6
+    assert all("\n" not in reason for _, reason in skipped)
+    assert ("face detection failed (RuntimeError: Error detected at line 623.)") in dict(skipped).values()
+
+
+def test_missing_folder_says_it_does_not_exist(models, tmp_path):
+    line = _one_error(_evaluate(str(tmp_path / "nothere"), "--models", str(models)))
+    assert "nothere: no such file or folder" in line
+
+
+@pytest.mark.parametrize(
+    "option, target, words",
+    [
+        ("--sheet", "sheet.txt", "cannot write a '.txt' image"),
+        ("--sheet", "sheet", "cannot write a 'sheet' image"),
+        ("--sheet", "adir", "is a folder"),
+        ("--json", "adir", "is a folder"),
+        ("--json", "afile/eval.json", "afile: exists and is not a folder"),
+        ("--sheet", "photos/photo.png", "is an input photo"),
+    ],
+)
+def test_bad_output_path_is_one_error_line_before_the_work(
+    photos, models, tmp_path, monkeypatch, option, target, words
+):
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "afile").write_bytes(b"x")
+    cv2.imwrite(str(photos / "photo.png"), np.zeros((8, 8, 3), np.uint8))
+    before = (photos / "photo.png").read_bytes()
+    monkeypatch.setattr(ev, "evaluate", lambda *a, **k: pytest.fail("the evaluation started"))
+    line = _one_error(_evaluate(str(photos), "--models", str(models), option, str(tmp_path / target)))
+    assert words in line
+    assert (photos / "photo.png").read_bytes() == before
+
+
+@pytest.mark.parametrize("limit", ["0", "-2"])
+def test_limit_below_one_is_refused(photos, models, limit):
+    result = _evaluate(str(photos), "--models", str(models), "--limit", limit)
+    assert result.exit_code == 2 and "--limit" in result.output
+
+
+def test_a_write_failure_after_the_work_is_one_error_line(face_photos, models, tmp_path, monkeypatch):
+    from unmask_cli import images
+
+    def full(path, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(images, "write_bytes_atomic", full)
+    result = _evaluate(str(face_photos[0]), "--models", str(models), "--json", str(tmp_path / "e.json"))
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "e.json: cannot write (No space left on device)" in result.output
