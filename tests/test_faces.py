@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from unmask_cli.faces import (
     ALIGN_POINTS,
@@ -97,3 +98,12 @@ def test_a_restored_crop_must_look_like_a_face(aligned_faces):
     assert not restored_is_a_face(cv2.GaussianBlur(noise, (0, 0), 1.5))
     assert not restored_is_a_face(np.ascontiguousarray(crop[::-1]))
     assert not restored_is_a_face(np.ascontiguousarray(np.rot90(crop)))
+
+
+@pytest.mark.parametrize("shape", [(50, 4000), (4000, 40)])
+def test_a_thin_strip_finds_no_face_instead_of_failing_inside_dlib(shape):
+    # dlib's CNN raised a tensor error on such strips once they were downscaled to a few pixels
+    from unmask_cli.faces import detect_faces
+
+    strip = np.random.default_rng(0).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    assert detect_faces(strip, robust=True) == []

@@ -52,3 +52,25 @@ def test_iter_images_recurses_and_filters(tmp_path):
     found = [p.relative_to(tmp_path).as_posix() for p in iter_images([tmp_path])]
     assert found == ["3.webp", "a/1.jpg", "a/b/2.PNG"]
     assert list(iter_images([Path(tmp_path / "a/notes.txt")])) == [tmp_path / "a/notes.txt"]
+
+
+@pytest.mark.parametrize("progressive", [0, 1])
+def test_a_huge_jpeg_is_refused_from_its_header_before_decoding(tmp_path, progressive):
+    import cv2
+
+    from unmask_cli.images import _header_size
+
+    _, data = cv2.imencode(".jpg", np.zeros((48, 64, 3), np.uint8), [cv2.IMWRITE_JPEG_PROGRESSIVE, progressive])
+    data = bytearray(data.tobytes())
+    assert _header_size(bytes(data)) == (64, 48)
+    sof = next(i for i in range(2, len(data) - 1) if data[i] == 0xFF and data[i + 1] in (0xC0, 0xC2))
+    data[sof + 5 : sof + 9] = (30000).to_bytes(2, "big") + (40000).to_bytes(2, "big")  # height, width
+    path = tmp_path / "bomb.jpg"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageError, match="too large"):
+        read_rgb(path)
+
+
+def test_unwritable_format_is_an_image_error_not_a_crash(tmp_path):
+    with pytest.raises(ImageError, match="cannot write"):
+        write_atomic(tmp_path / "sheet.txt", np.zeros((8, 8, 3), np.uint8))

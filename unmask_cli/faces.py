@@ -35,6 +35,7 @@ CROP_TEMPLATE = (TEMPLATE_68 - CROP_CENTER) * CROP_ZOOM + 0.5
 ALIGNMENT_ID = "ffhq68-mean/zoom1.2/centre0.5,0.6/eyes+bridge"
 DETECT_MAX_SIDE = 1024  # detect on a downscaled copy of big photos; landmarks run at full resolution
 CNN_MAX_SIDE = 640  # the CNN detector's cost grows fast with pixels; it finds faces down to ~40 px upsampled
+CNN_MIN_SIDE = 32  # and it cannot run on a photo thinner than this once downscaled (a 50×4000 strip)
 LOW_HOG_THRESHOLD = -0.5  # last resort for masked faces: weaker HOG responses
 ROTATIONS = (-20.0, 20.0)  # head tilts the frontal detectors miss
 WEAK_HOG_THRESHOLD = -0.9  # candidates that need verifying before use
@@ -141,7 +142,9 @@ def detect_faces(rgb: np.ndarray, upsample: int | None = None, robust: bool = Fa
     if faces or not robust:
         return faces
     cnn_small, cnn_scale = _downscaled(rgb, CNN_MAX_SIDE)
-    for level in (0, 1) if max(cnn_small.shape[:2]) <= CNN_MAX_SIDE // 2 else (0,):
+    # dlib's CNN fails inside (a tensor error, not "nothing found") on strips a few pixels high
+    too_thin = min(cnn_small.shape[:2]) < CNN_MIN_SIDE
+    for level in () if too_thin else (0, 1) if max(cnn_small.shape[:2]) <= CNN_MAX_SIDE // 2 else (0,):
         found = _cnn_detector()(cnn_small, level)
         if found:
             return _faces(rgb, [d.rect for d in found], [d.confidence for d in found], cnn_scale, "cnn")

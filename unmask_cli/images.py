@@ -17,27 +17,67 @@ MAX_PIXELS = 100_000_000  # refuse decompression bombs before decoding them
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+# A bad file gets one line from us; OpenCV's own warnings about it would only repeat it, without the file name.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 class ImageError(ValueError):
     """An input that cannot be used as a photo; the message is the one-line reason."""
 
 
-def iter_images(inputs: Iterable[Path]) -> Iterator[Path]:
-    """Files given directly, and image files under folders (recursive, sorted for a stable order)."""
+def iter_images(inputs: Iterable[Path], exclude: Path | None = None) -> Iterator[Path]:
+    """Files given directly, and image files under folders (recursive, sorted for a stable order).
+
+    Files under `exclude` are left out: an output folder inside an input folder must not be read back as input.
+    """
+    skip = Path(exclude).resolve() if exclude is not None else None
     for item in inputs:
         item = Path(item)
         if item.is_dir():
-            yield from sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            found = (p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            yield from sorted(p for p in found if skip is None or not p.resolve().is_relative_to(skip))
         else:
             yield item
+
+
+# JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic...): they carry the image size
+_JPEG_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a JPEG's start-of-frame segment (walking the segments, no decoding)."""
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in _JPEG_SOF:
+            return int.from_bytes(data[i + 7 : i + 9], "big"), int.from_bytes(data[i + 5 : i + 7], "big")
+        if marker == 0xD8 or 0xD0 <= marker <= 0xD7:  # markers without a length
+            i += 2
+            continue
+        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+    return None
 
 
 def _header_size(data: bytes) -> tuple[int, int] | None:
     """Width and height from a PNG/JPEG header without decoding, to refuse absurd sizes cheaply."""
     if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
         return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:2] == b"\xff\xd8":
+        return _jpeg_size(data)
     return None
+
+
+WRITABLE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jfif", ".png", ".webp", ".bmp", ".tif", ".tiff"})
+
+
+def writable_name(path: Path) -> Path:
+    """`path`, or `path` + ".png" when OpenCV cannot write its format (no suffix, `.gif`, `.jpg_large`...)."""
+    return path if path.suffix.lower() in WRITABLE_SUFFIXES else path.with_name(path.name + ".png")
 
 
 def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
@@ -94,9 +134,12 @@ def _encode(path: Path, rgb: np.ndarray, quality: int) -> bytes:
         params = [cv2.IMWRITE_JPEG_QUALITY, quality]
     elif suffix == ".webp":
         params = [cv2.IMWRITE_WEBP_QUALITY, quality]
-    ok, encoded = cv2.imencode(suffix if suffix != ".jfif" else ".jpg", image, params)
+    try:
+        ok, encoded = cv2.imencode(suffix if suffix != ".jfif" else ".jpg", image, params)
+    except cv2.error:
+        ok = False
     if not ok:
-        raise ImageError(f"cannot encode {suffix} image")
+        raise ImageError(f"cannot write a '{suffix or path.name}' image (use .png, .jpg, .webp, .bmp or .tif)")
     return encoded.tobytes()
 
 

@@ -32,7 +32,7 @@ from unmask_cli.faces import (
     restored_is_a_face,
     weak_candidates,
 )
-from unmask_cli.images import ImageError, iter_images, read_rgb, write_atomic
+from unmask_cli.images import ImageError, iter_images, read_rgb, writable_name, write_atomic
 from unmask_cli.restore import MIN_MASK_FRACTION
 
 FEATHER_PX = 2.0  # blur of the blend mask, in crop pixels: hides the seam without touching pixels beyond it
@@ -97,7 +97,8 @@ def _decode_and_detect(job: tuple[Path, bool]) -> tuple[np.ndarray | None, list[
     try:
         faces = find_faces(rgb, robust)
     except Exception as exc:  # one odd photo (dlib refusing its size or layout) must not stop the batch
-        return None, [], f"face detection failed ({type(exc).__name__}: {exc})", decoded - start, 0.0
+        detail = " ".join(str(exc).split())[:160]  # native libraries raise multi-line essays: keep one line
+        return None, [], f"face detection failed ({type(exc).__name__}: {detail})", decoded - start, 0.0
     return rgb, faces, None, decoded - start, time.perf_counter() - decoded
 
 
@@ -220,14 +221,19 @@ class Unmasker:
         summary = Summary()
         jobs = list(plan_outputs(inputs, out))
         summary.photos = len(jobs)
-        todo = []
+        todo, claimed = [], {}
         for source, target in jobs:
-            if target.exists() and not overwrite:
+            reason = None
+            key = target.resolve()
+            if key == source.resolve():
+                reason = "output would overwrite the input"
+            elif key in claimed:
+                reason = f"same output name as another photo ({claimed[key]} → {target}; use different --out)"
+            claimed.setdefault(key, source)
+            if reason is not None:
+                self._finish(PhotoResult(source, skipped=reason), summary, on_result)
+            elif target.exists() and not overwrite and (not save_masks or mask_path(target).exists()):
                 summary.already_done += 1
-            elif target.resolve() == source.resolve():
-                summary.skipped["output would overwrite the input"] += 1
-                if on_result:
-                    on_result(PhotoResult(source, skipped="output would overwrite the input"))
             else:
                 todo.append((source, target))
         if on_start:
@@ -269,9 +275,13 @@ class Unmasker:
                 result = item.result
                 t = time.perf_counter()
                 if result.restored:
-                    write_atomic(result.output, item.rgb)
-                    if save_masks:
-                        write_atomic(mask_path(result.output), photo_mask(item))
+                    try:
+                        write_atomic(result.output, item.rgb)
+                        if save_masks:
+                            write_atomic(mask_path(result.output), photo_mask(item))
+                    except (OSError, ImageError) as exc:  # a full disk or a lost folder: say so, go on
+                        reason = getattr(exc, "strerror", None) or exc
+                        result.skipped = f"cannot write the output ({result.output}: {reason})"
                 elif result.faces:
                     result.skipped = "no face mask found on the detected face(s)"
                 else:  # every detection was a fallback's false alarm (see _restore)
@@ -335,16 +345,19 @@ def _chunks(items: Iterable, n: int) -> Iterator[list]:
 
 
 def plan_outputs(inputs: Iterable[Path | str], out: Path) -> Iterator[tuple[Path, Path]]:
-    """(photo, output path) pairs: folders keep their relative layout under `out`, files go to `out/name`."""
+    """(photo, output path) pairs: folders keep their relative layout under `out`, files go to `out/name`
+    (+ ".png" when the name has no image format OpenCV can write). Photos already under `out` are not inputs."""
     for item in inputs:
         item = Path(item)
         base = item if item.is_dir() else item.parent
-        for path in iter_images([item]):
-            yield path, out / path.relative_to(base)
+        # (--out equal to an input folder is no exclusion: each of its photos is then refused one by one)
+        for path in iter_images([item], exclude=None if out.resolve() == item.resolve() else out):
+            yield path, writable_name(out / path.relative_to(base))
 
 
 def mask_path(output: Path) -> Path:
-    return output.with_name(f"{output.stem}.mask.png")
+    """NAME.EXT.mask.png: `a.jpg` and `a.png` in one folder get different masks, and no photo's output is a mask."""
+    return output.with_name(f"{output.name}.mask.png")
 
 
 def photo_mask(item: _Pending) -> np.ndarray:

@@ -8,28 +8,31 @@ from typing import Annotated
 import typer
 
 from unmask_cli import registry, ui
-from unmask_cli.commands.options import JsonOpt
+from unmask_cli.commands.options import JsonOpt, default_models_dir
 
 
 def infer(
-    inputs: Annotated[list[Path], typer.Argument(help="Photos and folders (searched recursively).")],
+    # readable=False: an unreadable photo is one skip line later, not a refusal of the whole command line
+    inputs: Annotated[list[Path], typer.Argument(help="Photos and folders (searched recursively).", readable=False)],
     out: Annotated[Path, typer.Option(help="Output folder; inputs are never overwritten.")] = Path("restored"),
-    models: Annotated[Path, typer.Option(help="Folder of exported models.")] = Path("exported"),
+    models: Annotated[
+        Path | None, typer.Option(help="Folder of exported models [default: ./exported, else the shipped ones].")
+    ] = None,
     backend: Annotated[str, typer.Option(help="Backend plugin: onnxruntime, tensorflow, opencv, ...")] = (
         "onnxruntime"
     ),
-    batch: Annotated[int, typer.Option(help="Faces per model call (batched across photos).")] = 8,
+    batch: Annotated[int, typer.Option(help="Faces per model call (batched across photos).", min=1)] = 8,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or tensorrt (onnxruntime backends).")] = "auto",
     providers: Annotated[str | None, typer.Option(help="Explicit onnxruntime providers, comma-separated.")] = None,
     precision: Annotated[str, typer.Option(help="fp32, fp16 or int8 model files.")] = "fp32",
     checkpoints: Annotated[Path, typer.Option(help="Run folders for the tensorflow backend.")] = Path("runs"),
-    save_mask: Annotated[bool, typer.Option("--save-mask", help="Also write NAME.mask.png per photo.")] = False,
+    save_mask: Annotated[bool, typer.Option("--save-mask", help="Also write NAME.EXT.mask.png per photo.")] = False,
     sheet: Annotated[Path | None, typer.Option(help="Write a before/after contact sheet (PNG) here.")] = None,
-    sheet_count: Annotated[int, typer.Option(help="Photos on the contact sheet.")] = 24,
+    sheet_count: Annotated[int, typer.Option(help="Photos on the contact sheet.", min=1)] = 24,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo photos already in --out.")] = False,
     fast: Annotated[bool, typer.Option("--fast", help="HOG detector only (misses ~1/3 of masked faces).")] = False,
     workers: Annotated[
-        int | None, typer.Option(help="Processes decoding and detecting faces (default: one per core).")
+        int | None, typer.Option(help="Processes decoding and detecting faces (default: one per core).", min=1)
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -41,6 +44,17 @@ def infer(
     missing = [p for p in inputs if not p.exists()]
     for p in missing:
         ui.fail(f"{p}: no such file or folder")
+    # checked before any work: a run must not end in a failed write after minutes of it
+    from unmask_cli.outputs import OutputPathError, check_output_file, check_writable_folder
+
+    try:
+        check_writable_folder(out)
+        if sheet is not None:
+            check_output_file(sheet, image=True, inputs=[p for p in inputs if p.exists()])
+    except OutputPathError as exc:
+        ui.fail(str(exc))
+        raise typer.Exit(2) from None
+    models = models if models is not None else default_models_dir()
     options: dict = {}
     if backend == "tensorflow":
         options["checkpoints"] = checkpoints
@@ -83,11 +97,16 @@ def infer(
             on_start=on_start,
             on_result=on_result,
         )
+    sheet_failed = False
     if sheet is not None and pairs:
-        from unmask_cli.images import write_atomic
+        from unmask_cli.images import ImageError, write_atomic
         from unmask_cli.sheets import before_after
 
-        write_atomic(sheet, before_after(pairs))
+        try:
+            write_atomic(sheet, before_after(pairs))
+        except (OSError, ImageError) as exc:
+            ui.fail(f"cannot write the sheet {sheet} ({getattr(exc, 'strerror', None) or exc})")
+            sheet_failed = True
     processed = summary.photos - summary.already_done
     report = {
         "photos": summary.photos,
@@ -104,7 +123,8 @@ def infer(
         "stage_share": {k: round(v, 3) for k, v in stage_shares(summary).items()},
         "backend": unmasker.backend.description,
         "out": str(out),
-        "sheet": str(sheet) if sheet else None,
+        "sheet": str(sheet) if sheet and pairs and not sheet_failed else None,
+        "missing": [str(p) for p in missing],
         "results": records,  # one per photo processed this run (photos already done are not listed)
     }
     if as_json:
@@ -123,7 +143,7 @@ def infer(
             ("time share", " ".join(f"{k} {v:.0%}" for k, v in report["stage_share"].items())),
         ]
         ui.out.print(ui.table(f"unmask infer → {out}", ["", "value"], rows))
-    if missing:
+    if missing or sheet_failed:
         raise typer.Exit(1)
 
 

@@ -1,7 +1,18 @@
 """Options several commands share."""
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable summary.")]
+
+
+def default_models_dir() -> Path:
+    """`exported` in the current folder, else the one next to the installed source (an editable install from a
+    clone, as the README's set-up does): `unmask infer photos/` then works from any folder."""
+    here = Path("exported")
+    if here.is_dir():
+        return here
+    beside = Path(__file__).resolve().parents[2] / "exported"
+    return beside if beside.is_dir() else here

@@ -1,0 +1,129 @@
+"""Where `unmask infer` writes, and what it refuses to overwrite: name clashes, outputs inside inputs, unknown
+formats, masks, failed writes, bad --out / --sheet. A stand-in backend and detector keep these fast."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from unmask_cli import pipeline
+from unmask_cli.faces import CROP_TEMPLATE, Face
+
+SIZE = 64
+
+
+class GreyLowerFace:
+    """Marks the lower face as mask and fills it grey: enough to make the pipeline write a photo."""
+
+    name, input_size, value_range, description = "grey", SIZE, (-1.0, 1.0), "grey fill"
+
+    def run(self, crops):
+        rows = np.arange(SIZE)[:, None, None] * np.ones((1, SIZE, 1))
+        lower = ((rows >= CROP_TEMPLATE[30, 1] * SIZE - 2) & (rows < SIZE * 0.95)).astype(np.float32)
+        masks = np.repeat(lower[None], len(crops), 0)
+        return masks, crops * (1 - masks)
+
+
+@pytest.fixture
+def unmasker(monkeypatch):
+    face = Face(box=(20, 20, 100, 100), landmarks=(CROP_TEMPLATE * 80 + 20).astype(np.float32), score=1.0)
+    monkeypatch.setattr(pipeline, "find_faces", lambda rgb, robust=True: [face])
+    monkeypatch.setattr(pipeline.registry, "open_backend", lambda *a, **k: GreyLowerFace())
+    return pipeline.Unmasker("unused", "grey", workers=1)
+
+
+def _photo(path: Path, seed: int = 0, ext: str | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = np.random.default_rng(seed).integers(0, 256, (120, 120, 3), dtype=np.uint8)
+    _, data = cv2.imencode(ext or path.suffix or ".png", image)
+    path.write_bytes(data.tobytes())
+    return path
+
+
+def test_two_photos_with_one_output_name_never_overwrite_each_other(unmasker, tmp_path):
+    first, second = _photo(tmp_path / "day1" / "IMG.png", 1), _photo(tmp_path / "day2" / "IMG.png", 2)
+    results = []
+    summary = unmasker.run([first.parent, second.parent], tmp_path / "out", on_result=results.append)
+    assert summary.written == 1 and summary.skipped == {"same output name as another photo": 1}
+    skipped = {r.source: r.skipped for r in results}
+    assert skipped[first] is None and "IMG.png" in skipped[second]
+    again = unmasker.run([first.parent, second.parent], tmp_path / "out")
+    assert again.already_done == 1 and again.written == 0  # and the clash is said again, not taken as done
+    assert again.skipped == {"same output name as another photo": 1}
+
+
+def test_an_output_folder_inside_the_input_folder_is_not_read_back(unmasker, tmp_path):
+    photos = tmp_path / "photos"
+    _photo(photos / "a.png", 1), _photo(photos / "sub" / "b.png", 2)
+    first = unmasker.run([photos], photos / "restored")
+    second = unmasker.run([photos], photos / "restored")
+    assert first.photos == second.photos == 2 and first.written == 2
+    assert second.already_done == 2 and second.written == 0
+    assert not (photos / "restored" / "restored").exists()
+
+
+def test_a_name_without_a_writable_format_gets_png(unmasker, tmp_path):
+    odd = [_photo(tmp_path / "in" / "IMG_0001", 1, ".jpg"), _photo(tmp_path / "in" / "photo.jpg_large", 2, ".jpg")]
+    summary = unmasker.run(odd, tmp_path / "out")
+    assert summary.written == 2
+    for name in ("IMG_0001.png", "photo.jpg_large.png"):
+        assert cv2.imread(str(tmp_path / "out" / name)) is not None
+
+
+def test_masks_of_photos_sharing_a_stem_are_kept_apart_and_filled_in_on_resume(unmasker, tmp_path):
+    folder = tmp_path / "in"
+    _photo(folder / "a.jpg", 1), _photo(folder / "a.png", 2)
+    out = tmp_path / "out"
+    assert unmasker.run([folder], out).written == 2  # first without --save-mask
+    resumed = unmasker.run([folder], out, save_masks=True)
+    assert resumed.written == 2  # a photo without its mask is not done when masks are wanted
+    assert (out / "a.jpg.mask.png").exists() and (out / "a.png.mask.png").exists()
+    assert unmasker.run([folder], out, save_masks=True).already_done == 2
+
+
+def test_a_failed_write_is_one_skip_and_the_batch_goes_on(unmasker, tmp_path, monkeypatch):
+    folder = tmp_path / "in"
+    _photo(folder / "a.png", 1), _photo(folder / "b.png", 2)
+    real_write = pipeline.write_atomic
+
+    def full_disk(path, rgb, *a, **k):
+        if Path(path).name == "a.png":
+            raise OSError(28, "No space left on device")
+        return real_write(path, rgb, *a, **k)
+
+    monkeypatch.setattr(pipeline, "write_atomic", full_disk)
+    results = []
+    summary = unmasker.run([folder], tmp_path / "out", on_result=results.append)
+    assert summary.written == 1 and summary.skipped == {"cannot write the output": 1}
+    assert "No space left on device" in results[0].skipped
+    assert (tmp_path / "out" / "b.png").exists() and not (tmp_path / "out" / "a.png").exists()
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "unmask_cli", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("case", ["out_is_a_file", "sheet_is_an_input", "sheet_not_an_image", "sheet_is_a_folder"])
+def test_bad_out_or_sheet_is_refused_before_any_work(tmp_path, case):
+    photo = _photo(tmp_path / "in" / "p.jpg", 1)
+    before = photo.read_bytes()
+    out, sheet = tmp_path / "out", tmp_path / "sheet.png"
+    if case == "out_is_a_file":
+        out = _photo(tmp_path / "out.jpg", 2)
+    elif case == "sheet_is_an_input":
+        sheet = photo
+    elif case == "sheet_not_an_image":
+        sheet = tmp_path / "sheet.txt"
+    else:
+        sheet = tmp_path / "sheets.png"
+        sheet.mkdir()
+    result = _cli("infer", str(photo.parent), "--out", str(out), "--sheet", str(sheet), "--models", "nowhere")
+    assert result.returncode == 2, result.stderr
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error") and "Traceback" not in result.stderr, lines
+    assert photo.read_bytes() == before
