@@ -13,7 +13,22 @@ from unmask_styles.placement import Layout
 PATTERNS = ("stripes", "dots", "check", "floral")
 
 
+# Black is the commonest colour of cloth masks in real photos (white and grey next): without enough of them
+# Mask G learns to find a mask by where it sits, not by what it looks like, and then paints over bare faces too.
+NEUTRAL_CHANCE = {"black": 0.25, "grey": 0.05, "white": 0.08}
+
+
 def random_colour(rng: np.random.Generator) -> np.ndarray:
+    pick = rng.random()
+    tint = rng.normal(0, 0.01, 3)  # neutrals are never exactly grey
+    if pick < NEUTRAL_CHANCE["black"]:
+        return np.clip(rng.uniform(0.03, 0.14) + tint, 0, 1)
+    pick -= NEUTRAL_CHANCE["black"]
+    if pick < NEUTRAL_CHANCE["grey"]:
+        return np.clip(rng.uniform(0.2, 0.55) + tint, 0, 1)
+    pick -= NEUTRAL_CHANCE["grey"]
+    if pick < NEUTRAL_CHANCE["white"]:
+        return np.clip(rng.uniform(0.85, 0.97) + tint, 0, 1)
     hue, sat, val = rng.random(), rng.uniform(0.2, 0.9), rng.uniform(0.15, 0.95)
     return np.array(colorsys.hsv_to_rgb(hue, sat, val))
 
