@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 from unmask_backends.onnxruntime_backend import OnnxRuntimeBackend
@@ -121,3 +122,22 @@ def test_benchmark_reports_a_bad_model_and_goes_on(tmp_path):
     assert "threshold 'x'" in report.errors["onnxruntime"] and not report.timings
     report = bench_models(["onnxruntime", "onnxruntime:fp8"], [1], 0.01, Path(good))
     assert report.timings and "unknown precision" in report.errors["onnxruntime:fp8"]
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "opencv"])
+def test_the_presence_check_keeps_or_drops_whole_masks(tmp_path, backend):
+    from tests.toy_models import write_gate
+    from unmask_cli import registry
+
+    folder = write_models(tmp_path / "m")
+    crops = np.linspace(-1, 1, 2 * 32 * 32 * 3, dtype=np.float32).reshape(2, 32, 32, 3)  # Mask G marks half
+    plain = registry.open_backend(backend, models_dir=folder)
+    write_gate(folder, present=True)
+    kept = registry.open_backend(backend, models_dir=folder)
+    write_gate(folder, present=False)
+    dropped = registry.open_backend(backend, models_dir=folder)
+    assert plain.mask_fn(crops).max() > 0.5
+    np.testing.assert_array_equal(kept.mask_fn(crops), plain.mask_fn(crops))
+    assert dropped.mask_fn(crops).max() == 0.0
+    masks, restored = dropped.run(crops)
+    assert masks.max() == 0 and np.allclose(restored, crops, atol=1 / 127)  # nothing replaced (8-bit aside)

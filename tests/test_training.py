@@ -284,3 +284,46 @@ def test_bare_share_shows_clean_faces_with_an_empty_mask(tiny_data):
     masked, clean, bare = batch(0.5)
     assert 0 < bare.sum() < 16
     assert np.allclose(masked[bare], clean[bare]) and not np.allclose(masked[~bare], clean[~bare])
+
+
+def test_mask_g_samples_get_fabric_below_the_mask_on_both_images(tiny_data, monkeypatch):
+    from unmask_cli import pipelines
+
+    records = pipelines.load_split(tiny_data, 0.0)[0][:8]
+
+    def batch(chance: float):
+        monkeypatch.setattr(pipelines, "CLOTHES_CHANCE", chance)
+        ds = pipelines.dataset(tiny_data, records, 64, 8, 0, 0, training=True, strong_augment=True)
+        return [t.numpy() for t in next(iter(ds))]
+
+    (_, mask0, clean0), (_, mask, clean) = batch(0.0), batch(1.0)
+    assert np.array_equal(mask, mask0)  # the target is the mask alone, never the fabric
+    dressed = 0
+    for i in range(8):
+        m = mask[i, ..., 0] > 0.5
+        rows = np.arange(64)[:, None]
+        bottom = np.where(m.any(0), (rows * m).max(0), (rows * m).max())
+        changed = np.abs(clean[i] - clean0[i]).max(-1) > 0.1  # (the contrast change moves the rest a little)
+        assert not (changed & (rows <= bottom[None, :])).any()  # nothing at or above the mask's lower edge
+        dressed += changed.sum() > 20
+    assert dressed >= 6
+
+
+def test_mask_g_samples_get_darker_masks_sometimes(tiny_data, monkeypatch):
+    from unmask_cli import pipelines
+
+    records = pipelines.load_split(tiny_data, 0.0)[0][:8]
+
+    def batch(chance: float):
+        monkeypatch.setattr(pipelines, "DARKEN_CHANCE", chance)
+        monkeypatch.setattr(pipelines, "CLOTHES_CHANCE", 0.0)
+        ds = pipelines.dataset(tiny_data, records, 64, 8, 0, 0, training=True, strong_augment=True)
+        return [t.numpy() for t in next(iter(ds))]
+
+    (plain, mask, _), (dark, mask2, _) = batch(0.0), batch(1.0)
+    assert np.array_equal(mask, mask2)
+    for i in range(8):
+        m = mask[i, ..., 0] > 0.5
+        inside = ((plain[i][m] + 1) / 2).mean(), ((dark[i][m] + 1) / 2).mean()
+        assert inside[1] < 0.85 * inside[0]  # the mask is darker
+        assert np.abs(plain[i][~m] - dark[i][~m]).mean() < 0.08  # the rest is not (contrast and JPEG aside)

@@ -76,3 +76,32 @@ def write_models(
         props = metadata(kind, size, precision=precision, **overrides)
         onnx.save(_model(kind, graph_size or size, props), folder / variant_file(filename, precision))
     return folder
+
+
+def write_gate(folder: Path, size: int = 32, present: bool = True) -> Path:
+    """A presence check (mask_gate.onnx) that finds a mask everywhere or nowhere, whatever the crop."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from unmask_cli.model_card import GATE_FILE
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", size, size, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", size, size, 1])
+    nodes = [
+        helper.make_node("ReduceMean", ["x"], ["m"], axes=[3], keepdims=1),
+        helper.make_node("Mul", ["m", "zero"], ["z"]),
+        helper.make_node("Add", ["z", "bias"], ["b"]),
+        helper.make_node("Sigmoid", ["b"], ["y"]),
+    ]
+    constants = [
+        numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+        numpy_helper.from_array(np.array(10.0 if present else -10.0, np.float32), "bias"),
+    ]
+    model = helper.make_model(
+        helper.make_graph(nodes, "gate", [x], [y], constants), opset_imports=[helper.make_opsetid("", 17)]
+    )
+    model.ir_version = 8
+    onnx.helper.set_model_props(model, metadata("mask_g", size))
+    path = Path(folder) / GATE_FILE
+    onnx.save(model, path)
+    return path

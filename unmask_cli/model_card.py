@@ -18,6 +18,7 @@ PREFIX = "unmask."
 FORMAT_VERSION = "1"
 MASK_FILE = "mask_g.onnx"
 FACE_FILE = "face_g.onnx"
+GATE_FILE = "mask_gate.onnx"  # optional: a Mask G trained on bare faces too, which says whether there is a mask
 PRECISIONS = ("fp32", "fp16", "int8")  # the variants `unmask export` can write
 INPUT_CHANNELS = {"mask_g": 3, "face_g": 4}  # Face G takes the mask as a 4th channel
 VALUE_RANGE = (-1.0, 1.0)  # what restore.py's noise and composite assume

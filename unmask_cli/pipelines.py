@@ -35,6 +35,41 @@ def _sub_seed(seed: tf.Tensor, k: int) -> tf.Tensor:
     return seed + tf.constant([k, 0], tf.int64)
 
 
+CLOTHES_CHANCE = 0.3  # share of Mask G's samples given fabric below the mask (a collar, scarf, hood or coat)
+
+
+def _clothes_below(masked, mask, clean, seed):
+    """Dress the neck: below the mask's lower edge (a random few pixels on), fabric — half the time in the mask's
+    own colour. In real photos a black mask often runs into a black hood or coat; the drawn faces have bare necks,
+    so Mask G learnt to end a mask where its colour ends. Painted on both images: they stay equal outside the mask."""
+    h, w = tf.shape(mask)[0], tf.shape(mask)[1]
+    rows = tf.cast(tf.range(h), tf.float32)[:, None]
+    m = mask[..., 0]
+    bottom = tf.reduce_max(rows * m, axis=0)  # last mask row of each column
+    bottom = tf.where(tf.reduce_max(m, axis=0) > 0, bottom, tf.reduce_max(bottom))
+    margin = tf.random.stateless_uniform([], _sub_seed(seed, 11), 1.0, 0.15 * tf.cast(h, tf.float32))
+    region = (rows > bottom[None, :] + margin)[..., None]
+    own = tf.reduce_sum(masked * mask, [0, 1]) / tf.maximum(tf.reduce_sum(mask), 1.0)
+    other = tf.random.stateless_uniform([3], _sub_seed(seed, 12))
+    colour = tf.where(tf.random.stateless_uniform([], _sub_seed(seed, 13)) < 0.5, own, other)
+    folds = tf.random.stateless_normal([h // 16 + 1, w // 16 + 1, 1], _sub_seed(seed, 14), stddev=0.08)
+    fabric = tf.clip_by_value(colour * (1.0 + tf.image.resize(folds[None], [h, w], "bicubic")[0]), 0.0, 1.0)
+    dress = (tf.random.stateless_uniform([], _sub_seed(seed, 10)) < CLOTHES_CHANCE) & (tf.reduce_max(m) > 0)
+    region = region & dress
+    return tf.where(region, fabric, masked), tf.where(region, fabric, clean)
+
+
+DARKEN_CHANCE = 0.3  # share of Mask G's samples whose mask is made darker
+
+
+def _darken_mask(masked, mask, seed):
+    """Make the mask 30-85% darker: real black masks are blacker than the drawn ones once those are lit and
+    augmented, and a Mask G that never saw such black took real ones for hair or shadow."""
+    factor = tf.random.stateless_uniform([], _sub_seed(seed, 20), 0.15, 0.7)
+    darken = tf.random.stateless_uniform([], _sub_seed(seed, 21)) < DARKEN_CHANCE
+    return tf.where(darken, masked * (1.0 - mask * (1.0 - factor)), masked)
+
+
 def _augment(masked, mask, clean, seed, strong: bool):
     """Same flip and colour change on the masked and the clean face, so their pixels stay equal outside the mask."""
     flip = tf.random.stateless_uniform([], seed=seed) < 0.5
@@ -96,6 +131,9 @@ def dataset(
         mask = tf.cast(_decode(mask_path, 1, size) > 0.5, tf.float32)
         if training:
             sample_seed = tf.stack([tf.cast(seed, tf.int64) * 100003 + epoch, i])
+            if strong_augment:  # Mask G
+                masked, clean = _clothes_below(masked, mask, clean, sample_seed)
+                masked = _darken_mask(masked, mask, sample_seed)
             if bare_share > 0:
                 bare = tf.random.stateless_uniform([], _sub_seed(sample_seed, 7)) < bare_share
                 masked = tf.where(bare, clean, masked)

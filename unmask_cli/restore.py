@@ -29,6 +29,14 @@ def binarize(prob: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     return grown[..., None].astype(np.float32)
 
 
+def gate_masks(prob: np.ndarray, gate_prob: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Mask G's probabilities, zeroed for every crop in which the presence check (a second Mask G, trained on bare
+    faces as well) finds no mask: the first Mask G has only ever seen masked faces and marks a bare lower face as
+    mask, while the second, which does not, misses parts of real black masks. N×S×S×1 each."""
+    present = binarize(gate_prob, threshold).reshape(len(gate_prob), -1).mean(1) >= MIN_MASK_FRACTION
+    return prob * present[:, None, None, None].astype(prob.dtype)
+
+
 GREY_SPREAD = 0.03  # mean max-min channel spread (in [-1, 1]) under which a photo counts as black and white
 
 

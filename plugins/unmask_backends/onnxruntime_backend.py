@@ -6,8 +6,16 @@ from pathlib import Path
 
 import numpy as np
 
-from unmask_cli.model_card import FACE_FILE, MASK_FILE, ModelFileError, check_input_shape, parse, variant_file
-from unmask_cli.restore import restore_batch
+from unmask_cli.model_card import (
+    FACE_FILE,
+    GATE_FILE,
+    MASK_FILE,
+    ModelFileError,
+    check_input_shape,
+    parse,
+    variant_file,
+)
+from unmask_cli.restore import gate_masks, restore_batch
 from unmask_cli.runtime import ProviderError, create_session
 
 
@@ -40,6 +48,36 @@ def open_model(path: Path, device: str, providers, threads):
     return session, info, warning
 
 
+def _runner(session):
+    name = session.get_inputs()[0].name
+    return lambda x: session.run(None, {name: np.ascontiguousarray(x, np.float32)})[0]
+
+
+class MaskRunner:
+    """Mask G's probabilities for a batch of crops, through the presence check when the models folder has one
+    (`mask_gate.onnx`, at the same precision if exported so, else fp32)."""
+
+    def __init__(self, models_dir: Path, device: str, providers, threads, precision: str):
+        self.session, self.info, warning = open_model(
+            model_path(models_dir, MASK_FILE, precision), device, providers, threads
+        )
+        self.warnings = [warning] if warning else []
+        self.gate = None
+        gate_path = Path(models_dir) / variant_file(GATE_FILE, precision)
+        gate_path = gate_path if gate_path.is_file() else Path(models_dir) / GATE_FILE
+        if gate_path.is_file():
+            gate, info, warning = open_model(gate_path, device, providers, threads)
+            if info.kind != "mask_g" or info.input_size != self.info.input_size:
+                raise ModelFileError(f"{gate_path}: not a Mask G of input size {self.info.input_size}")
+            self.gate = _runner(gate)
+            self.warnings += [warning] if warning else []
+        self._mask = _runner(self.session)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        prob = self._mask(x)
+        return prob if self.gate is None else gate_masks(prob, self.gate(x), self.info.threshold)
+
+
 class OnnxRuntimeBackend:
     name = "onnxruntime"
 
@@ -52,9 +90,8 @@ class OnnxRuntimeBackend:
         precision: str = "fp32",
         seed: int = 0,
     ):
-        self.mask_session, self.mask_info, w1 = open_model(
-            model_path(models_dir, MASK_FILE, precision), device, providers, threads
-        )
+        self.mask_fn = MaskRunner(models_dir, device, providers, threads, precision)
+        self.mask_session, self.mask_info = self.mask_fn.session, self.mask_fn.info
         self.face_session, self.face_info, w2 = open_model(
             model_path(models_dir, FACE_FILE, precision), device, providers, threads
         )
@@ -66,21 +103,14 @@ class OnnxRuntimeBackend:
         self.input_size = self.mask_info.input_size
         self.value_range = self.mask_info.value_range
         self.threshold = self.mask_info.threshold
-        self.warnings = [w for w in (w1, w2) if w]
+        self.warnings = [*self.mask_fn.warnings, *([w2] if w2 else [])]
         self.providers = self.face_session.get_providers()
-        self.description = f"onnxruntime {precision} on {self.providers[0]}"
+        gated = " + presence check" if self.mask_fn.gate is not None else ""
+        self.description = f"onnxruntime {precision} on {self.providers[0]}{gated}"
         self.rng = np.random.default_rng(seed)
 
-    @staticmethod
-    def _runner(session):
-        name = session.get_inputs()[0].name
-        return lambda x: session.run(None, {name: x})[0]
-
-    def mask_fn(self, x: np.ndarray) -> np.ndarray:
-        return self._runner(self.mask_session)(x)
-
     def face_fn(self, x: np.ndarray) -> np.ndarray:
-        return self._runner(self.face_session)(x)
+        return _runner(self.face_session)(x)
 
     def run(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return restore_batch(crops, self.mask_fn, self.face_fn, self.rng, self.threshold)

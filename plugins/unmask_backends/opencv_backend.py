@@ -7,8 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from unmask_backends.onnxruntime_backend import model_path, open_model
-from unmask_cli.model_card import MASK_FILE
+from unmask_backends.onnxruntime_backend import MaskRunner
 from unmask_cli.restore import binarize
 
 
@@ -26,18 +25,13 @@ class OpenCVTelea:
         radius: int = 5,
         **_ignored,
     ):
-        self.session, info, warning = open_model(
-            model_path(models_dir, MASK_FILE, precision), device, providers, threads
-        )
+        self.mask_fn = MaskRunner(models_dir, device, providers, threads, precision)
+        info = self.mask_fn.info
         self.input_size, self.value_range = info.input_size, info.value_range
         self.threshold = info.threshold
-        self.warnings = [warning] if warning else []
+        self.warnings = self.mask_fn.warnings
         self.radius = radius
         self.description = f"cv2.inpaint ({'Telea' if self.method == cv2.INPAINT_TELEA else 'Navier-Stokes'})"
-
-    def mask_fn(self, x: np.ndarray) -> np.ndarray:
-        """Mask G's probabilities (the same model the generator backends use)."""
-        return self.session.run(None, {self.session.get_inputs()[0].name: np.ascontiguousarray(x, np.float32)})[0]
 
     def run(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         crops = np.ascontiguousarray(crops, np.float32)

@@ -107,8 +107,14 @@ def train_mask(
     strategy: StrategyOpt = "default",
     init: InitOpt = None,
     bare_share: Annotated[
-        float, typer.Option(help="Share of samples shown without their mask (target: nothing to replace).")
-    ] = 0.1,
+        float,
+        typer.Option(
+            help="Share of samples shown without their mask (target: nothing to replace); 0.03 trains the "
+            "presence check (mask_gate.onnx), 0 the Mask G that segments.",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = 0.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Train Mask G (U-Net segmentation of the face mask): BCE + Dice, validation IoU."""
