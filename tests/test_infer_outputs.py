@@ -127,3 +127,11 @@ def test_bad_out_or_sheet_is_refused_before_any_work(tmp_path, case):
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error") and "Traceback" not in result.stderr, lines
     assert photo.read_bytes() == before
+
+
+@pytest.mark.parametrize("args", [["--json", "."], ["--plot", "chart.txt"], ["--batch", "0,8"], ["--batch", "x"]])
+def test_benchmark_refuses_bad_outputs_and_batches_before_timing(tmp_path, args):
+    result = _cli("benchmark", *args, "--models", "nowhere")
+    assert result.returncode == 2
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error") and "Traceback" not in result.stderr, lines

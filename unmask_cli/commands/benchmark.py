@@ -28,9 +28,23 @@ def benchmark(
 
     from unmask_cli import benchmark as bench
     from unmask_cli.images import iter_images, write_bytes_atomic
+    from unmask_cli.outputs import OutputPathError, check_output_file
 
+    try:  # before minutes of timing, not after
+        if json_file:
+            check_output_file(json_file)
+        if plot:
+            check_output_file(plot, image=True)
+        batches = [int(b) for b in batch.split(",") if b.strip()]
+        if not batches or min(batches) < 1:
+            raise ValueError
+    except OutputPathError as exc:
+        ui.fail(str(exc))
+        raise typer.Exit(2) from None
+    except ValueError:
+        ui.fail(f"--batch {batch}: give batch sizes of at least 1, comma-separated (e.g. 1,8,32)")
+        raise typer.Exit(2) from None
     names = backend or ["onnxruntime", "tensorflow"]
-    batches = [int(b) for b in batch.split(",") if b.strip()]
     options = {"tensorflow": {"checkpoints": checkpoints}}
     with ui.err.status("benchmarking…") as status:
         report = bench.bench_models(names, batches, seconds, models, options, on_line=status.update)
