@@ -500,6 +500,36 @@ def test_export_only_face_keeps_the_mask_model_and_its_report(tiny_models, tmp_p
         export.export(runs / "mask", runs / "face", out, on_line=lambda _: None, only="both")
 
 
+def test_export_gate_writes_the_presence_check_beside_the_models(tiny_models, tmp_path):
+    import shutil
+
+    import onnx
+
+    from unmask_cli import export
+    from unmask_cli.model_card import GATE_FILE, PREFIX
+
+    out = tmp_path / "exported"
+    shutil.copytree(tiny_models / "exported", out)
+    before = {name: _hash(out / name) for name in ("mask_g.onnx", "face_g.onnx")}
+    runs = tiny_models / "runs"
+    with pytest.raises(ValueError, match="gate-run"):
+        export.export(runs / "mask", runs / "face", out, on_line=lambda _: None, only="gate")
+    export.export(
+        tmp_path / "none",
+        tmp_path / "none",
+        out,
+        parity_photos=[SAMPLES],
+        on_line=lambda _: None,
+        only="gate",
+        gate_run=runs / "mask",
+    )
+    assert {name: _hash(out / name) for name in before} == before
+    props = {p.key.removeprefix(PREFIX): p.value for p in onnx.load(str(out / GATE_FILE)).metadata_props}
+    assert props["role"].startswith("presence check") and props["kind"] == "mask_g"
+    backend = registry.open_backend("onnxruntime", models_dir=out)
+    assert backend.description.endswith("+ presence check")
+
+
 def test_metadata_of_a_fine_tuned_run_names_what_it_started_from(tiny_models):
     from unmask_cli import export
 

@@ -19,7 +19,7 @@ from unmask_cli import __version__, models, training
 from unmask_cli.data import read_jsonl
 from unmask_cli.faces import ALIGNMENT_ID, align, detect_faces, transform_points
 from unmask_cli.images import iter_images, read_rgb, write_bytes_atomic
-from unmask_cli.model_card import FACE_FILE, FORMAT_VERSION, MASK_FILE, PREFIX, variant_file
+from unmask_cli.model_card import FACE_FILE, FORMAT_VERSION, GATE_FILE, MASK_FILE, PREFIX, variant_file
 from unmask_cli.restore import face_input
 
 # (max, mean) abs difference allowed against Keras, on outputs in [-1, 1] / [0, 1]. fp32 past it fails the
@@ -338,16 +338,23 @@ def export(
     on_line=print,
     parity_count: int = 16,
     only: str | None = None,
+    gate_run: Path | None = None,
 ) -> ExportReport:
-    """Export both generators to `out` (or `only` "mask" or "face", keeping the other's files and report entries);
+    """Export both generators to `out` (or `only` "mask", "face" or "gate", keeping the other files and report
+    entries), and Mask G's presence check from `gate_run` (a Mask G run trained with bare faces) as mask_gate.onnx;
     raises ParityError when ONNX disagrees with Keras past tolerance."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = [("mask", mask_run, MASK_FILE, 3), ("face", face_run, FACE_FILE, 4)]
+    if gate_run is not None:
+        jobs.append(("mask", gate_run, GATE_FILE, 3))
     if only is not None:
-        if only not in ("mask", "face"):
-            raise ValueError(f"only: 'mask' or 'face' (got '{only}')")
-        jobs = [job for job in jobs if job[0] == only]
+        files = {"mask": MASK_FILE, "face": FACE_FILE, "gate": GATE_FILE}
+        if only not in files:
+            raise ValueError(f"only: 'mask', 'face' or 'gate' (got '{only}')")
+        if only == "gate" and gate_run is None:
+            raise ValueError("--only gate needs --gate-run RUN (a Mask G run trained with --bare-share)")
+        jobs = [job for job in jobs if job[2] == files[only]]
     report = _kept_report(out / "export.json", Path(jobs[0][2]).stem) if only else ExportReport()
     inputs = None
     for kind, run_dir, filename, channels in jobs:
@@ -358,6 +365,8 @@ def export(
         x = inputs[0] if kind == "mask" else inputs[1]
         expected = model(x, training=False).numpy()
         metadata = _metadata(kind, config, weights, "fp32")
+        if filename == GATE_FILE:
+            metadata[PREFIX + "role"] = "presence check: a face whose crop it finds no mask in is left as it is"
         fp32 = to_onnx(model, channels, config["size"], opset, metadata, on_line)
         variants = {"fp32": fp32}
         if fp16:

@@ -25,7 +25,12 @@ def export(
     ),
     parity_count: Annotated[int, typer.Option(help="How many face crops to check and calibrate on.")] = 16,
     only: Annotated[
-        str | None, typer.Option(help="Export only 'mask' or 'face'; the other's files in --out stay as they are.")
+        str | None,
+        typer.Option(help="Export only 'mask', 'face' or 'gate'; the others' files in --out stay as they are."),
+    ] = None,
+    gate_run: Annotated[
+        Path | None,
+        typer.Option(help="A Mask G run trained with --bare-share, exported as mask_gate.onnx (presence check)."),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -54,6 +59,7 @@ def export(
             on_line=show,
             parity_count=parity_count,
             only=only,
+            gate_run=gate_run,
         )
     except (exporter.ParityError, FileNotFoundError, ValueError) as exc:
         ui.fail(str(exc))
