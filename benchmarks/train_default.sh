@@ -26,6 +26,20 @@ unmask synthesize ../shared/data/utkface "$work/utk128L" --variants 1 --seed 1
 resume=(); [ -f "$work/runs/mask_logo/run.json" ] && resume=(--resume)
 unmask train mask "$work/utk128L" --out "$work/runs/mask_logo" --init "$work/runs/mask_first/mask_g.onnx" \
   --steps-per-epoch 1000 --epochs 5 --lr 1e-4 --lr-decay-epochs 3 "${resume[@]}"
+# Mask G, third stage (session 7): the styles now wear a third of the masks pulled up under the eyes and draw black
+# fabric often; training adds fabric below the mask and darker masks. 5 epochs of 1,000 steps from the second stage
+# on a fresh draw (seed 3). The presence check (mask_gate.onnx) is the same fine-tune with 3% of the samples shown
+# as bare faces with an empty target: it decides whether a face wears a mask at all, the first one where.
+if [ ! -f "$work/runs/mask_second/mask_g.onnx" ]; then
+  unmask export --onnx --only mask --mask-run "$work/runs/mask_logo" --out "$work/runs/mask_second"
+fi
+unmask synthesize ../shared/data/utkface "$work/utk128H" --variants 1 --seed 3
+for stage in "mask_high 0" "mask_gate 0.03"; do
+  set -- $stage
+  resume=(); [ -f "$work/runs/$1/run.json" ] && resume=(--resume)
+  unmask train mask "$work/utk128H" --out "$work/runs/$1" --init "$work/runs/mask_second/mask_g.onnx" \
+    --steps-per-epoch 1000 --epochs 5 --lr 1e-4 --lr-decay-epochs 3 --bare-share "$2" "${resume[@]}"
+done
 # Face G, GPU stage (needs JAX on a CUDA GPU; skipped otherwise, leaving the CPU Face G above): the CPU Face G
 # fine-tuned 33,600 steps at batch 16 on the packed training faces (one mask each; lr 1e-4 falling to 0 over the
 # last 60%, 300 critic-only steps first), then averaged with it, 0.2 x fine-tuned + 0.8 x CPU model (a "model
@@ -64,5 +78,5 @@ unmask train face "$work/utk128L" --out "$work/runs/face_ft" --init "$work/runs/
 python benchmarks/average_face_g.py "$work/runs/face_ft" --with "$work/runs/face_pre/face_g.onnx" --weight 0.5 \
   --out "$work/runs/face_final"
 # int8 variants calibrated on 64 training photos spread over the folder (celeb_aligned stays unseen)
-unmask export --onnx --mask-run "$work/runs/mask_logo" --face-run "$work/runs/face_final" --out exported --int8 \
-  --parity-photos ../shared/data/utkface --parity-count 64
+unmask export --onnx --mask-run "$work/runs/mask_high" --face-run "$work/runs/face_final" \
+  --gate-run "$work/runs/mask_gate" --out exported --int8 --parity-photos ../shared/data/utkface --parity-count 64
