@@ -135,3 +135,12 @@ def test_benchmark_refuses_bad_outputs_and_batches_before_timing(tmp_path, args)
     assert result.returncode == 2
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error") and "Traceback" not in result.stderr, lines
+
+
+def test_models_default_to_the_shipped_folder_from_anywhere(tmp_path, monkeypatch):
+    from unmask_cli.commands.options import default_models_dir
+
+    monkeypatch.chdir(tmp_path)
+    assert default_models_dir() == Path(__file__).resolve().parents[1] / "exported"
+    (tmp_path / "exported").mkdir()  # a folder of one's own here wins
+    assert default_models_dir() == Path("exported")

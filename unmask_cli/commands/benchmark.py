@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from unmask_cli import registry, ui
+from unmask_cli.commands.options import default_models_dir
 
 
 def benchmark(
@@ -16,13 +17,16 @@ def benchmark(
     ] = None,
     batch: Annotated[str, typer.Option(help="Batch sizes, comma-separated.")] = "1,8,32",
     seconds: Annotated[float, typer.Option(help="Timed seconds per backend, part and batch size.")] = 3.0,
-    models: Annotated[Path, typer.Option(help="Folder of exported models.")] = Path("exported"),
+    models: Annotated[
+        Path | None, typer.Option(help="Folder of exported models [default: ./exported, else the shipped ones].")
+    ] = None,
     checkpoints: Annotated[Path, typer.Option(help="Run folders for the tensorflow backend.")] = Path("runs"),
     photos: Annotated[Path | None, typer.Option(help="Photos for the end-to-end figure.")] = Path("samples/masked"),
     json_file: Annotated[Path | None, typer.Option("--json", help="Write all figures to this JSON file.")] = None,
     plot: Annotated[Path | None, typer.Option(help="Write a PNG bar chart here.")] = None,
 ) -> None:
     """Images/s and latency of every backend side by side, with ratios against TensorFlow."""
+    models = models if models is not None else default_models_dir()
     import json
     import platform
 

@@ -9,18 +9,22 @@ from typing import Annotated
 import typer
 
 from unmask_cli import registry, ui
+from unmask_cli.commands.options import default_models_dir
 
 
 def evaluate(
     data: Annotated[Path, typer.Argument(help="Folder of clean face photos never used in training.")],
     backend: Annotated[list[str] | None, typer.Option(help="Backends to compare (repeat the option).")] = None,
     styles: Annotated[list[str] | None, typer.Option(help="Mask styles (default: every installed one).")] = None,
-    models: Annotated[Path, typer.Option(help="Folder of exported models.")] = Path("exported"),
+    models: Annotated[
+        Path | None, typer.Option(help="Folder of exported models [default: ./exported, else the shipped ones].")
+    ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N photos.")] = None,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write all figures to this JSON file.")] = None,
     sheet: Annotated[Path | None, typer.Option(help="Write a sample sheet (PNG) here.")] = None,
 ) -> None:
     """Quality on real faces with drawn masks: Mask G IoU per style; PSNR, SSIM, texture, identity vs baselines."""
+    models = models if models is not None else default_models_dir()
     import json
 
     from unmask_cli import evaluate as ev
