@@ -113,3 +113,31 @@ def sample_folder(tmp_path, face_photos) -> Path:
     for path in face_photos:
         shutil.copy(path, folder / path.name)
     return folder
+
+
+def one_error_line(result) -> str:
+    """A CliRunner result that is exactly one `error ...` line and exit code 2, no traceback; returns the line."""
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error "), lines
+    return lines[0]
+
+
+class LowerFaceBackend:
+    """A stand-in backend: the template's lower face (from just above the nose tip) is the mask, filled with grey
+    (zeros in [-1, 1]) — a mask where a mask belongs, and no face comes out of it."""
+
+    value_range, description = (-1.0, 1.0), "lower face filled grey"
+
+    def __init__(self, size: int = 64, name: str = "fixed"):
+        self.input_size, self.name = size, name
+
+    def run(self, crops):
+        from unmask_cli.faces import CROP_TEMPLATE
+
+        size = self.input_size
+        rows = np.arange(size)[:, None, None] * np.ones((1, size, 1))
+        lower = ((rows >= CROP_TEMPLATE[30, 1] * size - 2) & (rows < size * 0.95)).astype(np.float32)
+        masks = np.repeat(lower[None], len(crops), 0)
+        return masks, crops * (1 - masks)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import one_error_line
 from tests.toy_models import write_models
 from unmask_cli import evaluate as ev
 from unmask_cli.cli import app
@@ -43,14 +44,6 @@ def _evaluate(*args: str):
     return runner.invoke(app, ["evaluate", *args, "--backend", "onnxruntime", "--styles", "surgical"])
 
 
-def _one_error(result) -> str:
-    assert result.exit_code == 2, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    lines = [ln for ln in result.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error "), lines
-    return lines[0]
-
-
 def test_every_unusable_photo_is_one_skip_line(photos, models, tmp_path):
     out = tmp_path / "eval.json"
     result = _evaluate(str(photos), "--models", str(models), "--json", str(out))
@@ -82,7 +75,7 @@ def test_a_photo_that_breaks_detection_is_one_skip_line(photos, monkeypatch):
 
 
 def test_missing_folder_says_it_does_not_exist(models, tmp_path):
-    line = _one_error(_evaluate(str(tmp_path / "nothere"), "--models", str(models)))
+    line = one_error_line(_evaluate(str(tmp_path / "nothere"), "--models", str(models)))
     assert "nothere: no such file or folder" in line
 
 
@@ -105,7 +98,7 @@ def test_bad_output_path_is_one_error_line_before_the_work(
     cv2.imwrite(str(photos / "photo.png"), np.zeros((8, 8, 3), np.uint8))
     before = (photos / "photo.png").read_bytes()
     monkeypatch.setattr(ev, "evaluate", lambda *a, **k: pytest.fail("the evaluation started"))
-    line = _one_error(_evaluate(str(photos), "--models", str(models), option, str(tmp_path / target)))
+    line = one_error_line(_evaluate(str(photos), "--models", str(models), option, str(tmp_path / target)))
     assert words in line
     assert (photos / "photo.png").read_bytes() == before
 

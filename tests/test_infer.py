@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import SAMPLES, make_bad_inputs
+from tests.conftest import SAMPLES, LowerFaceBackend, make_bad_inputs
 from unmask_cli import registry
 from unmask_cli.images import read_rgb
 from unmask_cli.runtime import CPU, CUDA, TENSORRT, ProviderError, choose_providers
@@ -595,16 +595,7 @@ def test_a_fallback_detection_whose_restoration_is_no_face_is_dropped(monkeypatc
     fake = Face(box=(50, 50, 250, 250), landmarks=landmarks, score=0.0, detector=detector)
     monkeypatch.setattr(pipeline, "find_faces", lambda rgb, robust=True: [fake])
 
-    class LowerHalfBackend:  # a mask where a mask belongs, filled with grey: no face comes out of it
-        name, input_size, value_range, description = "fixed", size, (-1.0, 1.0), "fixed mask"
-
-        def run(self, crops):
-            rows = np.arange(size)[:, None, None] * np.ones((1, size, 1))
-            lower = ((rows >= CROP_TEMPLATE[30, 1] * size - 2) & (rows < size * 0.95)).astype(np.float32)
-            masks = np.repeat(lower[None], len(crops), 0)
-            return masks, crops * (1 - masks)
-
-    monkeypatch.setattr(pipeline.registry, "open_backend", lambda *a, **k: LowerHalfBackend())
+    monkeypatch.setattr(pipeline.registry, "open_backend", lambda *a, **k: LowerFaceBackend(size))
     summary = pipeline.Unmasker("unused", "fixed", workers=1).run([tmp_path / "wall.png"], tmp_path / "out")
     assert summary.restored == int(restored)
     assert (tmp_path / "out" / "wall.png").exists() == restored

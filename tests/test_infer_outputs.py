@@ -11,29 +11,16 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.conftest import LowerFaceBackend
 from unmask_cli import pipeline
 from unmask_cli.faces import CROP_TEMPLATE, Face
-
-SIZE = 64
-
-
-class GreyLowerFace:
-    """Marks the lower face as mask and fills it grey: enough to make the pipeline write a photo."""
-
-    name, input_size, value_range, description = "grey", SIZE, (-1.0, 1.0), "grey fill"
-
-    def run(self, crops):
-        rows = np.arange(SIZE)[:, None, None] * np.ones((1, SIZE, 1))
-        lower = ((rows >= CROP_TEMPLATE[30, 1] * SIZE - 2) & (rows < SIZE * 0.95)).astype(np.float32)
-        masks = np.repeat(lower[None], len(crops), 0)
-        return masks, crops * (1 - masks)
 
 
 @pytest.fixture
 def unmasker(monkeypatch):
     face = Face(box=(20, 20, 100, 100), landmarks=(CROP_TEMPLATE * 80 + 20).astype(np.float32), score=1.0)
     monkeypatch.setattr(pipeline, "find_faces", lambda rgb, robust=True: [face])
-    monkeypatch.setattr(pipeline.registry, "open_backend", lambda *a, **k: GreyLowerFace())
+    monkeypatch.setattr(pipeline.registry, "open_backend", lambda *a, **k: LowerFaceBackend(64, "grey"))
     return pipeline.Unmasker("unused", "grey", workers=1)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import one_error_line
 from unmask_cli.cli import app
 from unmask_cli.data import MANIFEST, append_jsonl, load_manifest, read_jsonl
 
@@ -157,14 +158,6 @@ def test_output_inside_the_source_is_not_read_back(sample_folder, inside):
     assert len(load_manifest(out)) == 4
 
 
-def _one_error(result) -> str:
-    assert result.exit_code == 2, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    lines = [ln for ln in result.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error "), lines
-    return lines[0]
-
-
 @pytest.mark.parametrize(
     "case, words",
     [
@@ -190,7 +183,7 @@ def test_bad_output_folder_is_one_error_line(sample_folder, tmp_path, case, word
         else:
             config.write_text('{"style": "ran\x01' if case == "torn_config" else "[]")
     result = runner.invoke(app, ["synthesize", str(sample_folder), str(out)])
-    assert words in _one_error(result)
+    assert words in one_error_line(result)
 
 
 def test_unwritable_output_folder_is_one_error_line_before_any_photo(sample_folder, tmp_path, monkeypatch):
@@ -202,7 +195,7 @@ def test_unwritable_output_folder_is_one_error_line_before_any_photo(sample_fold
     monkeypatch.setattr(outputs.tempfile, "mkstemp", refuse)
     monkeypatch.setattr(synthesize, "process_photo", lambda *a: pytest.fail("work started"))
     result = runner.invoke(app, ["synthesize", str(sample_folder), str(tmp_path / "ds")])
-    assert "cannot write there (Permission denied)" in _one_error(result)
+    assert "cannot write there (Permission denied)" in one_error_line(result)
 
 
 def test_write_failure_during_the_run_is_one_error_line(sample_folder, tmp_path, monkeypatch):

@@ -91,7 +91,7 @@ class OnnxRuntimeBackend:
         seed: int = 0,
     ):
         self.mask_fn = MaskRunner(models_dir, device, providers, threads, precision)
-        self.mask_session, self.mask_info = self.mask_fn.session, self.mask_fn.info
+        self.mask_info = self.mask_fn.info
         self.face_session, self.face_info, w2 = open_model(
             model_path(models_dir, FACE_FILE, precision), device, providers, threads
         )
@@ -108,9 +108,7 @@ class OnnxRuntimeBackend:
         gated = " + presence check" if self.mask_fn.gate is not None else ""
         self.description = f"onnxruntime {precision} on {self.providers[0]}{gated}"
         self.rng = np.random.default_rng(seed)
-
-    def face_fn(self, x: np.ndarray) -> np.ndarray:
-        return _runner(self.face_session)(x)
+        self.face_fn = _runner(self.face_session)
 
     def run(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return restore_batch(crops, self.mask_fn, self.face_fn, self.rng, self.threshold)
