@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -97,8 +98,73 @@ def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def read_rgb(path: Path) -> np.ndarray:
-    """Decode `path` into RGB uint8 (EXIF orientation applied), or raise `ImageError` with the reason."""
+@dataclass
+class Photo:
+    """A decoded photo. `rgb` (RGB uint8, transparency flattened onto white) is what detection and the models see;
+    `original` keeps what that loses — the alpha channel, 16-bit depth — oriented like `rgb`, or None."""
+
+    rgb: np.ndarray
+    original: np.ndarray | None = None  # RGB or RGBA, uint8 or uint16
+    gray: bool = False  # a black-and-white photo: a restored face must not come out in colour
+    frames: int = 1  # pages or animation frames; only the first is restored
+
+
+ALPHA_SUFFIXES = frozenset({".png", ".webp", ".tif", ".tiff"})
+DEEP_SUFFIXES = frozenset({".png", ".tif", ".tiff"})  # formats OpenCV writes at 16 bits per channel
+
+
+def is_gray(rgb: np.ndarray) -> bool:
+    """Channels equal up to JPEG noise: a black-and-white photo saved as colour (old scans often are)."""
+    step = max(1, max(rgb.shape[:2]) // 256)  # a subsample is enough and keeps this cheap on big photos
+    sample = rgb[::step, ::step].astype(np.int16)
+    spread = sample.max(axis=2) - sample.min(axis=2)
+    return float(np.percentile(spread, 99)) <= 6
+
+
+_DIHEDRAL = (
+    lambda a: a,
+    lambda a: a[::-1, ::-1],
+    lambda a: a[:, ::-1],
+    lambda a: a[::-1],
+    lambda a: np.rot90(a, 1),
+    lambda a: np.rot90(a, -1),
+    lambda a: np.rot90(a, 1)[::-1],
+    lambda a: np.rot90(a, -1)[::-1],
+)
+
+
+def _orient_like(unrotated: np.ndarray, oriented_bgr: np.ndarray) -> np.ndarray:
+    """`unrotated` (as stored) turned the way OpenCV's EXIF-aware decode turned `oriented_bgr`.
+
+    OpenCV applies EXIF orientation only when it converts to colour, so the alpha channel (read unchanged) must be
+    turned to match: of the eight rotations and flips, the one whose colours equal the oriented decode.
+    """
+    colour = unrotated[..., :3]
+    for turn in _DIHEDRAL:
+        turned = turn(colour)
+        if turned.shape == oriented_bgr.shape and np.array_equal(turned, oriented_bgr):
+            return np.ascontiguousarray(turn(unrotated))
+    return unrotated if unrotated.shape[:2] == oriented_bgr.shape[:2] else None
+
+
+def _frame_count(path: Path, data: bytes) -> int:
+    """Frames of an animated GIF/WebP/PNG or pages of a TIFF (1 for everything else, without decoding)."""
+    animated = (
+        data[:6] in (b"GIF87a", b"GIF89a")
+        or (data[:4] == b"RIFF" and b"ANIM" in data[:64])
+        or (data[:8] == b"\x89PNG\r\n\x1a\n" and b"acTL" in data[: data.find(b"IDAT") if b"IDAT" in data else 0])
+        or data[:4] in (b"II*\x00", b"MM\x00*")
+    )
+    if not animated:
+        return 1
+    try:
+        return max(1, int(cv2.imcount(str(path))))
+    except cv2.error:
+        return 1
+
+
+def read_photo(path: Path) -> Photo:
+    """Decode `path` (EXIF orientation applied), or raise `ImageError` with the reason."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -114,21 +180,68 @@ def read_rgb(path: Path) -> np.ndarray:
     image = cv2.imdecode(buffer, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
     if image is None:
         raise ImageError("not a decodable image (corrupt, truncated or unsupported format)")
-    alpha = None
-    if data[:8] == b"\x89PNG\r\n\x1a\n" or data[:4] == b"RIFF":
-        full = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
-        if full is not None and full.ndim == 3 and full.shape[2] == 4:
-            alpha = full  # PNG/WebP carry no EXIF rotation in practice; keep their transparency
-    rgb = to_uint8_rgb(alpha if alpha is not None else image)
+    full = image
+    if data[:8] == b"\x89PNG\r\n\x1a\n" or data[:4] in (b"RIFF", b"II*\x00", b"MM\x00*"):
+        unchanged = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+        if unchanged is not None and unchanged.ndim == 3 and unchanged.shape[2] == 4:
+            turned = _orient_like(unchanged, image)
+            full = turned if turned is not None else image  # alpha we cannot place is dropped, not misplaced
+    rgb = to_uint8_rgb(full)
     h, w = rgb.shape[:2]
     if min(h, w) < MIN_SIDE:
         raise ImageError(f"image too small ({w}×{h} px, need at least {MIN_SIDE} px a side)")
-    return rgb
+    original = None
+    if full.dtype in (np.uint8, np.uint16) and (full.shape[2] == 4 or full.dtype == np.uint16):
+        original = cv2.cvtColor(full, cv2.COLOR_BGRA2RGBA if full.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    return Photo(rgb, original, is_gray(rgb), _frame_count(path, data))
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """Decode `path` into RGB uint8 (EXIF orientation applied), or raise `ImageError` with the reason."""
+    return read_photo(path).rgb
+
+
+def keep_gray(photo: Photo, restored: np.ndarray) -> np.ndarray:
+    """`restored` (RGB uint8, edited from `photo.rgb`) with its changed pixels in gray if the photo is black and
+    white: Face G paints in colour whatever it is shown."""
+    if not photo.gray:
+        return restored
+    luma = cv2.cvtColor(restored, cv2.COLOR_RGB2GRAY)
+    return np.where((restored != photo.rgb).any(axis=2, keepdims=True), luma[..., None], restored)
+
+
+def as_written(photo: Photo, restored: np.ndarray, suffix: str) -> np.ndarray:
+    """The array to save for `restored` (RGB uint8, edited from `photo.rgb`): the source's alpha channel and
+    16-bit depth are kept where the output format (`suffix`) can hold them.
+
+    Only the change is carried over (original + restored − rgb), so every untouched pixel keeps its exact value.
+    """
+    original = photo.original
+    if original is None:
+        return restored
+    suffix = suffix.lower()
+    if original.shape[2] == 4 and suffix not in ALPHA_SUFFIXES:
+        return restored  # the photo flattened onto white is what this format can hold
+    if original.dtype == np.uint16 and suffix not in DEEP_SUFFIXES:
+        original = (original / 257.0).round().astype(np.uint8)
+    deep = original.dtype == np.uint16
+    scale, top = (257.0, 65535.0) if deep else (1.0, 255.0)
+    out = original.copy()
+    changed = (restored != photo.rgb).any(axis=2)
+    if out.shape[2] == 4:
+        # A restored face is opaque: it shows what the user saw, the photo flattened onto white.
+        out[changed, :3] = (restored[changed].astype(np.float32) * scale).round().astype(out.dtype)
+        out[changed, 3] = np.asarray(top, out.dtype)
+    else:
+        change = (restored[changed].astype(np.float32) - photo.rgb[changed]) * scale
+        out[changed] = np.clip(out[changed] + change, 0, top).round().astype(out.dtype)
+    return out
 
 
 def _encode(path: Path, rgb: np.ndarray, quality: int) -> bytes:
     suffix = path.suffix.lower()
-    image = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) if rgb.ndim == 3 else rgb
+    to_bgr = {3: cv2.COLOR_RGB2BGR, 4: cv2.COLOR_RGBA2BGRA}
+    image = cv2.cvtColor(rgb, to_bgr[rgb.shape[2]]) if rgb.ndim == 3 else rgb
     params: list[int] = []
     if suffix in {".jpg", ".jpeg", ".jfif"}:
         params = [cv2.IMWRITE_JPEG_QUALITY, quality]
@@ -144,7 +257,8 @@ def _encode(path: Path, rgb: np.ndarray, quality: int) -> bytes:
 
 
 def write_atomic(path: Path, rgb: np.ndarray, quality: int = 95) -> None:
-    """Write an RGB (or single-channel) uint8 image: temp file in the same folder, then rename.
+    """Write an RGB, RGBA or single-channel image (uint8, or uint16 where the format allows): temp file in the same
+    folder, then rename.
 
     A kill at any moment leaves either the old file or the new one, never a half-written image.
     """
@@ -157,6 +271,8 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())  # the rename must not land before the data does (a crash would leave 0 bytes)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the permissions open() would
         os.replace(tmp, path)
     except BaseException:

@@ -32,7 +32,17 @@ from unmask_cli.faces import (
     restored_is_a_face,
     weak_candidates,
 )
-from unmask_cli.images import ImageError, iter_images, read_rgb, writable_name, write_atomic
+from unmask_cli.images import (
+    ImageError,
+    Photo,
+    as_written,
+    is_gray,
+    iter_images,
+    keep_gray,
+    read_photo,
+    writable_name,
+    write_atomic,
+)
 from unmask_cli.restore import MIN_MASK_FRACTION
 
 FEATHER_PX = 2.0  # blur of the blend mask, in crop pixels: hides the seam without touching pixels beyond it
@@ -55,6 +65,7 @@ class PhotoResult:
     output: Path | None = None
     faces: list[FaceResult] = field(default_factory=list)
     skipped: str | None = None  # reason nothing was written
+    note: str | None = None  # written, but with something the user should know (only the first frame...)
     before: np.ndarray | None = None  # kept only when a contact sheet is wanted
     after: np.ndarray | None = None
 
@@ -85,21 +96,21 @@ def find_faces(rgb: np.ndarray, robust: bool = True) -> list[Face]:
     return faces
 
 
-def _decode_and_detect(job: tuple[Path, bool]) -> tuple[np.ndarray | None, list[Face], str | None, float, float]:
-    """(rgb, faces, error, decode seconds, detect seconds) for one photo; runs in a worker process."""
+def _decode_and_detect(job: tuple[Path, bool]) -> tuple[Photo | None, list[Face], str | None, float, float]:
+    """(photo, faces, error, decode seconds, detect seconds) for one photo; runs in a worker process."""
     source, robust = job
     start = time.perf_counter()
     try:
-        rgb = read_rgb(source)
+        photo = read_photo(source)
     except ImageError as exc:
         return None, [], str(exc), time.perf_counter() - start, 0.0
     decoded = time.perf_counter()
     try:
-        faces = find_faces(rgb, robust)
+        faces = find_faces(photo.rgb, robust)
     except Exception as exc:  # one odd photo (dlib refusing its size or layout) must not stop the batch
         detail = " ".join(str(exc).split())[:160]  # native libraries raise multi-line essays: keep one line
         return None, [], f"face detection failed ({type(exc).__name__}: {detail})", decoded - start, 0.0
-    return rgb, faces, None, decoded - start, time.perf_counter() - decoded
+    return photo, faces, None, decoded - start, time.perf_counter() - decoded
 
 
 @dataclass
@@ -110,6 +121,7 @@ class _Pending:
     crops: list[np.ndarray]
     matrices: list[np.ndarray]
     mask_union: np.ndarray | None = None  # blend weights of every restored face, for --save-mask
+    photo: Photo | None = None  # the decoded file, for what 8-bit RGB loses (alpha, depth) when writing
 
 
 class Unmasker:
@@ -141,7 +153,8 @@ class Unmasker:
     def restore_photo(self, rgb: np.ndarray) -> tuple[np.ndarray, list[FaceResult]]:
         pending = self._prepare(PhotoResult(source=Path("<memory>")), rgb)
         self._restore([pending])
-        return pending.rgb, pending.result.faces
+        restored = keep_gray(Photo(rgb, gray=is_gray(rgb)), pending.rgb)
+        return restored, pending.result.faces
 
     # -- stages --------------------------------------------------------------------------------------------------
     def _timed(self, stage: str, start: float) -> float:
@@ -254,7 +267,7 @@ class Unmasker:
             detections = map(_decode_and_detect, jobs)
         for group in _chunks(zip(todo, detections, strict=True), self.batch):
             pending = []
-            for (source, target), (rgb, faces, error, decode_s, detect_s) in group:
+            for (source, target), (photo, faces, error, decode_s, detect_s) in group:
                 result = PhotoResult(source=source, output=target)
                 self.stage_seconds["decode"] += decode_s
                 self.stage_seconds["detect"] += detect_s
@@ -262,21 +275,25 @@ class Unmasker:
                     result.skipped = error
                     self._finish(result, summary, on_result)
                     continue
-                item = self._prepare(result, rgb, faces)
+                item = self._prepare(result, photo.rgb, faces)
+                item.photo = photo
                 if not item.faces:
                     result.skipped = "no face found"
                     self._finish(result, summary, on_result)
                     continue
                 if keep_images:
-                    result.before = rgb
+                    result.before = photo.rgb
                 pending.append(item)
             self._restore(pending)
             for item in pending:
                 result = item.result
                 t = time.perf_counter()
                 if result.restored:
+                    item.rgb = keep_gray(item.photo, item.rgb)
                     try:
-                        write_atomic(result.output, item.rgb)
+                        write_atomic(result.output, as_written(item.photo, item.rgb, result.output.suffix))
+                        if item.photo.frames > 1:
+                            result.note = f"only the first of {item.photo.frames} frames/pages restored"
                         if save_masks:
                             write_atomic(mask_path(result.output), photo_mask(item))
                     except (OSError, ImageError) as exc:  # a full disk or a lost folder: say so, go on

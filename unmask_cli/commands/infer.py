@@ -84,6 +84,8 @@ def infer(
             records.append(photo_record(result))
             if result.skipped:
                 ui.warn(str(result.source), result.skipped)
+            elif result.note:
+                ui.note(str(result.source), result.note)
             if result.after is not None and len(pairs) < sheet_count:
                 pairs.append((result.before, result.after))
             bar.update(task, advance=1, status=f"{result.restored} restored")
@@ -153,6 +155,7 @@ def photo_record(result) -> dict:
         "source": str(result.source),
         "output": str(result.output) if result.output and not result.skipped else None,
         "skipped": result.skipped,
+        "note": result.note,
         "faces": [
             {
                 "box": list(face.box),

@@ -1,0 +1,145 @@
+"""What a restored photo keeps of its file: transparency, 16-bit depth, black and white, EXIF rotation of a
+transparent PNG, and a word when only the first frame of an animation was restored. A stand-in backend that paints
+the lower face in colour and a stand-in detector keep these fast."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import LowerFaceBackend
+from unmask_cli import images, pipeline
+from unmask_cli.faces import CROP_TEMPLATE, Face
+
+
+class ColourFaceBackend(LowerFaceBackend):
+    """The lower face painted orange: a colour no black-and-white photo has."""
+
+    def run(self, crops):
+        masks, _ = super().run(crops)
+        orange = np.array([0.9, 0.2, -0.6], np.float32)
+        return masks, crops * (1 - masks) + masks * orange
+
+
+@pytest.fixture
+def unmasker(monkeypatch):
+    face = Face(box=(20, 20, 100, 100), landmarks=(CROP_TEMPLATE * 80 + 20).astype(np.float32), score=1.0)
+    monkeypatch.setattr(pipeline, "find_faces", lambda rgb, robust=True: [face])
+    monkeypatch.setattr(pipeline.registry, "open_backend", lambda *a, **k: ColourFaceBackend(64, "orange"))
+    return pipeline.Unmasker("unused", "orange", workers=1)
+
+
+def _noise(shape, dtype=np.uint8, seed=0) -> np.ndarray:
+    top = np.iinfo(dtype).max
+    return np.random.default_rng(seed).integers(0, top + 1, shape, dtype=np.int64).astype(dtype)
+
+
+def _write(path: Path, bgr: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, data = cv2.imencode(path.suffix, bgr)
+    assert ok
+    path.write_bytes(data.tobytes())
+    return path
+
+
+def _restore(unmasker, source: Path, out: Path) -> tuple[pipeline.PhotoResult, np.ndarray]:
+    results = []
+    unmasker.run([source], out, on_result=results.append)
+    (result,) = results
+    assert result.skipped is None, result.skipped
+    return result, cv2.imread(str(result.output), cv2.IMREAD_UNCHANGED)
+
+
+def _changed(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    return (before != after).reshape(before.shape[0], before.shape[1], -1).any(axis=2)
+
+
+def test_a_transparent_png_keeps_its_alpha_and_untouched_pixels(unmasker, tmp_path):
+    bgra = _noise((120, 120, 4))
+    bgra[:, :, 3] = np.where(np.arange(120)[None, :] < 10, 0, 255)  # a transparent strip down the left edge
+    bgra[:5, :, 3] = 128  # and a half-transparent one along the top
+    source = _write(tmp_path / "in" / "cut_out.png", bgra)
+    _, out = _restore(unmasker, source, tmp_path / "out")
+    assert out.shape == (120, 120, 4)
+    changed = _changed(bgra, out)
+    assert 0.1 < changed.mean() < 0.6  # the lower face, not the photo
+    assert np.array_equal(out[~changed], bgra[~changed])  # every other pixel, alpha included, bit for bit
+    assert (out[changed, 3] == 255).all()  # the painted face is opaque
+
+
+def test_a_16_bit_png_stays_16_bit_and_exact_outside_the_face(unmasker, tmp_path):
+    deep = _noise((120, 120, 3), np.uint16, seed=1)
+    source = _write(tmp_path / "in" / "scan.png", deep)
+    _, out = _restore(unmasker, source, tmp_path / "out")
+    assert out.dtype == np.uint16 and out.shape == deep.shape
+    changed = _changed(deep, out)
+    assert 0.1 < changed.mean() < 0.6
+    assert np.array_equal(out[~changed], deep[~changed])
+    # the fill (orange: much red, little blue) lands at 16-bit scale, not as 8-bit values in a 16-bit file
+    centre = out[80:95, 50:70].reshape(-1, 3).mean(axis=0)
+    assert centre[2] > 40000 and centre[0] < 20000
+
+
+def test_a_black_and_white_photo_gets_a_black_and_white_face(unmasker, tmp_path):
+    gray = np.repeat(_noise((120, 120, 1), seed=2), 3, axis=2)
+    source = _write(tmp_path / "in" / "old.jpg", gray)
+    _, out = _restore(unmasker, source, tmp_path / "out")
+    spread = out.astype(np.int16).max(axis=2) - out.astype(np.int16).min(axis=2)
+    assert np.percentile(spread, 99) <= 6  # JPEG noise at most, no orange
+    colour = _write(tmp_path / "in2" / "colour.jpg", _noise((120, 120, 3), seed=3))
+    _, painted = _restore(unmasker, colour, tmp_path / "out2")
+    assert painted[80:95, 50:70, 2].mean() - painted[80:95, 50:70, 0].mean() > 100  # a colour photo: orange
+
+
+def _png_with_orientation(bgra: np.ndarray, orientation: int) -> bytes:
+    """A PNG with an eXIf chunk (after IHDR) holding one Orientation entry."""
+    ok, encoded = cv2.imencode(".png", bgra)
+    assert ok
+    data = encoded.tobytes()
+    tiff = b"MM\x00\x2a\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01"
+    tiff += struct.pack(">H", orientation) + b"\x00\x00\x00\x00\x00\x00"
+    chunk = struct.pack(">I", len(tiff)) + b"eXIf" + tiff + struct.pack(">I", zlib.crc32(b"eXIf" + tiff))
+    return data[:33] + chunk + data[33:]
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_a_rotated_transparent_png_turns_its_alpha_with_its_colours(tmp_path, orientation):
+    bgra = _noise((60, 90, 4), seed=4)
+    bgra[:, :, 3] = np.arange(90)[None, :] * 2  # alpha that says which way the photo is turned
+    path = tmp_path / "rotated.png"
+    path.write_bytes(_png_with_orientation(bgra, orientation))
+    photo = images.read_photo(path)
+    upright = cv2.imread(str(path), cv2.IMREAD_COLOR)  # OpenCV applies the EXIF orientation to colour
+    assert photo.original is not None and photo.original.shape[:2] == upright.shape[:2]
+    colour = cv2.cvtColor(photo.original[..., :3], cv2.COLOR_RGB2BGR)
+    assert np.array_equal(colour, upright)
+    turn = {3: lambda a: a[::-1, ::-1], 6: lambda a: np.rot90(a, -1), 8: lambda a: np.rot90(a, 1)}[orientation]
+    assert np.array_equal(photo.original[..., 3], turn(bgra[..., 3]))
+
+
+def test_an_animation_is_restored_on_its_first_frame_and_says_so(unmasker, tmp_path):
+    animation = cv2.Animation()
+    animation.frames = [_noise((120, 120, 3), seed=s) for s in range(3)]
+    animation.durations = [100, 100, 100]
+    source = tmp_path / "in" / "clip.webp"
+    source.parent.mkdir()
+    assert cv2.imwriteanimation(str(source), animation)
+    result, out = _restore(unmasker, source, tmp_path / "out")
+    assert result.note == "only the first of 3 frames/pages restored"
+    assert out is not None
+    still = _write(tmp_path / "in2" / "still.webp", _noise((120, 120, 3), seed=5))
+    result, _ = _restore(unmasker, still, tmp_path / "out2")
+    assert result.note is None
+
+
+def test_a_gray_photo_is_told_from_a_colour_one():
+    gray = np.repeat(_noise((200, 300, 1), seed=6), 3, axis=2)
+    assert images.is_gray(gray)
+    tinted = gray.copy()
+    tinted[..., 0] = np.clip(tinted[..., 0].astype(np.int16) + 20, 0, 255)
+    assert not images.is_gray(tinted)
