@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 data="${1:-../shared/data/celeb_aligned}"
 unmask evaluate "$data" --backend onnxruntime --backend onnxruntime:int8 --backend opencv --backend opencv-ns \
-  --json benchmarks/results/quality.json --sheet docs/evaluate_sheet.png
+  --json-file benchmarks/results/quality.json --sheet docs/evaluate_sheet.png

@@ -8,4 +8,4 @@ checkpoints="${1:-runs}"
 host="$(hostname -s)"
 unmask benchmark --checkpoints "$checkpoints" --batch 1,16 --seconds 5 \
   --backend tensorflow --backend onnxruntime --backend onnxruntime:int8 \
-  --json "benchmarks/results/speed-$host.json" --plot "benchmarks/results/speed-$host.png"
+  --json-file "benchmarks/results/speed-$host.json" --plot "benchmarks/results/speed-$host.png"

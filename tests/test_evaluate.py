@@ -46,7 +46,7 @@ def _evaluate(*args: str):
 
 def test_every_unusable_photo_is_one_skip_line(photos, models, tmp_path):
     out = tmp_path / "eval.json"
-    result = _evaluate(str(photos), "--models", str(models), "--json", str(out))
+    result = _evaluate(str(photos), "--models", str(models), "--json-file", str(out))
     assert result.exit_code == 0, result.output
     skips = [ln for ln in result.output.splitlines() if ln.startswith("skip ")]
     for name, reason in [
@@ -85,8 +85,8 @@ def test_missing_folder_says_it_does_not_exist(models, tmp_path):
         ("--sheet", "sheet.txt", "cannot write a '.txt' image"),
         ("--sheet", "sheet", "cannot write a 'sheet' image"),
         ("--sheet", "adir", "is a folder"),
-        ("--json", "adir", "is a folder"),
-        ("--json", "afile/eval.json", "afile: exists and is not a folder"),
+        ("--json-file", "adir", "is a folder"),
+        ("--json-file", "afile/eval.json", "afile: exists and is not a folder"),
         ("--sheet", "photos/photo.png", "is an input photo"),
     ],
 )
@@ -116,7 +116,7 @@ def test_a_write_failure_after_the_work_is_one_error_line(face_photos, models, t
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(images, "write_bytes_atomic", full)
-    result = _evaluate(str(face_photos[0]), "--models", str(models), "--json", str(tmp_path / "e.json"))
+    result = _evaluate(str(face_photos[0]), "--models", str(models), "--json-file", str(tmp_path / "e.json"))
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert "e.json: cannot write (No space left on device)" in result.output

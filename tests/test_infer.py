@@ -311,12 +311,14 @@ def test_evaluate_compares_model_and_baselines(tiny_models, tmp_path):
         "--styles",
         "n95",
         "--json",
+        "--json-file",
         str(out_json),
         "--sheet",
         str(out_sheet),
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(out_json.read_text())
+    assert json.loads(result.stdout) == report  # --json: the same figures on stdout, no table around them
     assert report["faces"] == 4 and report["cases"] == 8
     assert set(report["summary"]) == {"onnxruntime", "opencv", "opencv-ns"}
     for scores in report["summary"].values():
@@ -352,6 +354,7 @@ def test_benchmark_harness_runs_every_backend_once(tiny_models, tmp_path):
         "--backend",
         "onnxruntime:int8",
         "--json",
+        "--json-file",
         str(out_json),
         "--plot",
         str(out_plot),
@@ -360,6 +363,7 @@ def test_benchmark_harness_runs_every_backend_once(tiny_models, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(out_json.read_text())
+    assert json.loads(result.stdout) == report  # --json: the same figures on stdout, no table around them
     seen = {(t["backend"], t["part"], t["batch"]) for t in report["timings"]}
     for backend in ("onnxruntime", "tensorflow", "onnxruntime:int8"):
         for part in ("both", "mask_g", "face_g"):

@@ -116,7 +116,7 @@ def test_bad_out_or_sheet_is_refused_before_any_work(tmp_path, case):
     assert photo.read_bytes() == before
 
 
-@pytest.mark.parametrize("args", [["--json", "."], ["--plot", "chart.txt"], ["--batch", "0,8"], ["--batch", "x"]])
+@pytest.mark.parametrize("args", [["--json-file", "."], ["--plot", "chart.txt"], ["--batch", "0,8"], ["--batch", "x"]])
 def test_benchmark_refuses_bad_outputs_and_batches_before_timing(tmp_path, args):
     result = _cli("benchmark", *args, "--models", "nowhere")
     assert result.returncode == 2

@@ -105,20 +105,11 @@ class Photo:
 
     rgb: np.ndarray
     original: np.ndarray | None = None  # RGB or RGBA, uint8 or uint16
-    gray: bool = False  # a black-and-white photo: a restored face must not come out in colour
     frames: int = 1  # pages or animation frames; only the first is restored
 
 
 ALPHA_SUFFIXES = frozenset({".png", ".webp", ".tif", ".tiff"})
 DEEP_SUFFIXES = frozenset({".png", ".tif", ".tiff"})  # formats OpenCV writes at 16 bits per channel
-
-
-def is_gray(rgb: np.ndarray) -> bool:
-    """Channels equal up to JPEG noise: a black-and-white photo saved as colour (old scans often are)."""
-    step = max(1, max(rgb.shape[:2]) // 256)  # a subsample is enough and keeps this cheap on big photos
-    sample = rgb[::step, ::step].astype(np.int16)
-    spread = sample.max(axis=2) - sample.min(axis=2)
-    return float(np.percentile(spread, 99)) <= 6
 
 
 _DIHEDRAL = (
@@ -193,21 +184,12 @@ def read_photo(path: Path) -> Photo:
     original = None
     if full.dtype in (np.uint8, np.uint16) and (full.shape[2] == 4 or full.dtype == np.uint16):
         original = cv2.cvtColor(full, cv2.COLOR_BGRA2RGBA if full.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-    return Photo(rgb, original, is_gray(rgb), _frame_count(path, data))
+    return Photo(rgb, original, _frame_count(path, data))
 
 
 def read_rgb(path: Path) -> np.ndarray:
     """Decode `path` into RGB uint8 (EXIF orientation applied), or raise `ImageError` with the reason."""
     return read_photo(path).rgb
-
-
-def keep_gray(photo: Photo, restored: np.ndarray) -> np.ndarray:
-    """`restored` (RGB uint8, edited from `photo.rgb`) with its changed pixels in gray if the photo is black and
-    white: Face G paints in colour whatever it is shown."""
-    if not photo.gray:
-        return restored
-    luma = cv2.cvtColor(restored, cv2.COLOR_RGB2GRAY)
-    return np.where((restored != photo.rgb).any(axis=2, keepdims=True), luma[..., None], restored)
 
 
 def as_written(photo: Photo, restored: np.ndarray, suffix: str) -> np.ndarray:

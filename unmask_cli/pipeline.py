@@ -36,9 +36,7 @@ from unmask_cli.images import (
     ImageError,
     Photo,
     as_written,
-    is_gray,
     iter_images,
-    keep_gray,
     read_photo,
     writable_name,
     write_atomic,
@@ -153,8 +151,7 @@ class Unmasker:
     def restore_photo(self, rgb: np.ndarray) -> tuple[np.ndarray, list[FaceResult]]:
         pending = self._prepare(PhotoResult(source=Path("<memory>")), rgb)
         self._restore([pending])
-        restored = keep_gray(Photo(rgb, gray=is_gray(rgb)), pending.rgb)
-        return restored, pending.result.faces
+        return pending.rgb, pending.result.faces
 
     # -- stages --------------------------------------------------------------------------------------------------
     def _timed(self, stage: str, start: float) -> float:
@@ -289,7 +286,6 @@ class Unmasker:
                 result = item.result
                 t = time.perf_counter()
                 if result.restored:
-                    item.rgb = keep_gray(item.photo, item.rgb)
                     try:
                         write_atomic(result.output, as_written(item.photo, item.rgb, result.output.suffix))
                         if item.photo.frames > 1:

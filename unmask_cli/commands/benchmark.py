@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from unmask_cli import registry, ui
-from unmask_cli.commands.options import default_models_dir
+from unmask_cli.commands.options import JsonOpt, default_models_dir
 
 
 def benchmark(
@@ -22,7 +22,8 @@ def benchmark(
     ] = None,
     checkpoints: Annotated[Path, typer.Option(help="Run folders for the tensorflow backend.")] = Path("runs"),
     photos: Annotated[Path | None, typer.Option(help="Photos for the end-to-end figure.")] = Path("samples/masked"),
-    json_file: Annotated[Path | None, typer.Option("--json", help="Write all figures to this JSON file.")] = None,
+    as_json: JsonOpt = False,
+    json_file: Annotated[Path | None, typer.Option("--json-file", help="Also write the figures to this file.")] = None,
     plot: Annotated[Path | None, typer.Option(help="Write a PNG bar chart here.")] = None,
 ) -> None:
     """Images/s and latency of every backend side by side, with ratios against TensorFlow."""
@@ -74,31 +75,34 @@ def benchmark(
                 f"×{ratio:.2f}" if ratio else "–",
             )
         )
-    ui.out.print(
-        ui.table(
-            f"unmask benchmark ({platform.processor() or platform.machine()})",
-            ["backend", "model", "batch", "img/s", "p50 ms", "p95 ms", "vs tensorflow"],
-            rows,
+    payload = {
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "cpus": __import__("os").cpu_count(),
+        },
+        "descriptions": report.descriptions,
+        "errors": report.errors,
+        "timings": [t.__dict__ for t in report.timings],
+        "end_to_end": report.end_to_end,
+    }
+    if as_json:
+        ui.emit_json(payload)
+    else:
+        ui.out.print(
+            ui.table(
+                f"unmask benchmark ({platform.processor() or platform.machine()})",
+                ["backend", "model", "batch", "img/s", "p50 ms", "p95 ms", "vs tensorflow"],
+                rows,
+            )
         )
-    )
-    if report.end_to_end:
-        e2e_rows = [
-            (name, f"{r['photos_per_second']:.2f}", " ".join(f"{k} {v:.0%}" for k, v in r["stage_share"].items()))
-            for name, r in report.end_to_end.items()
-        ]
-        ui.out.print(ui.table("end to end (photos in memory)", ["backend", "photos/s", "time share"], e2e_rows))
+        if report.end_to_end:
+            e2e_rows = [
+                (name, f"{r['photos_per_second']:.2f}", " ".join(f"{k} {v:.0%}" for k, v in r["stage_share"].items()))
+                for name, r in report.end_to_end.items()
+            ]
+            ui.out.print(ui.table("end to end (photos in memory)", ["backend", "photos/s", "time share"], e2e_rows))
     if json_file:
-        payload = {
-            "machine": {
-                "platform": platform.platform(),
-                "processor": platform.processor(),
-                "cpus": __import__("os").cpu_count(),
-            },
-            "descriptions": report.descriptions,
-            "errors": report.errors,
-            "timings": [t.__dict__ for t in report.timings],
-            "end_to_end": report.end_to_end,
-        }
         write_bytes_atomic(json_file, json.dumps(payload, indent=2).encode())
     if plot:
         bench.plot(report, plot)

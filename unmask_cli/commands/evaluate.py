@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from unmask_cli import registry, ui
-from unmask_cli.commands.options import default_models_dir
+from unmask_cli.commands.options import JsonOpt, default_models_dir
 
 
 def evaluate(
@@ -20,7 +20,8 @@ def evaluate(
         Path | None, typer.Option(help="Folder of exported models [default: ./exported, else the shipped ones].")
     ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N photos.")] = None,
-    json_file: Annotated[Path | None, typer.Option("--json", help="Write all figures to this JSON file.")] = None,
+    as_json: JsonOpt = False,
+    json_file: Annotated[Path | None, typer.Option("--json-file", help="Also write the figures to this file.")] = None,
     sheet: Annotated[Path | None, typer.Option(help="Write a sample sheet (PNG) here.")] = None,
 ) -> None:
     """Quality on real faces with drawn masks: Mask G IoU per style; PSNR, SSIM, texture, identity vs baselines."""
@@ -76,27 +77,32 @@ def evaluate(
     if reference is not None:
         columns.append("PSNR vs Telea")
     faces = len({c.source for c in cases})
-    ui.out.print(
-        ui.table(f"unmask evaluate {data} ({faces} faces × {len(cases) // max(faces, 1)} styles)", columns, rows)
-    )
     per_style = results[0].per_style("iou")
     dice, region, coverage = (results[0].per_style(k) for k in ("dice", "region_iou", "region_coverage"))
-    ui.out.print(
-        ui.table(
-            f"Mask G per style ({results[0].backend}); region = what gets replaced (largest piece, grown 1 px)",
-            ["style", "IoU", "Dice", "region IoU", "mask covered"],
-            [(k, f"{v:.3f}", f"{dice[k]:.3f}", f"{region[k]:.3f}", f"{coverage[k]:.1%}") for k, v in per_style.items()],
+    payload = {
+        "data": str(data),
+        "faces": faces,
+        "cases": len(cases),
+        "summary": summaries,
+        "mask_per_style": {"iou": per_style, "dice": dice, "region_iou": region, "region_coverage": coverage},
+        "backends": {r.backend: r.description for r in results},
+    }
+    if as_json:
+        ui.emit_json(payload)
+    else:
+        title = f"unmask evaluate {data} ({faces} faces × {len(cases) // max(faces, 1)} styles)"
+        ui.out.print(ui.table(title, columns, rows))
+        ui.out.print(
+            ui.table(
+                f"Mask G per style ({results[0].backend}); region = what gets replaced (largest piece, grown 1 px)",
+                ["style", "IoU", "Dice", "region IoU", "mask covered"],
+                [
+                    (k, f"{v:.3f}", f"{dice[k]:.3f}", f"{region[k]:.3f}", f"{coverage[k]:.1%}")
+                    for k, v in per_style.items()
+                ],
+            )
         )
-    )
     if json_file:
-        payload = {
-            "data": str(data),
-            "faces": faces,
-            "cases": len(cases),
-            "summary": summaries,
-            "mask_per_style": {"iou": per_style, "dice": dice, "region_iou": region, "region_coverage": coverage},
-            "backends": {r.backend: r.description for r in results},
-        }
         _write(json_file, lambda path: write_bytes_atomic(path, json.dumps(payload, indent=2).encode()))
     if sheet:
         _write(sheet, lambda path: write_atomic(path, ev.sheet(cases, results)))
