@@ -37,6 +37,9 @@ DETECT_MAX_SIDE = 1024  # detect on a downscaled copy of big photos; landmarks r
 CNN_MAX_SIDE = 640  # the CNN detector's cost grows fast with pixels; it finds faces down to ~40 px upsampled
 CNN_MIN_SIDE = 32  # and it cannot run on a photo thinner than this once downscaled (a 50×4000 strip)
 LOW_HOG_THRESHOLD = -0.5  # last resort for masked faces: weaker HOG responses
+# BlazeFace's own threshold is 0.5; between 0.5 and this its hits are verified like other fallbacks' (on the real
+# photos and their cut-outs, the hits under 0.6 were a hand, a wall, fabric and a face in a crowd)
+BLAZE_TRUSTED_SCORE = 0.6
 ROTATIONS = (-20.0, 20.0)  # head tilts the frontal detectors miss
 WEAK_HOG_THRESHOLD = -0.9  # candidates that need verifying before use
 WEAK_MAX_SIDE = 640
@@ -91,7 +94,7 @@ class Face:
     box: tuple[int, int, int, int]  # left, top, right, bottom in photo pixels
     landmarks: np.ndarray  # 68×2 float32, x,y in photo pixels
     score: float
-    detector: str = "hog"  # which detector found it: hog, cnn, hog-low
+    detector: str = "hog"  # which detector found it: hog, blaze, cnn, hog-low, ...
 
 
 def landmarks_for_box(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -109,10 +112,16 @@ def _downscaled(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     return cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA), scale
 
 
-def _faces(rgb, rects, scores, scale: float, detector: str) -> list[Face]:
+def _corners(rect) -> tuple[int, int, int, int]:
+    """A dlib rectangle as (left, top, right, bottom)."""
+    return rect.left(), rect.top(), rect.right(), rect.bottom()
+
+
+def _faces(rgb, boxes, scores, scale: float, detector: str) -> list[Face]:
+    """Faces with landmarks from boxes (left, top, right, bottom) found on a copy of `rgb` scaled by `scale`."""
     faces = []
-    for rect, score in zip(rects, scores, strict=True):
-        box = tuple(round(v / scale) for v in (rect.left(), rect.top(), rect.right(), rect.bottom()))
+    for corners, score in zip(boxes, scores, strict=True):
+        box = tuple(round(v / scale) for v in corners)
         faces.append(Face(box=box, landmarks=landmarks_for_box(rgb, box), score=float(score), detector=detector))
     faces.sort(key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), reverse=True)
     return faces
@@ -122,7 +131,7 @@ def _hog(rgb, small, scale, levels, threshold: float, detector: str) -> list[Fac
     for level in levels:
         rects, scores, _ = _frontal_detector().run(small, level, threshold)
         if len(rects):
-            return _faces(rgb, rects, scores, scale, detector)
+            return _faces(rgb, [_corners(r) for r in rects], scores, scale, detector)
     return []
 
 
@@ -133,13 +142,17 @@ def detect_faces(rgb: np.ndarray, upsample: int | None = None, robust: bool = Fa
     when nothing is found the photo is tried again upsampled once, so faces of ~40 px are still found.
 
     `robust` is for faces whose lower half is covered, which defeat the HOG detector about a third of the
-    time: then dlib's CNN (MMOD) detector is tried (≈1 s per 256² photo on a laptop core, so only as a
-    fallback), and last the HOG detector with a lowered threshold.
+    time: then MediaPipe's BlazeFace (milliseconds; it finds most masked faces), dlib's CNN (MMOD) detector
+    (≈1 s per 256² photo on a laptop core, so only as a fallback), and last the HOG detector with a lowered
+    threshold.
     """
     small, scale = _downscaled(rgb, DETECT_MAX_SIDE)
     levels = [upsample] if upsample is not None else ([0, 1] if max(small.shape[:2]) < 1024 else [0])
     faces = _hog(rgb, small, scale, levels, 0.0, "hog")
     if faces or not robust:
+        return faces
+    faces = _blazeface(rgb, small, scale)
+    if faces:
         return faces
     cnn_small, cnn_scale = _downscaled(rgb, CNN_MAX_SIDE)
     # dlib's CNN fails inside (a tensor error, not "nothing found") on strips a few pixels high
@@ -147,7 +160,7 @@ def detect_faces(rgb: np.ndarray, upsample: int | None = None, robust: bool = Fa
     for level in () if too_thin else (0, 1) if max(cnn_small.shape[:2]) <= CNN_MAX_SIDE // 2 else (0,):
         found = _cnn_detector()(cnn_small, level)
         if found:
-            return _faces(rgb, [d.rect for d in found], [d.confidence for d in found], cnn_scale, "cnn")
+            return _faces(rgb, [_corners(d.rect) for d in found], [d.confidence for d in found], cnn_scale, "cnn")
     faces = _hog(rgb, small, scale, [1], LOW_HOG_THRESHOLD, "hog-low")
     if faces:
         return faces
@@ -161,6 +174,22 @@ def detect_faces(rgb: np.ndarray, upsample: int | None = None, robust: bool = Fa
     return faces
 
 
+def _blazeface(rgb: np.ndarray, small: np.ndarray, scale: float) -> list[Face]:
+    """MediaPipe's BlazeFace, where its models and onnxruntime are installed (an inference install has both). Its
+    boxes match HOG's closely (on 297 UTKFace faces: edges within 2% of the box; dlib's landmarks from either box
+    differ by 1.8% of the eye distance), so they feed dlib's shape predictor as they are."""
+    from unmask_cli import blazeface
+
+    if not blazeface.available():
+        return []
+    faces = []
+    for box, score in blazeface.detect(small):
+        name = "blaze" if score >= BLAZE_TRUSTED_SCORE else "blaze-low"
+        faces += _faces(rgb, [box], [score], scale, name)
+    faces.sort(key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), reverse=True)
+    return faces
+
+
 def weak_candidates(rgb: np.ndarray, limit: int = 3) -> list[Face]:
     """Faint HOG responses (upsampled twice, threshold -0.9): mostly false alarms, but also masked faces under
     caps and in shadow that every detector above misses. Callers must verify them (the pipeline keeps one only
@@ -171,7 +200,7 @@ def weak_candidates(rgb: np.ndarray, limit: int = 3) -> list[Face]:
     # background people) were most of the false alarms on real masked photos.
     min_side = WEAK_MIN_FRACTION * min(small.shape[:2])
     keep = [i for i in np.argsort(scores)[::-1] if rects[i].width() >= min_side][:limit]
-    return _faces(rgb, [rects[i] for i in keep], [scores[i] for i in keep], scale, "weak")
+    return _faces(rgb, [_corners(rects[i]) for i in keep], [scores[i] for i in keep], scale, "weak")
 
 
 def _equalize(rgb: np.ndarray) -> np.ndarray:
@@ -239,7 +268,7 @@ def align(rgb: np.ndarray, landmarks: np.ndarray, size: int) -> tuple[np.ndarray
 # Detectors whose hits are faces often enough to restore as found (on the 200 real masked photos: 199 of 199). The
 # fallbacks after them (hog-low, hog-eq, hog-rot±20, weak) also fire on walls, text and fabric; their restorations
 # must pass `restored_is_a_face`.
-TRUSTED_DETECTORS = frozenset({"hog", "cnn"})
+TRUSTED_DETECTORS = frozenset({"hog", "cnn", "blaze"})
 
 
 def restored_is_a_face(crop: np.ndarray, threshold: float = 0.0) -> bool:

