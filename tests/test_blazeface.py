@@ -65,3 +65,17 @@ def test_without_blazeface_detection_goes_on_with_dlib(monkeypatch):
     monkeypatch.setattr(blazeface, "available", lambda: False)
     found = faces.detect_faces(read_rgb(HARD), robust=True)
     assert all(not f.detector.startswith("blaze") for f in found)
+
+
+def test_a_group_photo_gets_the_masked_face_hog_missed_and_no_face_twice(face_photos):
+    import cv2
+
+    bare = read_rgb(face_photos[0])
+    masked = cv2.resize(read_rgb(HARD), (bare.shape[1] * 256 // bare.shape[0], 256))
+    group = np.hstack([cv2.resize(bare, (bare.shape[1] * 256 // bare.shape[0], 256)), masked])
+    found = faces.detect_faces(group, robust=True)
+    assert sorted(f.detector.split("-")[0] for f in found) == ["blaze", "hog"]  # "blaze-low" when scored < 0.6
+    hog, blaze = sorted(found, key=lambda f: f.detector != "hog")
+    assert hog.box[2] < group.shape[1] - masked.shape[1] <= blaze.box[0]  # one face on each side
+    alone = faces.detect_faces(bare, robust=True)
+    assert [f.detector for f in alone] == ["hog"]  # BlazeFace's box of the same face is not a second face
