@@ -90,7 +90,7 @@ unmask train face "$work/utk128H" --out "$work/runs/face_final" --init "$work/ru
 # Face G, session 8 (CPU, ~30 min with other work beside it): 4,000 more steps on a fifth draw (seed 5) with the
 # shipped Mask G's holes and feature matching x20; shipped alone (higher PSNR and SSIM on celeba_small than the same
 # run with feature matching x10 and than either averaged with its start).
-[ -f "$work/utk128S/manifest.jsonl" ] || unmask synthesize ../shared/data/utkface "$work/utk128S" --variants 1 --seed 5
+unmask synthesize ../shared/data/utkface "$work/utk128S" --variants 1 --seed 5
 if [ ! -f "$work/runs/face_final_export/face_g.onnx" ]; then
   unmask export --onnx --only face --face-run "$work/runs/face_final" --out "$work/runs/face_final_export"
 fi
