@@ -79,3 +79,31 @@ def test_a_group_photo_gets_the_masked_face_hog_missed_and_no_face_twice(face_ph
     assert hog.box[2] < group.shape[1] - masked.shape[1] <= blaze.box[0]  # one face on each side
     alone = faces.detect_faces(bare, robust=True)
     assert [f.detector for f in alone] == ["hog"]  # BlazeFace's box of the same face is not a second face
+
+
+@pytest.mark.parametrize("height, width", [(1024, 768), (300, 1024), (1024, 1024), (800, 800)])
+def test_tiles_cover_the_photo_and_hold_every_small_face_whole(height, width):
+    windows = blazeface.tiles(height, width)
+    covered = np.zeros((height, width), bool)
+    for left, top, right, bottom in windows:
+        covered[top:bottom, left:right] = True
+    assert covered.all()
+    half = min(right - left for left, _, right, _ in windows) // 2
+    rng = np.random.default_rng(0)
+    for _ in range(50):  # a face of half a window, anywhere, fits whole in some window
+        x, y = rng.integers(0, width - half), rng.integers(0, height - half)
+        assert any(lt <= x and x + half <= r and t <= y and y + half <= b for lt, t, r, b in windows)
+    assert blazeface.tiles(512, 700) == []  # small photos: the whole-photo pass sees their faces
+
+
+def test_a_small_masked_face_in_a_big_photo_is_found_in_a_tile(monkeypatch):
+    import cv2
+
+    canvas = np.full((1200, 1600, 3), 128, np.uint8)
+    canvas[-500:, -500:] = cv2.resize(read_rgb(HARD), (500, 500))  # the face: ~9% of the photo's width
+    found = faces.detect_faces(canvas, robust=True)
+    assert [f.detector for f in found] == ["blaze"]
+    left, top, right, bottom = found[0].box
+    assert 1100 < left < right < 1600 and 700 < top < bottom < 1200
+    monkeypatch.setattr(blazeface, "TILE_FROM", 10**6)  # the whole-photo pass alone misses it
+    assert not any(f.detector == "blaze" for f in faces.detect_faces(canvas, robust=True))

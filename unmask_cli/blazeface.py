@@ -19,6 +19,9 @@ import numpy as np
 MODEL_DIR = Path(__file__).resolve().parent / "detectors"
 MIN_SCORE = 0.5  # MediaPipe's default
 NMS_IOU = 0.3
+# The models see the whole photo at 128/192 px, so a face under ~1/10 of a big photo's side is lost: photos this big
+# are also searched in overlapping tiles of half their size (a group photo from a phone camera).
+TILE_FROM = 768
 
 
 @dataclass(frozen=True)
@@ -113,14 +116,33 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float = NMS_IOU) ->
     return kept
 
 
+def tiles(height: int, width: int) -> list[tuple[int, int, int, int]]:
+    """(left, top, right, bottom) windows of half the photo's longer side, overlapping by half, covering it; none
+    for photos under TILE_FROM. Every face smaller than half a window lies whole inside one of them."""
+    if max(height, width) < TILE_FROM:
+        return []
+    side = max(height, width) // 2
+    tile_w, tile_h = min(side, width), min(side, height)
+
+    def starts(length: int, size: int) -> list[int]:
+        step = max(size // 2, 1)
+        return sorted({*range(0, length - size + 1, step), length - size})
+
+    return [(x, y, x + tile_w, y + tile_h) for y in starts(height, tile_h) for x in starts(width, tile_w)]
+
+
 def detect(rgb: np.ndarray, min_score: float = MIN_SCORE) -> list[tuple[tuple[int, int, int, int], float]]:
     """Faces in an RGB uint8 photo: (box left, top, right, bottom in photo pixels, score), best first.
 
-    Both variants run (short range for faces that fill the photo, full range for smaller ones) and their boxes are
-    merged: a face both find is one face.
+    Both variants run (short range for faces that fill the photo, full range for smaller ones), on the whole photo
+    and, for big photos, on tiles; their boxes are merged: a face found more than once is one face.
     """
-    boxes, scores = zip(*(_raw(rgb, v) for v in (SHORT_RANGE, FULL_RANGE)), strict=True)
-    boxes, scores = np.concatenate(boxes), np.concatenate(scores)
+    found = [_raw(rgb, v) for v in (SHORT_RANGE, FULL_RANGE)]
+    for left, top, right, bottom in tiles(*rgb.shape[:2]):
+        for variant in (SHORT_RANGE, FULL_RANGE):
+            tile_boxes, tile_scores = _raw(np.ascontiguousarray(rgb[top:bottom, left:right]), variant)
+            found.append((tile_boxes + np.array([left, top, left, top]), tile_scores))
+    boxes, scores = (np.concatenate(part) for part in zip(*found, strict=True))
     keep = scores >= min_score
     h, w = rgb.shape[:2]
     faces = []
