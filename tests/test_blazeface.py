@@ -107,3 +107,11 @@ def test_a_small_masked_face_in_a_big_photo_is_found_in_a_tile(monkeypatch):
     assert 1100 < left < right < 1600 and 700 < top < bottom < 1200
     monkeypatch.setattr(blazeface, "TILE_FROM", 10**6)  # the whole-photo pass alone misses it
     assert not any(f.detector == "blaze" for f in faces.detect_faces(canvas, robust=True))
+
+
+def test_fast_mode_keeps_blazeface_and_drops_the_slow_fallbacks(monkeypatch):
+    from unmask_cli import pipeline
+
+    monkeypatch.setattr(faces, "_cnn_detector", lambda: pytest.fail("--fast ran dlib's CNN"))
+    (face,) = pipeline.find_faces(read_rgb(HARD), robust=False)
+    assert face.detector == "blaze"

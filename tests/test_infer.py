@@ -64,8 +64,8 @@ def masked_photos(tmp_path_factory) -> Path:
     from unmask_styles.surgical import SurgicalMask
 
     style = SurgicalMask()  # a fresh one: the registry's instance is shared with other tests
-    # At the style's own height: the tests run HOG alone (--fast), which misses half the masks pulled up to the
-    # eyes that the styles also draw (the full detector chain finds them).
+    # At the style's own height: the tests run --fast (HOG and BlazeFace), and HOG misses half the masks pulled up
+    # to the eyes that the styles also draw (the full detector chain finds them).
     style.jitter = lambda rng: style.layout
     for i, path in enumerate(sorted(SAMPLES.glob("*.jpg"))):
         rgb = read_rgb(path)
@@ -133,7 +133,7 @@ def test_infer_restores_masked_region_and_leaves_the_rest(tiny_models, masked_ph
     assert sum(f["restored"] for r in records.values() for f in r["faces"]) == report["restored"]
     for name, record in records.items():
         assert (record["output"] is not None) == (out / name).exists() == (record["skipped"] is None)
-        assert all(f["detector"] == "hog" and len(f["box"]) == 4 for f in record["faces"])
+        assert all(f["detector"] in {"hog", "blaze", "blaze-low"} and len(f["box"]) == 4 for f in record["faces"])
     changed_any = 0
     for path in inputs:
         target = out / path.name

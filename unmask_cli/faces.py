@@ -135,7 +135,9 @@ def _hog(rgb, small, scale, levels, threshold: float, detector: str) -> list[Fac
     return []
 
 
-def detect_faces(rgb: np.ndarray, upsample: int | None = None, robust: bool = False) -> list[Face]:
+def detect_faces(
+    rgb: np.ndarray, upsample: int | None = None, robust: bool = False, blaze: bool | None = None
+) -> list[Face]:
     """Every frontal face in an RGB uint8 photo with its 68 landmarks, largest first.
 
     Big photos are detected on a downscaled copy (HOG cost grows with pixels) and the boxes scaled back;
@@ -144,18 +146,19 @@ def detect_faces(rgb: np.ndarray, upsample: int | None = None, robust: bool = Fa
     `robust` is for faces whose lower half is covered, which defeat the HOG detector about a third of the
     time: MediaPipe's BlazeFace adds the faces HOG missed (milliseconds; it finds most masked faces); when
     neither finds any, dlib's CNN (MMOD) detector (≈1 s per 256² photo on a laptop core, so only as a fallback),
-    and last the HOG detector with a lowered threshold.
+    and last the HOG detector with a lowered threshold. `blaze` (default: as `robust`) runs BlazeFace without the
+    slow fallbacks (`infer --fast`).
     """
     small, scale = _downscaled(rgb, DETECT_MAX_SIDE)
     levels = [upsample] if upsample is not None else ([0, 1] if max(small.shape[:2]) < 1024 else [0])
     faces = _hog(rgb, small, scale, levels, 0.0, "hog")
-    if not robust:
+    if robust if blaze is None else blaze:
+        # BlazeFace runs on every photo (milliseconds): in a group photo HOG finds the bare faces and misses the
+        # masked ones beside them. Its boxes that overlap a face HOG found are the same face.
+        extra = [f for f in _blazeface(rgb, small, scale) if all(_box_iou(f.box, g.box) < 0.3 for g in faces)]
+        faces = sorted(faces + extra, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), reverse=True)
+    if faces or not robust:
         return faces
-    # BlazeFace runs on every photo (milliseconds): in a group photo HOG finds the bare faces and misses the masked
-    # ones beside them. Its boxes that overlap a face HOG found are the same face.
-    extra = [f for f in _blazeface(rgb, small, scale) if all(_box_iou(f.box, g.box) < 0.3 for g in faces)]
-    if faces or extra:
-        return sorted(faces + extra, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), reverse=True)
     cnn_small, cnn_scale = _downscaled(rgb, CNN_MAX_SIDE)
     # dlib's CNN fails inside (a tensor error, not "nothing found") on strips a few pixels high
     too_thin = min(cnn_small.shape[:2]) < CNN_MIN_SIDE

@@ -87,8 +87,9 @@ class Summary:
 
 
 def find_faces(rgb: np.ndarray, robust: bool = True) -> list[Face]:
-    """Faces to try: dlib's detections, or else faint candidates (kept later only if Mask G confirms a mask)."""
-    faces = detect_faces(rgb, robust=robust)
+    """Faces to try: HOG's and BlazeFace's, then (robust) the slow fallbacks, or else faint candidates (kept later
+    only if Mask G confirms a mask)."""
+    faces = detect_faces(rgb, robust=robust, blaze=True)
     if not faces and robust:
         faces = weak_candidates(rgb)
     return faces

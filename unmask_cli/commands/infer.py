@@ -30,7 +30,7 @@ def infer(
     sheet: Annotated[Path | None, typer.Option(help="Write a before/after contact sheet (PNG) here.")] = None,
     sheet_count: Annotated[int, typer.Option(help="Photos on the contact sheet.", min=1)] = 24,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo photos already in --out.")] = False,
-    fast: Annotated[bool, typer.Option("--fast", help="HOG detector only (misses ~1/3 of masked faces).")] = False,
+    fast: Annotated[bool, typer.Option("--fast", help="HOG and BlazeFace only, no slow fallback detectors.")] = False,
     workers: Annotated[
         int | None, typer.Option(help="Processes decoding and detecting faces (default: one per core).", min=1)
     ] = None,
