@@ -141,3 +141,15 @@ class LowerFaceBackend:
         lower = ((rows >= CROP_TEMPLATE[30, 1] * size - 2) & (rows < size * 0.95)).astype(np.float32)
         masks = np.repeat(lower[None], len(crops), 0)
         return masks, crops * (1 - masks)
+
+
+def stand_in_unmasker(monkeypatch, backend):
+    """An Unmasker whose detector finds one face at the template's place in a 120² photo and whose backend is
+    `backend` (a LowerFaceBackend): fast, and no model files needed."""
+    from unmask_cli import pipeline
+    from unmask_cli.faces import CROP_TEMPLATE, Face
+
+    face = Face(box=(20, 20, 100, 100), landmarks=(CROP_TEMPLATE * 80 + 20).astype(np.float32), score=1.0)
+    monkeypatch.setattr(pipeline, "find_faces", lambda rgb, robust=True: [face])
+    monkeypatch.setattr(pipeline.registry, "open_backend", lambda *a, **k: backend)
+    return pipeline.Unmasker("unused", backend.name, workers=1)

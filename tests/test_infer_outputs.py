@@ -11,17 +11,13 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import LowerFaceBackend
+from tests.conftest import LowerFaceBackend, stand_in_unmasker
 from unmask_cli import pipeline
-from unmask_cli.faces import CROP_TEMPLATE, Face
 
 
 @pytest.fixture
 def unmasker(monkeypatch):
-    face = Face(box=(20, 20, 100, 100), landmarks=(CROP_TEMPLATE * 80 + 20).astype(np.float32), score=1.0)
-    monkeypatch.setattr(pipeline, "find_faces", lambda rgb, robust=True: [face])
-    monkeypatch.setattr(pipeline.registry, "open_backend", lambda *a, **k: LowerFaceBackend(64, "grey"))
-    return pipeline.Unmasker("unused", "grey", workers=1)
+    return stand_in_unmasker(monkeypatch, LowerFaceBackend(64, "grey"))
 
 
 def _photo(path: Path, seed: int = 0, ext: str | None = None) -> Path:

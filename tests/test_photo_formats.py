@@ -12,9 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import LowerFaceBackend
+from tests.conftest import LowerFaceBackend, stand_in_unmasker
 from unmask_cli import images, pipeline
-from unmask_cli.faces import CROP_TEMPLATE, Face
 
 
 class ColourFaceBackend(LowerFaceBackend):
@@ -28,10 +27,7 @@ class ColourFaceBackend(LowerFaceBackend):
 
 @pytest.fixture
 def unmasker(monkeypatch):
-    face = Face(box=(20, 20, 100, 100), landmarks=(CROP_TEMPLATE * 80 + 20).astype(np.float32), score=1.0)
-    monkeypatch.setattr(pipeline, "find_faces", lambda rgb, robust=True: [face])
-    monkeypatch.setattr(pipeline.registry, "open_backend", lambda *a, **k: ColourFaceBackend(64, "orange"))
-    return pipeline.Unmasker("unused", "orange", workers=1)
+    return stand_in_unmasker(monkeypatch, ColourFaceBackend(64, "orange"))
 
 
 def _noise(shape, dtype=np.uint8, seed=0) -> np.ndarray:

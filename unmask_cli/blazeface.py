@@ -91,7 +91,9 @@ def _raw(rgb: np.ndarray, variant: Variant) -> tuple[np.ndarray, np.ndarray]:
     return boxes - [left, top, left, top], scores
 
 
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+def box_iou(box, boxes) -> np.ndarray:
+    """Intersection over union of one box (left, top, right, bottom) with each of N boxes (N×4)."""
+    box, boxes = np.asarray(box, np.float64), np.asarray(boxes, np.float64).reshape(-1, 4)
     lt = np.maximum(box[:2], boxes[:, :2])
     rb = np.minimum(box[2:], boxes[:, 2:])
     inter = np.prod(np.clip(rb - lt, 0, None), axis=1)
@@ -108,7 +110,7 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float = NMS_IOU) ->
     for i in range(len(boxes)):
         if not alive[i]:
             continue
-        group = alive & (_iou(boxes[i], boxes) > iou)
+        group = alive & (box_iou(boxes[i], boxes) > iou)
         group[i] = True
         weights = scores[group][:, None]
         kept.append(((boxes[group] * weights).sum(0) / weights.sum(), float(scores[i])))

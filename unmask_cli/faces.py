@@ -123,8 +123,11 @@ def _faces(rgb, boxes, scores, scale: float, detector: str) -> list[Face]:
     for corners, score in zip(boxes, scores, strict=True):
         box = tuple(round(v / scale) for v in corners)
         faces.append(Face(box=box, landmarks=landmarks_for_box(rgb, box), score=float(score), detector=detector))
-    faces.sort(key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), reverse=True)
-    return faces
+    return _largest_first(faces)
+
+
+def _largest_first(faces: list[Face]) -> list[Face]:
+    return sorted(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), reverse=True)
 
 
 def _hog(rgb, small, scale, levels, threshold: float, detector: str) -> list[Face]:
@@ -155,8 +158,11 @@ def detect_faces(
     if robust if blaze is None else blaze:
         # BlazeFace runs on every photo (milliseconds): in a group photo HOG finds the bare faces and misses the
         # masked ones beside them. Its boxes that overlap a face HOG found are the same face.
-        extra = [f for f in _blazeface(rgb, small, scale) if all(_box_iou(f.box, g.box) < 0.3 for g in faces)]
-        faces = sorted(faces + extra, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), reverse=True)
+        from unmask_cli.blazeface import box_iou
+
+        taken = [g.box for g in faces]
+        extra = [f for f in _blazeface(rgb, small, scale) if (box_iou(f.box, taken) < 0.3).all()]
+        faces = _largest_first(faces + extra)
     if faces or not robust:
         return faces
     cnn_small, cnn_scale = _downscaled(rgb, CNN_MAX_SIDE)
@@ -179,14 +185,6 @@ def detect_faces(
     return faces
 
 
-def _box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    inter = max(width, 0) * max(height, 0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _blazeface(rgb: np.ndarray, small: np.ndarray, scale: float) -> list[Face]:
     """MediaPipe's BlazeFace, where its models and onnxruntime are installed (an inference install has both). Its
     boxes match HOG's closely (on 297 UTKFace faces: edges within 2% of the box; dlib's landmarks from either box
@@ -199,8 +197,7 @@ def _blazeface(rgb: np.ndarray, small: np.ndarray, scale: float) -> list[Face]:
     for box, score in blazeface.detect(small):
         name = "blaze" if score >= BLAZE_TRUSTED_SCORE else "blaze-low"
         faces += _faces(rgb, [box], [score], scale, name)
-    faces.sort(key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), reverse=True)
-    return faces
+    return faces  # in BlazeFace's order: detect_faces sorts them with HOG's
 
 
 def weak_candidates(rgb: np.ndarray, limit: int = 3) -> list[Face]:
