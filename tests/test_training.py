@@ -327,3 +327,32 @@ def test_mask_g_samples_get_darker_masks_sometimes(tiny_data, monkeypatch):
         inside = ((plain[i][m] + 1) / 2).mean(), ((dark[i][m] + 1) / 2).mean()
         assert inside[1] < 0.85 * inside[0]  # the mask is darker
         assert np.abs(plain[i][~m] - dark[i][~m]).mean() < 0.08  # the rest is not (contrast and JPEG aside)
+
+
+def test_alignment_jitter_moves_image_and_mask_together():
+    import tensorflow as tf
+
+    from unmask_cli import pipelines
+
+    # a crop whose mask is exactly the red square: after the jitter the red must still be where the mask is
+    size = 64
+    image = np.full((size, size, 3), 0.5, np.float32)
+    mask = np.zeros((size, size, 1), np.float32)
+    image[30:50, 20:44] = (1.0, 0.0, 0.0)
+    mask[30:50, 20:44] = 1.0
+    tops, moved = [], 0
+    for k in range(12):
+        seed = tf.constant([7, k], tf.int64)
+        masked, jittered, clean = (
+            t.numpy() for t in pipelines._jitter_alignment(image, mask, image, seed, chance=1.0)
+        )
+        red = (masked[..., 0] - masked[..., 1]) > 0.5
+        inside = jittered[..., 0] > 0.5
+        assert set(np.unique(jittered)) <= {0.0, 1.0}  # the target stays binary
+        assert (red & inside).sum() / (red | inside).sum() > 0.85  # the mask follows the image
+        assert np.array_equal(masked, clean)
+        tops.append(int(np.argmax(inside.any(1))))
+        moved += not np.array_equal(jittered, mask)
+        kept = pipelines._jitter_alignment(image, mask, image, seed, chance=0.0)
+        assert np.array_equal(kept[1].numpy(), mask)  # chance 0: untouched
+    assert moved == 12 and max(tops) - min(tops) >= 4  # the mask's top row really varies

@@ -59,6 +59,46 @@ def _clothes_below(masked, mask, clean, seed):
     return tf.where(region, fabric, masked), tf.where(region, fabric, clean)
 
 
+# How far a real crop's alignment can be off: dlib places the 68 landmarks on a masked face by guessing the nose,
+# mouth and jaw under the fabric, and BlazeFace's boxes differ from HOG's. Trained only on crops aligned with the
+# clean face's own landmarks, Mask G learnt where a mask may sit in the crop as much as what it looks like, and
+# stopped every real mask at the same row: the top of masks worn higher in the crop stayed (a band of fabric).
+JITTER_SHIFT = 0.07  # of the crop's side, each axis
+JITTER_SCALE = (0.9, 1.12)
+JITTER_DEGREES = 7.0
+
+
+def _jitter_alignment(masked, mask, clean, seed, chance: float):
+    """The same random shift, scale and rotation of all three images (the mask stays exact: nearest sampling),
+    for a share `chance` of the samples; the border is mirrored as `faces.align` mirrors it."""
+    size = tf.cast(tf.shape(mask)[0], tf.float32)
+    centre = (size - 1) / 2
+    u = [tf.random.stateless_uniform([], _sub_seed(seed, 30 + k)) for k in range(5)]
+    scale = JITTER_SCALE[0] + (JITTER_SCALE[1] - JITTER_SCALE[0]) * u[0]
+    angle = (2 * u[1] - 1) * JITTER_DEGREES * np.pi / 180
+    tx, ty = (2 * u[2] - 1) * JITTER_SHIFT * size, (2 * u[3] - 1) * JITTER_SHIFT * size
+    # output pixel p ← input c + R⁻¹(p - c - t) / scale
+    a0, a1 = tf.cos(angle) / scale, tf.sin(angle) / scale
+    b0, b1 = -a1, a0
+    a2 = centre - a0 * (centre + tx) - a1 * (centre + ty)
+    b2 = centre - b0 * (centre + tx) - b1 * (centre + ty)
+    transform = tf.stack([a0, a1, a2, b0, b1, b2, 0.0, 0.0])[None]
+
+    def warp(x, how):
+        return tf.raw_ops.ImageProjectiveTransformV3(
+            images=x[None],
+            transforms=transform,
+            output_shape=tf.shape(x)[:2],
+            fill_value=0.0,
+            interpolation=how,
+            fill_mode="REFLECT",
+        )[0]
+
+    moved = warp(masked, "BILINEAR"), warp(mask, "NEAREST"), warp(clean, "BILINEAR")
+    keep = u[4] >= chance
+    return tuple(tf.where(keep, x, y) for x, y in zip((masked, mask, clean), moved, strict=True))
+
+
 DARKEN_CHANCE = 0.3  # share of Mask G's samples whose mask is made darker
 
 
@@ -109,12 +149,14 @@ def dataset(
     training: bool = True,
     strong_augment: bool = False,
     bare_share: float = 0.0,
+    align_jitter: float = 0.0,
 ) -> tf.data.Dataset:
     """Batches of (masked, mask, clean): images in [-1, 1], mask in {0, 1}, all S×S.
 
     Training: a seeded permutation for `epoch`, starting after `skip_batches` batches, with augmentation.
     `bare_share` of the training samples show the clean face with an empty mask: Mask G must also learn that a
     face without a mask has nothing to replace (a group photo has bare faces next to masked ones).
+    `align_jitter` of them are shifted, scaled and turned a little (`_jitter_alignment`).
     """
     root = Path(root)
     order = np.arange(len(records))
@@ -131,6 +173,8 @@ def dataset(
         mask = tf.cast(_decode(mask_path, 1, size) > 0.5, tf.float32)
         if training:
             sample_seed = tf.stack([tf.cast(seed, tf.int64) * 100003 + epoch, i])
+            if align_jitter > 0:
+                masked, mask, clean = _jitter_alignment(masked, mask, clean, sample_seed, align_jitter)
             if strong_augment:  # Mask G
                 masked, clean = _clothes_below(masked, mask, clean, sample_seed)
                 masked = _darken_mask(masked, mask, sample_seed)

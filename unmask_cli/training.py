@@ -57,6 +57,7 @@ class TrainConfig:
     init: str | None = None  # exported fp32 ONNX generator whose weights a new run starts from
     # Mask G only
     bare_share: float = 0.0  # share of training samples shown without their mask (target: empty)
+    align_jitter: float = 0.0  # share of training samples shifted, scaled and turned a little
     # Face G only
     mask_source: str = "gt"  # "gt": the synthesized mask; "mask_g": Mask G's prediction (original recipe)
     mask_run: str | None = None  # run folder of a trained Mask G, for mask_source=mask_g
@@ -235,6 +236,7 @@ class Trainer:
                 skip_batches=offset,
                 strong_augment=self.strong_augment,
                 bare_share=cfg.bare_share if cfg.kind == "mask" else 0.0,
+                align_jitter=cfg.align_jitter if cfg.kind == "mask" else 0.0,
             )
             ds = ds.take(self.steps_per_epoch - offset)
             dist = self.strategy.experimental_distribute_dataset(ds)

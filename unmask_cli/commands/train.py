@@ -115,6 +115,15 @@ def train_mask(
             max=1.0,
         ),
     ] = 0.0,
+    align_jitter: Annotated[
+        float,
+        typer.Option(
+            help="Share of samples shifted, scaled and turned a little: real crops are aligned on landmarks "
+            "guessed under the mask, so Mask G must not learn where a mask sits in the crop.",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = 0.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Train Mask G (U-Net segmentation of the face mask): BCE + Dice, validation IoU."""
@@ -135,6 +144,7 @@ def train_mask(
         strategy=strategy,
         init=str(init) if init else None,
         bare_share=bare_share,
+        align_jitter=align_jitter,
     )
     _train(config, out, resume, max_steps, as_json)
 
