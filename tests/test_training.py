@@ -343,9 +343,7 @@ def test_alignment_jitter_moves_image_and_mask_together():
     tops, moved = [], 0
     for k in range(12):
         seed = tf.constant([7, k], tf.int64)
-        masked, jittered, clean = (
-            t.numpy() for t in pipelines._jitter_alignment(image, mask, image, seed, chance=1.0)
-        )
+        masked, jittered, clean = (t.numpy() for t in pipelines._jitter_alignment(image, mask, image, seed, chance=1.0))
         red = (masked[..., 0] - masked[..., 1]) > 0.5
         inside = jittered[..., 0] > 0.5
         assert set(np.unique(jittered)) <= {0.0, 1.0}  # the target stays binary
