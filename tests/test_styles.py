@@ -84,3 +84,19 @@ def test_some_masks_are_worn_up_to_just_under_the_eyes(style, aligned_faces, mon
     own_height = _gaps_under_the_eye(synth, crop, lm, range(40))
     assert (gaps < own_height.min() - 0.03).mean() >= 0.15  # about a third are worn well above the style's own
     assert (gaps >= own_height.min()).mean() >= 0.4  # most at the style's own height
+
+
+@pytest.mark.parametrize("style", BUILT_IN)
+def test_some_masks_reach_high_up_the_nose(style, aligned_faces):
+    # Snug masks start over the nose bridge, almost between the eyes: Mask G must have seen a top edge that high.
+    synth = registry.load_synthesizer(style)
+    crop, lm = aligned_faces[0]
+    column = round(float(lm[27:31, 0].mean()))
+    tops = []
+    for seed in range(40):
+        _, mask = synth(crop, lm, np.random.default_rng([seed, 7]))
+        rows = np.flatnonzero(mask[:, column])
+        tops.append((rows.min() - lm[27, 1]) / (lm[30, 1] - lm[27, 1]))  # 0: between the eyes, 1: nose tip
+    tops = np.array(tops)
+    assert (tops < 0.14).sum() >= 2  # (before session 9 no draw started above 0.15 of the nose)
+    assert (tops > 0.25).mean() >= 0.4  # most still at the style's own height

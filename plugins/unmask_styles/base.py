@@ -27,8 +27,11 @@ def superellipse(h: int, w: int, power: float, width: float = 1.0, height: float
 
 # Real masks are often pulled up to just under the lower lids (on the real photos, about 0.05-0.15 of the
 # eye-to-mouth distance below them); drawn at the styles' own height only, Mask G left that top band of fabric.
+# Over the nose they can reach almost to the line between the eyes (snug 3D cloth masks, KN95s): a ceiling at a
+# fifth of the nose kept Mask G from marking their top there.
 HIGH_CHANCE = 0.35
 HIGH_UNDER_EYE = (0.07, 0.16)
+HIGH_BRIDGE = (0.08, 0.3)  # top centre, as a fraction of the nose from landmark 27 (between the eyes) to its tip
 PRINT_CHANCE = 0.3  # real masks often carry a brand logo, a slogan or a badge; Mask G must take those as mask too
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
@@ -87,7 +90,7 @@ class WarpedMask:
         base = self.layout
         top_end = base.top_end
         if rng.random() < HIGH_CHANCE:
-            bridge = max(0.2, base.bridge - rng.uniform(0.08, 0.22))
+            bridge = rng.uniform(*HIGH_BRIDGE)
             under_eye = rng.uniform(*HIGH_UNDER_EYE)
             top_end = max(top_end, 1)  # from jaw point 0 (eye level) a high edge would cross the eye's corner
         else:
