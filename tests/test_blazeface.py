@@ -96,22 +96,38 @@ def test_tiles_cover_the_photo_and_hold_every_small_face_whole(height, width):
     assert blazeface.tiles(512, 700) == []  # small photos: the whole-photo pass sees their faces
 
 
-def test_a_small_masked_face_in_a_big_photo_is_found_in_a_tile(monkeypatch):
+def test_big_photos_are_tiled_at_half_and_at_a_quarter_of_their_side():
+    sizes = {right - left for left, _, right, _ in blazeface.tiles(768, 1024)}
+    assert sizes == {512, 256}
+    assert {right - left for left, _, right, _ in blazeface.tiles(800, 800)} == {400}  # 200 < MIN_TILE
+
+
+def _masked_face_in_a_phone_photo(share: float) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A 4000×3000 photo holding one of the README's masked faces, its detected box `share` of the photo's width."""
     import cv2
 
-    canvas = np.full((1200, 1600, 3), 128, np.uint8)
-    canvas[-500:, -500:] = cv2.resize(read_rgb(HARD), (500, 500))  # the face: ~9% of the photo's width
-    found = faces.detect_faces(canvas, robust=True)
-    assert [f.detector for f in found] == ["blaze"]
-    left, top, right, bottom = found[0].box
-    assert 1100 < left < right < 1600 and 700 < top < bottom < 1200
-    monkeypatch.setattr(blazeface, "TILE_FROM", 10**6)  # the whole-photo pass alone misses it
-    assert not any(f.detector == "blaze" for f in faces.detect_faces(canvas, robust=True))
+    photo = read_rgb(ROOT / "samples" / "masked" / "rmfd_0001_0004.jpg")
+    left, top, right, bottom = faces.detect_faces(photo, robust=True)[0].box
+    scale = share * 4000 / (right - left)
+    small = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    canvas = np.full((3000, 4000, 3), 110, np.uint8)
+    canvas[900 : 900 + small.shape[0], 2100 : 2100 + small.shape[1]] = small
+    box = (2100 + left * scale, 900 + top * scale, 2100 + right * scale, 900 + bottom * scale)
+    return canvas, tuple(round(v) for v in box)
 
 
-def test_fast_mode_keeps_blazeface_and_drops_the_slow_fallbacks(monkeypatch):
-    from unmask_cli import pipeline
+def test_a_face_of_2_5_percent_of_a_phone_photo_is_found_in_a_quarter_tile(monkeypatch):
+    canvas, box = _masked_face_in_a_phone_photo(0.025)
+    (found,) = faces.detect_faces(canvas, blaze=True)
+    assert found.detector.startswith("blaze") and blazeface.box_iou(found.box, [box])[0] > 0.5
+    monkeypatch.setattr(blazeface, "MIN_TILE", 512)  # half-size tiles alone (session 8) miss it
+    assert faces.detect_faces(canvas, blaze=True) == []
 
-    monkeypatch.setattr(faces, "_cnn_detector", lambda: pytest.fail("--fast ran dlib's CNN"))
-    (face,) = pipeline.find_faces(read_rgb(HARD), robust=False)
-    assert face.detector == "blaze"
+
+def test_one_face_found_at_two_scales_is_one_face(monkeypatch):
+    # the whole photo, half and quarter tiles each see the face: boxes of different sizes, one inside the other
+    canvas, box = _masked_face_in_a_phone_photo(0.02)
+    (found,) = faces.detect_faces(canvas, blaze=True)
+    assert blazeface.box_iou(found.box, [box])[0] > 0.5
+    monkeypatch.setattr(blazeface, "NESTED", 2.0)  # suppressing by IoU alone: the face twice
+    assert len(faces.detect_faces(canvas, blaze=True)) == 2
