@@ -354,3 +354,24 @@ def test_alignment_jitter_moves_image_and_mask_together():
         kept = pipelines._jitter_alignment(image, mask, image, seed, chance=0.0)
         assert np.array_equal(kept[1].numpy(), mask)  # chance 0: untouched
     assert moved == 12 and max(tops) - min(tops) >= 4  # the mask's top row really varies
+
+
+def test_export_names_the_init_model_as_it_was_when_the_run_started(tiny_data, tmp_path):
+    import shutil
+
+    from unmask_cli import export
+
+    shipped = Path(__file__).resolve().parents[1] / "exported" / "mask_g.onnx"
+    init = tmp_path / "exported" / "mask_g.onnx"
+    init.parent.mkdir()
+    shutil.copy(shipped, init)
+    config = _config("mask", tiny_data, size=128, width=None, init=str(init), checkpoint_every=2)
+    trainer = training.trainer(config, tmp_path / "run")
+    trainer.fit(max_steps=2)
+    run_config = json.loads((tmp_path / "run" / "run.json").read_text())
+    weights = tmp_path / "run" / "mask_g.weights.h5"
+    before = export._metadata("mask", run_config, weights, "fp32")["unmask.init_from"]
+    assert before.startswith("mask_g.onnx: ") and " steps on " in before
+    # the run's own export replaces the model it started from (as `unmask export --out exported` does)
+    export.export(tmp_path / "run", tmp_path / "none", init.parent, on_line=lambda _: None, only="mask")
+    assert export._metadata("mask", run_config, weights, "fp32")["unmask.init_from"] == before

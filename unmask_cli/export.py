@@ -19,7 +19,16 @@ from unmask_cli import __version__, models, training
 from unmask_cli.data import read_jsonl
 from unmask_cli.faces import ALIGNMENT_ID, align, detect_faces, transform_points
 from unmask_cli.images import iter_images, read_rgb, write_bytes_atomic
-from unmask_cli.model_card import FACE_FILE, FORMAT_VERSION, GATE_FILE, MASK_FILE, PREFIX, variant_file
+from unmask_cli.model_card import (
+    FACE_FILE,
+    FORMAT_VERSION,
+    GATE_FILE,
+    INIT_FROM_FILE,
+    MASK_FILE,
+    PREFIX,
+    init_summary,
+    variant_file,
+)
 from unmask_cli.restore import face_input
 
 # (max, mean) abs difference allowed against Keras, on outputs in [-1, 1] / [0, 1]. fp32 past it fails the
@@ -94,7 +103,9 @@ def _metadata(kind: str, config: dict, weights: Path, precision: str) -> dict[st
         "weights_sha256": sha256(weights),
     }
     if config.get("init"):  # a fine-tuned model says what it started from: its own steps are not the whole story
-        props["init_from"] = _init_summary(Path(config["init"]))
+        # as the run recorded it when it started: the file at that path may since have been replaced (exported/)
+        recorded = weights.parent / INIT_FROM_FILE
+        props["init_from"] = recorded.read_text().strip() if recorded.is_file() else init_summary(Path(config["init"]))
     averaged = config.get("extra", {}).get("averaged_with")
     if averaged:  # a model soup (benchmarks/gpu/import_run.py): the run's steps are only part of the weights
         share = float(averaged["run_weight"])
@@ -107,20 +118,6 @@ def _metadata(kind: str, config: dict, weights: Path, precision: str) -> dict[st
             "output": "RGB in [-1,1]; composite: output where masked, input elsewhere",
         }
     return {PREFIX + k: str(v) for k, v in props.items()}
-
-
-def _init_summary(path: Path) -> str:
-    """'name: N steps on DATA' from the metadata of the ONNX file a run started from (read before it is replaced)."""
-    import onnx
-
-    if not path.is_file():
-        return path.name
-    props = {p.key.removeprefix(PREFIX): p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-    history = props.get("init_from")
-    summary = f"{path.name}: {props.get('training_steps', '?')} steps on {props.get('training_data', '?')}"
-    if props.get("averaged_with"):
-        summary += f" ({props['averaged_with']})"
-    return f"{summary}, itself from {history}" if history else summary
 
 
 def to_onnx(model, channels: int, size: int, opset: int, metadata: dict[str, str], on_line=print):

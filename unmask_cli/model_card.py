@@ -19,6 +19,7 @@ FORMAT_VERSION = "1"
 MASK_FILE = "mask_g.onnx"
 FACE_FILE = "face_g.onnx"
 GATE_FILE = "mask_gate.onnx"  # optional: a Mask G trained on bare faces too, which says whether there is a mask
+INIT_FROM_FILE = "init_from.txt"  # in a run started with --init: what that model was, written when the run starts
 PRECISIONS = ("fp32", "fp16", "int8")  # the variants `unmask export` can write
 INPUT_CHANNELS = {"mask_g": 3, "face_g": 4}  # Face G takes the mask as a 4th channel
 VALUE_RANGE = (-1.0, 1.0)  # what restore.py's noise and composite assume
@@ -117,3 +118,17 @@ def check_input_shape(info: ModelInfo, shape: Sequence[int | str | None]) -> Non
         raise ModelFileError(
             f"{info.path}: its metadata says {size}×{size} input (unmask.input_size), the graph takes {have}"
         )
+
+
+def init_summary(path: Path) -> str:
+    """'name: N steps on DATA[, itself from ...]' from the metadata of an exported ONNX model (a run's --init)."""
+    import onnx
+
+    if not path.is_file():
+        return path.name
+    props = {p.key.removeprefix(PREFIX): p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    history = props.get("init_from")
+    summary = f"{path.name}: {props.get('training_steps', '?')} steps on {props.get('training_data', '?')}"
+    if props.get("averaged_with"):
+        summary += f" ({props['averaged_with']})"
+    return f"{summary}, itself from {history}" if history else summary

@@ -28,7 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from unmask_cli import data, metrics, models, pipelines
+from unmask_cli import data, metrics, model_card, models, pipelines
 from unmask_cli.images import write_atomic, write_bytes_atomic
 from unmask_cli.sheets import grid
 
@@ -151,6 +151,10 @@ class Trainer:
             from unmask_cli.onnx_weights import load_onnx_weights
 
             load_onnx_weights(self.generator(), Path(config.init))
+            # what the init model was, now: `unmask export` reads it from here, as the file at that path (the shipped
+            # model in exported/) is often replaced by this very run's export
+            summary = model_card.init_summary(Path(config.init))
+            write_bytes_atomic(self.run_dir / model_card.INIT_FROM_FILE, (summary + "\n").encode())
         self.grid_batch = self._grid_batch()
 
     # -- subclasses --------------------------------------------------------------------------------------------
