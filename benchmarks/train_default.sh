@@ -98,6 +98,19 @@ resume=(); [ -f "$work/runs/face_s8/run.json" ] && resume=(--resume)
 unmask train face "$work/utk128S" --out "$work/runs/face_s8" --init "$work/runs/face_final_export/face_g.onnx" \
   --mask-source mask_g --mask-run "$work/runs/mask_high" --d-warmup 300 --lr 5e-5 --epochs 4 \
   --steps-per-epoch 1000 --lr-decay-epochs 4 --ssim-weight 5 --adv-weight 0.5 --fm-weight 20 "${resume[@]}"
+# Mask G, fourth stage (session 9): on the real photos it stopped every mask at the same row of the crop, leaving
+# the top of masks worn high (black cloth masks above all) as a band under the eyes: crops there are aligned on
+# landmarks dlib guesses under the mask (benchmarks/mask_alignment.py: the crop moves 2.2 px at the median, 6.1 px
+# at the 90th percentile), and the drawn masks never started that high. 5 epochs of 1,000 steps from the third
+# stage on a seventh draw (seed 7; masks worn high may now start almost between the eyes), half the samples
+# shifted, scaled and turned a little (--align-jitter 0.5).
+if [ ! -f "$work/runs/mask_third/mask_g.onnx" ]; then
+  unmask export --onnx --only mask --mask-run "$work/runs/mask_high" --out "$work/runs/mask_third"
+fi
+unmask synthesize ../shared/data/utkface "$work/utk128T" --variants 1 --seed 7
+resume=(); [ -f "$work/runs/mask_jitter/run.json" ] && resume=(--resume)
+unmask train mask "$work/utk128T" --out "$work/runs/mask_jitter" --init "$work/runs/mask_third/mask_g.onnx" \
+  --steps-per-epoch 1000 --epochs 5 --lr 1e-4 --lr-decay-epochs 3 --align-jitter 0.5 "${resume[@]}"
 # int8 variants calibrated on 64 training photos spread over the folder (celeb_aligned stays unseen)
-unmask export --onnx --mask-run "$work/runs/mask_high" --face-run "$work/runs/face_s8" \
+unmask export --onnx --mask-run "$work/runs/mask_jitter" --face-run "$work/runs/face_s8" \
   --gate-run "$work/runs/mask_gate" --out exported --int8 --parity-photos ../shared/data/utkface --parity-count 64
