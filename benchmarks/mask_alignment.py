@@ -1,0 +1,169 @@
+"""Mask G when the crop is aligned the way `unmask infer` aligns it: on landmarks found on the masked face.
+
+`unmask evaluate` draws each mask on a crop aligned with the clean face's landmarks, so Mask G sees the mask where
+training put it. At inference dlib places the 68 landmarks on the masked face, guessing nose, mouth and jaw under
+the fabric, and the crop drifts. Here every face of DATA (never used in training) wears every style on the whole
+photo; then the masked photo's face is found (`detect_faces`), aligned to 128² from those landmarks, and the drawn
+mask moved with it. Reported side by side for each model folder: Mask G's IoU on the clean alignment and on the
+re-found one (faces the detector misses on the masked photo are left out of both columns' "same faces"
+figure); and how far the re-found alignment moved (the nose-bridge point, where a mask's top edge sits, and
+the scale), which sizes Mask G's training jitter (`pipelines._jitter_alignment`).
+
+Usage: python benchmarks/mask_alignment.py DATA [--models DIR ...] [--limit N] [--json-file PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+from rich.console import Console
+from rich.progress import track
+from rich.table import Table
+
+from unmask_cli import registry
+from unmask_cli.data import source_bytes
+from unmask_cli.evaluate import _first_face
+from unmask_cli.faces import CROP_TEMPLATE, align, transform_points
+from unmask_cli.images import ImageError, iter_images
+from unmask_cli.pipeline import find_faces
+from unmask_cli.restore import binarize
+
+SIZE = 128
+
+
+@dataclass
+class Case:
+    style: str
+    masked: np.ndarray  # the whole photo wearing the mask
+    mask: np.ndarray  # H×W 0/1
+    landmarks: np.ndarray  # the clean face's, in photo pixels
+
+
+def make_cases(data: Path, styles: list[str], limit: int | None) -> list[Case]:
+    """Every style on every photo's first face, seeded from the photo's name as `unmask evaluate` seeds it."""
+    cases = []
+    for path in list(iter_images([data]))[:limit]:
+        try:
+            rgb, face = _first_face(path)
+        except ImageError:
+            continue
+        for style in styles:
+            rng = np.random.default_rng([zlib.crc32(source_bytes(path.name)), zlib.crc32(style.encode())])
+            masked, mask = registry.load_synthesizer(style)(rgb, face.landmarks, rng)
+            cases.append(Case(style, masked, mask, face.landmarks))
+    return cases
+
+
+def warp_mask(mask: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """The drawn mask in the crop: a crop pixel the mask touches counts, as the styles count it (`composite`)."""
+    return cv2.warpAffine(mask.astype(np.float32), matrix, (SIZE, SIZE), flags=cv2.INTER_LINEAR) > 0.2
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = (a | b).sum()
+    return float((a & b).sum() / union) if union else 1.0
+
+
+def crops(cases) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list[np.ndarray], dict]:
+    """(clean-aligned crops, their masks, re-aligned crops, their masks) at SIZE, and the drift figures."""
+    clean_x, clean_m, found_x, found_m, bridge, scale, missed = [], [], [], [], [], [], 0
+    probe = CROP_TEMPLATE[[28]] * (SIZE - 1)
+    for case in track(cases, description="aligning", transient=True):
+        crop, truth = align(case.masked, case.landmarks, SIZE)
+        clean_x.append(crop)
+        clean_m.append(warp_mask(case.mask, truth))
+        faces = find_faces(case.masked)  # as `unmask infer` finds them
+        if not faces:
+            missed += 1
+            found_x.append(None)
+            found_m.append(None)
+            continue
+        crop, matrix = align(case.masked, faces[0].landmarks, SIZE)
+        found_x.append(crop)
+        found_m.append(warp_mask(case.mask, matrix))
+        # where the clean alignment's bridge point lands in the re-found crop, in SIZE pixels
+        inverse = cv2.invertAffineTransform(truth)
+        moved = transform_points(matrix, transform_points(inverse, probe)) - probe
+        bridge.append(moved[0])
+        scale.append(float(np.sqrt(abs(np.linalg.det(matrix[:, :2]) / np.linalg.det(truth[:, :2])))))
+    bridge = np.array(bridge)
+
+    def pct(x) -> dict[str, float]:
+        return {f"p{q}": round(float(np.percentile(x, q)), 3) for q in (50, 90)}
+
+    drift = {
+        "faces_found_again": len(bridge),
+        "faces_not_found": missed,
+        "bridge_point_moved_px": pct(np.hypot(*bridge.T)),
+        "bridge_point_moved_vertically_px": pct(np.abs(bridge[:, 1])),
+        "scale_change": pct(np.abs(np.log(scale)) * 100),  # percent, either way
+    }
+    return clean_x, clean_m, found_x, found_m, drift
+
+
+def mask_g(models: Path):
+    session = ort.InferenceSession(str(models / "mask_g.onnx"), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+
+    def run(x: list[np.ndarray]) -> np.ndarray:
+        batch = np.stack(x).astype(np.float32) / 127.5 - 1
+        out = np.concatenate([session.run(None, {name: batch[i : i + 32]})[0] for i in range(0, len(batch), 32)])
+        return binarize(out)[..., 0] > 0.5
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("data", type=Path)
+    parser.add_argument("--models", type=Path, action="append", help="model folders (default: exported)")
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--json-file", type=Path)
+    args = parser.parse_args()
+    models = args.models or [Path("exported")]
+    styles = registry.names(registry.SYNTHESIZERS)
+    cases = make_cases(args.data, styles, args.limit)
+    clean_x, clean_m, found_x, found_m, drift = crops(cases)
+    found = [i for i, x in enumerate(found_x) if x is not None]
+    result = {"data": str(args.data), "cases": len(cases), "drift": drift, "models": {}}
+    for folder in models:
+        run = mask_g(folder)
+        on_clean = run(clean_x)
+        on_found = run([found_x[i] for i in found])
+        clean_iou = np.array([iou(p, t) for p, t in zip(on_clean, clean_m, strict=True)])
+        found_iou = np.array([iou(p, found_m[i]) for p, i in zip(on_found, found, strict=True)])
+        style_of = np.array([c.style for c in cases])
+        result["models"][str(folder)] = {
+            "iou_clean_alignment": float(clean_iou.mean()),
+            "iou_found_alignment": float(found_iou.mean()),
+            "iou_found_alignment_p10": float(np.percentile(found_iou, 10)),
+            "iou_same_faces_clean_alignment": float(clean_iou[found].mean()),
+            "per_style_found": {s: float(found_iou[style_of[found] == s].mean()) for s in styles},
+        }
+    table = Table(title=f"Mask G IoU, {len(cases)} cases ({len(found)} found again on the masked face)")
+    for col in ("models", "clean alignment", "same faces, clean", "found on masked face", "p10 found"):
+        table.add_column(col, justify="right" if col != "models" else "left")
+    for folder, r in result["models"].items():
+        table.add_row(
+            folder,
+            f"{r['iou_clean_alignment']:.3f}",
+            f"{r['iou_same_faces_clean_alignment']:.3f}",
+            f"{r['iou_found_alignment']:.3f}",
+            f"{r['iou_found_alignment_p10']:.3f}",
+        )
+    console = Console()
+    console.print(table)
+    console.print(f"alignment drift: {json.dumps(drift)}")
+    if args.json_file:
+        args.json_file.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
