@@ -24,7 +24,7 @@ NESTED = 0.7  # faces do not nest: a box this much inside another is the same fa
 # are also searched in overlapping tiles of half their size, then a quarter, ... down to MIN_TILE (a group photo
 # from a phone camera: its faces are 3-8% of its width).
 TILE_FROM = 768
-MIN_TILE = 256  # in the photo as detected (≤ faces.DETECT_MAX_SIDE): 16 tiles of 256 on a 1024² photo, not 64
+MIN_TILE = 256  # in the photo as detected (≤ faces.DETECT_MAX_SIDE): 49 tiles of 256 on a 1024² photo; 128 would be 225
 
 
 @dataclass(frozen=True)
