@@ -131,3 +131,18 @@ def test_one_face_found_at_two_scales_is_one_face(monkeypatch):
     assert blazeface.box_iou(found.box, [box])[0] > 0.5
     monkeypatch.setattr(blazeface, "NESTED", 2.0)  # suppressing by IoU alone: the face twice
     assert len(faces.detect_faces(canvas, blaze=True)) == 2
+
+
+def test_a_box_too_small_for_its_window_is_left_to_the_finer_windows(monkeypatch):
+    # a face of a few pixels at the model's input: the coarse window guesses its box; the finer windows see it
+    def fake_raw(rgb, variant):
+        side = max(rgb.shape[:2])
+        if side < 1000:  # a tile: nothing there
+            return np.zeros((0, 4)), np.zeros(0)
+        tiny = side * 10 / variant.size  # 10 px at the model's input
+        return np.array([[100.0, 100.0, 100 + tiny, 100 + tiny]]), np.array([0.9])
+
+    monkeypatch.setattr(blazeface, "_raw", fake_raw)
+    assert blazeface.detect(np.zeros((768, 1024, 3), np.uint8)) == []  # tiled: dropped
+    monkeypatch.setattr(blazeface, "TILE_FROM", 10**6)
+    assert len(blazeface.detect(np.zeros((768, 1024, 3), np.uint8))) == 1  # nothing finer: kept

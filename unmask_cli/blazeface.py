@@ -24,6 +24,7 @@ NESTED = 0.7  # faces do not nest: a box this much inside another is the same fa
 # are also searched in overlapping tiles of half their size, then a quarter, ... down to MIN_TILE (a group photo
 # from a phone camera: its faces are 3-8% of its width).
 TILE_FROM = 768
+MIN_BOX_AT_INPUT = 16  # px at the model's input: smaller boxes from a window with finer windows below are dropped
 MIN_TILE = 256  # in the photo as detected (≤ faces.DETECT_MAX_SIDE): 49 tiles of 256 on a 1024² photo; 128 would be 225
 
 
@@ -134,10 +135,10 @@ def weighted_nms(
     return kept
 
 
-def tiles(height: int, width: int) -> list[tuple[int, int, int, int]]:
-    """(left, top, right, bottom) windows covering the photo, overlapping by half: of half the photo's longer side,
-    then of a quarter, ... while at least MIN_TILE; none for photos under TILE_FROM. Every face smaller than half a
-    window lies whole inside one window of that size."""
+def tile_levels(height: int, width: int) -> list[list[tuple[int, int, int, int]]]:
+    """(left, top, right, bottom) windows covering the photo, overlapping by half, coarse to fine: of half the
+    photo's longer side, then of a quarter, ... while at least MIN_TILE; none for photos under TILE_FROM. Every face
+    smaller than half a window lies whole inside one window of that size."""
     if max(height, width) < TILE_FROM:
         return []
 
@@ -145,13 +146,18 @@ def tiles(height: int, width: int) -> list[tuple[int, int, int, int]]:
         step = max(size // 2, 1)
         return sorted({*range(0, length - size + 1, step), length - size})
 
-    windows = []
+    levels = []
     side = max(height, width) // 2
     while side >= MIN_TILE:
         tile_w, tile_h = min(side, width), min(side, height)
-        windows += [(x, y, x + tile_w, y + tile_h) for y in starts(height, tile_h) for x in starts(width, tile_w)]
+        levels.append([(x, y, x + tile_w, y + tile_h) for y in starts(height, tile_h) for x in starts(width, tile_w)])
         side //= 2
-    return windows
+    return levels
+
+
+def tiles(height: int, width: int) -> list[tuple[int, int, int, int]]:
+    """Every level's windows (`tile_levels`), in one list."""
+    return [window for level in tile_levels(height, width) for window in level]
 
 
 def detect(rgb: np.ndarray, min_score: float = MIN_SCORE) -> list[tuple[tuple[int, int, int, int], float]]:
@@ -161,12 +167,17 @@ def detect(rgb: np.ndarray, min_score: float = MIN_SCORE) -> list[tuple[tuple[in
     and, for big photos, on tiles; their boxes are merged: a face found more than once is one face. (Tiles cut
     from the full-resolution photo instead of the ≤ 1024 px copy found no more faces, at twice the time.)
     """
-    found = [_raw(rgb, v) for v in (SHORT_RANGE, FULL_RANGE)]
     h, w = rgb.shape[:2]
-    for left, top, right, bottom in tiles(h, w):
-        for variant in (SHORT_RANGE, FULL_RANGE):
-            tile_boxes, tile_scores = _raw(np.ascontiguousarray(rgb[top:bottom, left:right]), variant)
-            found.append((tile_boxes + np.array([left, top, left, top]), tile_scores))
+    levels = [[(0, 0, w, h)], *tile_levels(h, w)]
+    found = []
+    for k, windows in enumerate(levels):
+        for left, top, right, bottom in windows:
+            for variant in (SHORT_RANGE, FULL_RANGE):
+                boxes, scores = _raw(np.ascontiguousarray(rgb[top:bottom, left:right]), variant)
+                if k + 1 < len(levels):  # a face this small at the model's input is left to the finer windows
+                    at_input = (boxes[:, 2] - boxes[:, 0]) * variant.size / max(right - left, bottom - top)
+                    boxes, scores = boxes[at_input >= MIN_BOX_AT_INPUT], scores[at_input >= MIN_BOX_AT_INPUT]
+                found.append((boxes + np.array([left, top, left, top]), scores))
     boxes, scores = (np.concatenate(part) for part in zip(*found, strict=True))
     keep = scores >= min_score
     faces = []
