@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +27,7 @@ from rich.progress import track
 from rich.table import Table
 
 from unmask_cli import registry
-from unmask_cli.data import source_bytes
-from unmask_cli.evaluate import _first_face
+from unmask_cli.evaluate import _first_face, style_rng
 from unmask_cli.faces import CROP_TEMPLATE, align, transform_points
 from unmask_cli.images import ImageError, iter_images
 from unmask_cli.pipeline import find_faces
@@ -55,8 +53,7 @@ def make_cases(data: Path, styles: list[str], limit: int | None) -> list[Case]:
         except ImageError:
             continue
         for style in styles:
-            rng = np.random.default_rng([zlib.crc32(source_bytes(path.name)), zlib.crc32(style.encode())])
-            masked, mask = registry.load_synthesizer(style)(rgb, face.landmarks, rng)
+            masked, mask = registry.load_synthesizer(style)(rgb, face.landmarks, style_rng(path.name, style))
             cases.append(Case(style, masked, mask, face.landmarks))
     return cases
 

@@ -112,13 +112,10 @@ def box_iou(box, boxes) -> np.ndarray:
     return _overlaps(box, boxes)[0]
 
 
-def weighted_nms(
-    boxes: np.ndarray, scores: np.ndarray, iou: float = NMS_IOU, inside: float | None = None
-) -> list[tuple[np.ndarray, float]]:
+def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float = NMS_IOU) -> list[tuple[np.ndarray, float]]:
     """MediaPipe's suppression: each kept box is the score-weighted mean of the boxes it suppresses. A box lying
-    mostly inside a better one (`inside` of its area) is the same face found at another scale (a tile and the whole
+    mostly inside a better one (NESTED of its area) is the same face found at another scale (a tile and the whole
     photo, two tile sizes): suppressed too, but not averaged in, as its size is not the face's."""
-    inside = NESTED if inside is None else inside
     order = np.argsort(-scores)
     boxes, scores = boxes[order], scores[order]
     kept = []
@@ -131,7 +128,7 @@ def weighted_nms(
         weights = scores[group][:, None]
         merged = (boxes[group] * weights).sum(0) / weights.sum()
         kept.append((merged, float(scores[i])))
-        alive &= ~group & ~(_overlaps(merged, boxes)[1] > inside)
+        alive &= ~group & ~(_overlaps(merged, boxes)[1] > NESTED)
     return kept
 
 
@@ -155,11 +152,6 @@ def tile_levels(height: int, width: int) -> list[list[tuple[int, int, int, int]]
     return levels
 
 
-def tiles(height: int, width: int) -> list[tuple[int, int, int, int]]:
-    """Every level's windows (`tile_levels`), in one list."""
-    return [window for level in tile_levels(height, width) for window in level]
-
-
 def detect(rgb: np.ndarray, min_score: float = MIN_SCORE) -> list[tuple[tuple[int, int, int, int], float]]:
     """Faces in an RGB uint8 photo: (box left, top, right, bottom in photo pixels, score), best first.
 
@@ -176,7 +168,8 @@ def detect(rgb: np.ndarray, min_score: float = MIN_SCORE) -> list[tuple[tuple[in
                 boxes, scores = _raw(np.ascontiguousarray(rgb[top:bottom, left:right]), variant)
                 if k + 1 < len(levels):  # a face this small at the model's input is left to the finer windows
                     at_input = (boxes[:, 2] - boxes[:, 0]) * variant.size / max(right - left, bottom - top)
-                    boxes, scores = boxes[at_input >= MIN_BOX_AT_INPUT], scores[at_input >= MIN_BOX_AT_INPUT]
+                    big_enough = at_input >= MIN_BOX_AT_INPUT
+                    boxes, scores = boxes[big_enough], scores[big_enough]
                 found.append((boxes + np.array([left, top, left, top]), scores))
     boxes, scores = (np.concatenate(part) for part in zip(*found, strict=True))
     keep = scores >= min_score

@@ -80,6 +80,11 @@ def _first_face(path: Path):
     return rgb, faces[0]
 
 
+def style_rng(photo_name: str, style: str) -> np.random.Generator:
+    """The mask a style draws on a photo is seeded from the photo's name and the style: the same on every run."""
+    return np.random.default_rng([zlib.crc32(source_bytes(photo_name)), zlib.crc32(style.encode())])
+
+
 def make_cases(
     data: Path,
     styles: Sequence[str],
@@ -101,7 +106,7 @@ def make_cases(
         crop, matrix = align(rgb, face.landmarks, size)
         lm = transform_points(matrix, face.landmarks)
         for style in styles:
-            rng = np.random.default_rng([zlib.crc32(source_bytes(path.name)), zlib.crc32(style.encode())])
+            rng = style_rng(path.name, style)
             masked, mask = registry.load_synthesizer(style)(crop, lm, rng)
             cases.append(Case(path.name, style, crop, masked, mask, lm))
     return cases
