@@ -585,6 +585,49 @@ def test_gpu_run_import_averages_with_the_model_it_started_from(tiny_models, tmp
     assert " x face_g.onnx's)" in props["unmask.init_from"]  # the shipped Face G is itself an average: said so
 
 
+def test_gpu_pack_carries_each_face_with_its_hole_from_every_draw(tiny_models, tmp_path):
+    """benchmarks/gpu/pack_face_data.py --more-draws: one crop per face, one Mask G hole per draw of that face."""
+    import importlib.util
+
+    import onnxruntime as ort
+
+    from unmask_cli.synthesize import SynthesisConfig, resolve_styles, run
+
+    spec = importlib.util.spec_from_file_location(
+        "pack_face_data", Path(__file__).resolve().parents[1] / "benchmarks" / "gpu" / "pack_face_data.py"
+    )
+    pack_face_data = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pack_face_data)
+
+    styles, _ = resolve_styles("random")
+    draws = [tmp_path / "draw_a", tmp_path / "draw_b"]
+    for seed, folder in enumerate(draws):
+        run(SAMPLES, folder, SynthesisConfig(size=32, variants=1, seed=seed, styles=styles), workers=1)
+    mask_model = tiny_models / "exported" / "mask_g.onnx"
+    argv = [str(draws[0]), str(tmp_path / "pack"), "--more-draws", str(draws[1]), "--mask-model", str(mask_model)]
+    pack_face_data.main(["--val", "0", "--val-fraction", "0", *argv])
+
+    pack = np.load(tmp_path / "pack" / "train_0.npz")
+    holes = np.unpackbits(pack["holes"], axis=-1, count=32)
+    blobs = [pack["webp"][a:b] for a, b in zip(pack["offsets"][:-1], pack["offsets"][1:], strict=True)]
+    assert holes.shape == (len(blobs), 2, 32, 32)
+    session = ort.InferenceSession(str(mask_model), providers=["CPUExecutionProvider"])
+    manifests = [{r["clean"]: r for r in pack_face_data.load_manifest(d)} for d in draws]
+    by_crop = {}  # the packed crop tells which face it is (WebP is lossy: the nearest clean crop)
+    cleans = {name: read_rgb(draws[0] / name) for name in manifests[0]}
+    differs = 0
+    for blob, face_holes in zip(blobs, holes, strict=True):
+        crop = cv2.cvtColor(cv2.imdecode(blob, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).astype(int)
+        name = min(cleans, key=lambda n: np.abs(cleans[n] - crop).mean())
+        by_crop[name] = True
+        for draw, manifest, hole in zip(draws, manifests, face_holes, strict=True):
+            masked = read_rgb(draw / manifest[name]["masked"])[None]
+            np.testing.assert_array_equal(hole, pack_face_data.holes(session, masked)[0])
+        differs += int((face_holes[0] != face_holes[1]).any())
+    assert len(by_crop) == len(blobs) == len(cleans)  # every face once
+    assert differs > 0  # the second draw's masks are not the first's
+
+
 @pytest.mark.parametrize("detector, restored", [("hog", True), ("hog-eq", False), ("weak", False)])
 def test_a_fallback_detection_whose_restoration_is_no_face_is_dropped(monkeypatch, tmp_path, detector, restored):
     """Fallback detectors also fire on walls and text: their hits are restored only if the result is a face.

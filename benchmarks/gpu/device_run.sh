@@ -3,12 +3,13 @@
 #   bash benchmarks/gpu/device_run.sh stage           copy the carried packs (.gpu/p*) into the machine's cache
 #   bash benchmarks/gpu/device_run.sh smoke           stage, then 60 steps of both runs side by side (timing check)
 #   bash benchmarks/gpu/device_run.sh train MINUTES   stage, then both runs for MINUTES each, into $OUT/a and $OUT/b
-# Each call carries at most 64 MiB, so the packs travel over several calls and stay in the machine's cache while it
-# is warm (calls within 30 s of each other); .gpu/ is git-ignored:
+# Each call carries at most 64 MiB, working tree included (42 MiB in session 10), so the packs travel over several
+# calls and stay in the machine's cache while it is warm (calls within 30 s of each other); .gpu/ is git-ignored:
 #   .gpu/wheels   keras, namex, optree wheels for Python 3.12 (pip download, see the device tool's notes)
 #   .gpu/p1       train_0.npz + val.npz      call 1: carry [.gpu/wheels, .gpu/p1]            mode smoke
-#   .gpu/p2       train_1.npz                call 2: carry [.gpu/wheels, .gpu/p2]            mode stage
-#   .gpu/p3       train_2.npz + val.npz      call 3: carry [.gpu/wheels, .gpu/p3]            mode train 8.5
+#   .gpu/p2       train_1.npz                call 2: carry [.gpu/p2]                         mode stage
+#   .gpu/p3       train_2.npz                call 3: carry [.gpu/p3]                         mode train 8.5
+# (the wheels are installed once, into /tmp/site, which stays while the machine is warm)
 # What comes back per call is at most 8 files (16 MiB each, 64 MiB in all): each run leaves 4 (raw and averaged
 # weights, its log, one sheet), so keep to two runs per call.
 # PAIR picks the two runs (side by side on one GPU, the same packed data):
@@ -17,6 +18,8 @@
 #     b = a wider Face G (width 48) from scratch.
 #   PAIR=session5: both as a, plus a running weight average (ema/) and another face's hole for half the faces; a
 #     also sharpens or softens half the faces, b does not (an ablation of --sharpness).
+#   PAIR=session10: the CPU fine-tunes' recipe at batch 16 on packs with two holes per face, a 4,000 and b 12,000
+#     steps (how many passes before UTKFace's look takes over).
 # benchmarks/results/gpu_face_runs.json has what each pair gave.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -48,6 +51,12 @@ tune=(--width 32 "${init[@]}" --lr 1e-4 --decay 0.6 --d-warmup 300)
 if [ "${PAIR:-session4}" = session5 ]; then
   a_cfg=("${tune[@]}" --ema 0.999 --hole-swap 0.5 --sharpness 0.5)
   b_cfg=("${tune[@]}" --ema 0.999 --hole-swap 0.5 --sharpness 0)
+elif [ "${PAIR}" = session10 ]; then
+  # the CPU fine-tunes' recipe (lr 5e-5 falling to 0 over the whole run, feature matching x20) with the GPU's batch:
+  # a for 4,000 steps (64k samples, ~4 passes), b for 12,000 (~12 passes), two holes per face (two draws)
+  slow=(--width 32 "${init[@]}" --lr 5e-5 --decay 1.0 --d-warmup 300 --fm-weight 20 --val-every 2000)
+  a_cfg=("${slow[@]}" --max-steps 4000)
+  b_cfg=("${slow[@]}" --max-steps 12000)
 else
   a_cfg=("${tune[@]}")
   b_cfg=(--width 48 --lr 2e-4 --decay 0.5)

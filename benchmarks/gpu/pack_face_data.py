@@ -3,9 +3,12 @@
 The GPU machine receives at most 64 MiB per call, so each face travels as its clean 128² crop in WebP (q90, ~3.3 KB,
 mean |Δ| ~2/255) and the region Face G must fill: Mask G's prediction on the masked crop, thresholded and grown
 by 1 px — exactly what `unmask train face --mask-source mask_g` feeds Face G — as packed bits.
+With several synthesized folders (draws of the same faces with other masks: `unmask synthesize --seed`), each face
+carries one hole per draw (~400 B each, against ~3.3 KB for its crop); training picks one at random per step, so
+many passes over the faces are not passes over the same holes.
 
-    python benchmarks/gpu/pack_face_data.py ../work/utk128 ../work/pack --mask-model exported/mask_g.onnx \
-        --part-mb 25.5 25.5 10.5
+    python benchmarks/gpu/pack_face_data.py ../work/utk128T ../work/pack --more-draws ../work/utk128H2 \
+        --mask-model exported/mask_g.onnx --part-mb 19 21.5 21.5
 
 writes `val.npz` (held-out faces, same split rule as training) and `train_<k>.npz`, each at most its --part-mb
 (caps that fit three calls beside a 35 MB working tree; see device_run.sh for how the parts travel).
@@ -33,13 +36,19 @@ def holes(session: ort.InferenceSession, masked: np.ndarray) -> np.ndarray:
     return np.stack([cv2.dilate((p > 0.5).astype(np.uint8), kernel) for p in prob])
 
 
-def encode(records: list[dict], root: Path, session: ort.InferenceSession, quality: int) -> tuple[list, np.ndarray]:
+def encode(
+    records: list[dict], roots: list[Path], draws: list[dict[str, dict]], session: ort.InferenceSession, quality: int
+) -> tuple[list, np.ndarray]:
+    """WebP crops and holes (N × draws × S × S) of `records` (from the first draw; the others matched by clean crop)."""
     blobs, hole_list = [], []
     for start in range(0, len(records), 64):
         chunk = records[start : start + 64]
-        clean = [read_rgb(root / r["clean"]) for r in chunk]
-        masked = np.stack([read_rgb(root / r["masked"]) for r in chunk])
-        hole_list.append(holes(session, masked))
+        clean = [read_rgb(roots[0] / r["clean"]) for r in chunk]
+        per_draw = []
+        for root, by_clean in zip(roots, draws, strict=True):
+            masked = np.stack([read_rgb(root / by_clean[r["clean"]]["masked"]) for r in chunk])
+            per_draw.append(holes(session, masked))
+        hole_list.append(np.stack(per_draw, axis=1))
         for image in clean:
             ok, buf = cv2.imencode(".webp", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_WEBP_QUALITY, quality])
             if not ok:
@@ -56,44 +65,51 @@ def save(path: Path, blobs: list[bytes], hole: np.ndarray, sources: list[str]) -
         webp=np.frombuffer(b"".join(blobs), np.uint8),
         offsets=offsets,
         holes=np.packbits(hole.astype(bool), axis=-1),
-        size=np.int64(hole.shape[1]),
+        size=np.int64(hole.shape[-1]),
         sources=np.array(sources),
     )
     tmp.replace(path)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", type=Path, help="an `unmask synthesize` output folder")
     ap.add_argument("out", type=Path)
+    ap.add_argument("--more-draws", type=Path, nargs="*", default=[], help="other draws of the same faces")
     ap.add_argument("--mask-model", type=Path, default=Path("exported/mask_g.onnx"))
     ap.add_argument("--part-mb", type=float, nargs="+", default=[27.0], help="size cap of each training part")
     ap.add_argument("--val", type=int, default=256, help="held-out faces to pack for validation")
     ap.add_argument("--val-fraction", type=float, default=0.05)
     ap.add_argument("--quality", type=int, default=90)
     ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
 
     records = load_manifest(args.data)
+    roots = [args.data, *args.more_draws]
+    # a face is its clean crop: the draws share those files (same photo, same landmarks), not their masks
+    draws = [{r["clean"]: r for r in load_manifest(root)} for root in roots]
+    records = [r for r in records if all(r["clean"] in d for d in draws)]
     train, val = split(records, args.val_fraction)
     rng = np.random.default_rng(args.seed)
     train = [train[i] for i in rng.permutation(len(train))]  # every part a fair sample of the whole set
     session = ort.InferenceSession(str(args.mask_model), providers=["CPUExecutionProvider"])
     args.out.mkdir(parents=True, exist_ok=True)
 
-    blobs, hole = encode(val[: args.val], args.data, session, args.quality)
-    save(args.out / "val.npz", blobs, hole, [r["source"] for r in val[: args.val]])
-    summary = {"val": len(blobs), "parts": []}
+    val = val[: args.val]
+    if val:
+        blobs, hole = encode(val, roots, draws, session, args.quality)
+        save(args.out / "val.npz", blobs, hole, [r["source"] for r in val])
+    summary = {"val": len(val), "parts": []}
     pos = 0
     for k, cap_mb in enumerate(args.part_mb):
         cap, used, chunk = cap_mb * 2**20, 0, []
         part_blobs, part_holes = [], []
         while pos < len(train) and used < cap * 0.97:
             chunk = train[pos : pos + 128]
-            b, h = encode(chunk, args.data, session, args.quality)
+            b, h = encode(chunk, roots, draws, session, args.quality)
             part_blobs += b
             part_holes.append(h)
-            used += sum(map(len, b)) + 400 * len(b)  # ~400 B per compressed hole
+            used += sum(map(len, b)) + 400 * len(b) * len(roots)  # ~400 B per compressed hole
             pos += len(chunk)
         if not part_blobs:
             break

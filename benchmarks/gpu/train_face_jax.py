@@ -41,7 +41,8 @@ from unmask_cli.sheets import grid
 
 
 def load_packs(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
-    """Clean crops (N×S×S×3 RGB uint8) and holes (N×S×S uint8 0/1) from `pack_face_data.py` files."""
+    """Clean crops (N×S×S×3 RGB uint8) and holes (N×K×S×S uint8 0/1, K draws of masks per face) from
+    `pack_face_data.py` files (packs from before several draws have one hole per face: K = 1)."""
     images, holes = [], []
     with ThreadPoolExecutor(os.cpu_count() or 4) as pool:
         for path in paths:
@@ -52,7 +53,8 @@ def load_packs(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
                 pool.map(lambda b: cv2.cvtColor(cv2.imdecode(b, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB), blobs)
             )
             images.append(np.stack(decoded))
-            holes.append(np.unpackbits(pack["holes"], axis=-1, count=size))
+            unpacked = np.unpackbits(pack["holes"], axis=-1, count=size)
+            holes.append(unpacked[:, None] if unpacked.ndim == 3 else unpacked)
     return np.concatenate(images), np.concatenate(holes)
 
 
@@ -209,12 +211,15 @@ class FaceGan:
 
     def make_step(self, images, holes):
         def step(state, key, index, lr, g_lr):
-            k_aug, k_noise, k_pick, k_swap = jax.random.split(key, 4)
+            k_aug, k_noise, k_pick, k_swap, k_draw = jax.random.split(key, 5)
             clean = images[index].astype(jnp.float32) / 255.0
-            hole = holes[index].astype(jnp.float32)[..., None]
-            # each face has one synthesized hole; another face's (same alignment) varies the shape it must fill, but
-            # may leave its lips showing: session 5 measured -0.5 dB on celeb_aligned with --hole-swap 0.5
-            other = holes[jax.random.randint(k_pick, index.shape, 0, holes.shape[0])].astype(jnp.float32)[..., None]
+            # one of the face's own holes (one per synthesized draw), chosen afresh each time the face comes up
+            draw = jax.random.randint(k_draw, index.shape, 0, holes.shape[1])
+            hole = holes[index, draw].astype(jnp.float32)[..., None]
+            # another face's hole (same alignment) varies the shape it must fill, but may leave its lips showing:
+            # session 5 measured -0.5 dB on celeb_aligned with --hole-swap 0.5
+            other_face = jax.random.randint(k_pick, index.shape, 0, holes.shape[0])
+            other = holes[other_face, draw].astype(jnp.float32)[..., None]
             swap = jax.random.uniform(k_swap, (index.shape[0], 1, 1, 1)) < self.args.hole_swap
             hole = jnp.where(swap, other, hole)
             clean, hole = augment(k_aug, clean, hole, self.args.sharpness)
@@ -338,7 +343,16 @@ def main() -> None:
     keras.utils.set_random_seed(args.seed)
     train_images, train_holes = load_packs(sorted(p for d in args.data for p in d.glob("train_*.npz")))
     val_images, val_holes = load_packs([next(d / "val.npz" for d in args.data if (d / "val.npz").is_file())])
-    log({"event": "data", "train": len(train_images), "val": len(val_images), "device": str(jax.devices()[0])})
+    val_holes = val_holes[:, 0]  # validation: the first draw's hole, the same every time
+    log(
+        {
+            "event": "data",
+            "train": len(train_images),
+            "holes_per_face": train_holes.shape[1],
+            "val": len(val_images),
+            "device": str(jax.devices()[0]),
+        }
+    )
     gan = FaceGan(args)
     step_fn = gan.make_step(jnp.asarray(train_images), jnp.asarray(train_holes))
     restore = gan.make_restore()
