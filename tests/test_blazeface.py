@@ -32,6 +32,22 @@ def test_weighted_nms_merges_overlaps_and_keeps_separate_faces():
     np.testing.assert_allclose(kept[1][0], [50, 50, 60, 60])
 
 
+def test_a_box_guessed_around_a_face_too_small_for_its_view_gives_way_to_the_sharper_views_box():
+    """The short-range model on a quarter tile (0.5 input px per photo px) sees a 20 px face at 10 px and boxes a
+    region twice its size, scoring higher than the full-range model's right box (0.75 px per px). Faces don't nest:
+    one of the two is kept, and it must be the sharper view's. A big face's box, with a part of it boxed by a finer
+    view, stays: its view sees that part at 20 px, big enough to trust the big box."""
+    face = np.array([[100.0, 100, 120, 120]])
+    oversized = np.array([[90.0, 90, 130, 130]])
+    kept = blazeface.weighted_nms(np.concatenate([oversized, face]), np.array([0.8, 0.6]), sharpness=[0.5, 0.75])
+    assert len(kept) == 1 and np.allclose(kept[0][0], face[0]) and kept[0][1] == 0.6
+
+    big = np.array([[100.0, 100, 200, 200]])
+    part = np.array([[110.0, 140, 150, 190]])  # 40 px: 20 px at the big box's view
+    kept = blazeface.weighted_nms(np.concatenate([big, part]), np.array([0.9, 0.6]), sharpness=[0.5, 1.5])
+    assert len(kept) == 1 and np.allclose(kept[0][0], big[0])
+
+
 def test_boxes_agree_with_hog_on_clean_faces(face_photos):
     for path in face_photos:
         rgb = read_rgb(path)

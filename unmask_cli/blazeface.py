@@ -112,16 +112,29 @@ def box_iou(box, boxes) -> np.ndarray:
     return _overlaps(box, boxes)[0]
 
 
-def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float = NMS_IOU) -> list[tuple[np.ndarray, float]]:
+def weighted_nms(
+    boxes: np.ndarray, scores: np.ndarray, iou: float = NMS_IOU, sharpness: np.ndarray | None = None
+) -> list[tuple[np.ndarray, float]]:
     """MediaPipe's suppression: each kept box is the score-weighted mean of the boxes it suppresses. A box lying
     mostly inside a better one (NESTED of its area) is the same face found at another scale (a tile and the whole
-    photo, two tile sizes): suppressed too, but not averaged in, as its size is not the face's."""
+    photo, two tile sizes): suppressed too, but not averaged in, as its size is not the face's.
+
+    `sharpness` (model input px per photo px of the view each box came from) settles which of two nested boxes is
+    the face when the better-scoring one came from a view that sees the other's face under MIN_BOX_AT_INPUT: there
+    a model guesses a box around a face far bigger than the face (the short-range model on a small face in a tile),
+    so that box gives way to the one from the sharper view."""
     order = np.argsort(-scores)
     boxes, scores = boxes[order], scores[order]
+    sharp = np.ones(len(boxes)) if sharpness is None else np.asarray(sharpness, float)[order]
+    widths = boxes[:, 2] - boxes[:, 0]
     kept = []
     alive = np.ones(len(boxes), bool)
     for i in range(len(boxes)):
         if not alive[i]:
+            continue
+        inside = alive & (_overlaps(boxes[i], boxes)[1] > NESTED) & (widths < widths[i])
+        if (inside & (sharp > sharp[i]) & (widths * sharp[i] < MIN_BOX_AT_INPUT)).any():
+            alive[i] = False
             continue
         group = alive & (box_iou(boxes[i], boxes) > iou)
         group[i] = True
@@ -166,15 +179,15 @@ def detect(rgb: np.ndarray, min_score: float = MIN_SCORE) -> list[tuple[tuple[in
         for left, top, right, bottom in windows:
             for variant in (SHORT_RANGE, FULL_RANGE):
                 boxes, scores = _raw(np.ascontiguousarray(rgb[top:bottom, left:right]), variant)
+                sharpness = variant.size / max(right - left, bottom - top)  # model input px per photo px
                 if k + 1 < len(levels):  # a face this small at the model's input is left to the finer windows
-                    at_input = (boxes[:, 2] - boxes[:, 0]) * variant.size / max(right - left, bottom - top)
-                    big_enough = at_input >= MIN_BOX_AT_INPUT
+                    big_enough = (boxes[:, 2] - boxes[:, 0]) * sharpness >= MIN_BOX_AT_INPUT
                     boxes, scores = boxes[big_enough], scores[big_enough]
-                found.append((boxes + np.array([left, top, left, top]), scores))
-    boxes, scores = (np.concatenate(part) for part in zip(*found, strict=True))
+                found.append((boxes + np.array([left, top, left, top]), scores, np.full(len(scores), sharpness)))
+    boxes, scores, sharpness = (np.concatenate(part) for part in zip(*found, strict=True))
     keep = scores >= min_score
     faces = []
-    for box, score in weighted_nms(boxes[keep], scores[keep]):
+    for box, score in weighted_nms(boxes[keep], scores[keep], sharpness=sharpness[keep]):
         left, top, right, bottom = np.round(box).astype(int).tolist()
         left, top, right, bottom = max(left, 0), max(top, 0), min(right, w - 1), min(bottom, h - 1)
         if right - left >= 8 and bottom - top >= 8:
