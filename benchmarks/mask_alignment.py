@@ -27,7 +27,7 @@ from rich.progress import track
 from rich.table import Table
 
 from unmask_cli import registry
-from unmask_cli.evaluate import _first_face, style_rng
+from unmask_cli.evaluate import first_face, style_rng
 from unmask_cli.faces import CROP_TEMPLATE, align, transform_points
 from unmask_cli.images import ImageError, iter_images
 from unmask_cli.pipeline import find_faces
@@ -49,7 +49,7 @@ def make_cases(data: Path, styles: list[str], limit: int | None) -> list[Case]:
     cases = []
     for path in list(iter_images([data]))[:limit]:
         try:
-            rgb, face = _first_face(path)
+            rgb, face = first_face(path)
         except ImageError:
             continue
         for style in styles:

@@ -19,7 +19,7 @@ import numpy as np
 
 from unmask_cli import metrics, registry
 from unmask_cli.data import source_bytes
-from unmask_cli.faces import align, detect_faces, model_file, transform_points
+from unmask_cli.faces import Face, align, detect_faces, model_file, transform_points
 from unmask_cli.images import ImageError, iter_images, read_rgb
 from unmask_cli.restore import MIN_MASK_FRACTION, binarize
 
@@ -67,7 +67,7 @@ class BackendScores:
         return {s: float(np.nanmean([r[key] for r in self.rows if r["style"] == s])) for s in styles}
 
 
-def _first_face(path: Path):
+def first_face(path: Path) -> tuple[np.ndarray, Face]:
     """(RGB image, its first face), or raise ImageError with the one-line reason the photo cannot be used."""
     rgb = read_rgb(path)
     try:
@@ -98,7 +98,7 @@ def make_cases(
     paths = list(iter_images([Path(data)]))[:limit] if limit else list(iter_images([Path(data)]))
     for path in paths:
         try:
-            rgb, face = _first_face(path)
+            rgb, face = first_face(path)
         except ImageError as exc:
             if on_skip:
                 on_skip(path, str(exc))
