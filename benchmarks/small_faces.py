@@ -2,12 +2,14 @@
 of the frame's width (a group photo from a phone camera), then detected with and without the quarter-size tiles.
 
 Usage: python benchmarks/small_faces.py ../shared/data/masked_real [--limit N] [--shares 0.05 0.03 0.02]
-       [--json-file PATH]
+       [--compare tiles|nesting] [--json-file PATH]
 Counts, per share, the faces found again (a box overlapping the placed face's by IoU > 0.5), the photo's other
 faces found (boxes over a face detection finds in the photo at its own size), and boxes over neither (false: a
-`blaze-low` one is only kept by `infer` if it restores into a face), for BlazeFace tiles of half the photo only
-(session 8) and of half and a quarter (`blazeface.MIN_TILE`), both in this process on the same frames; detection
-as `unmask infer --fast` runs it (HOG and BlazeFace).
+`blaze-low` one is only kept by `infer` if it restores into a face), for two settings side by side in this process
+on the same frames; detection as `unmask infer --fast` runs it (HOG and BlazeFace). `--compare tiles`: BlazeFace
+tiles of half the photo only (session 8) against half and a quarter (`blazeface.MIN_TILE`); `--compare nesting`:
+of two nested boxes, the better-scoring one kept (session 9) against the sharper view's where the other view sees
+that face too small (session 10, `blazeface.weighted_nms`'s `sharpness`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,16 @@ from unmask_cli.faces import detect_faces
 from unmask_cli.images import ImageError, iter_images, read_rgb
 
 FRAME = (3000, 4000)
-TILINGS = {"half tiles": 512, "half + quarter tiles": 256}  # blazeface.MIN_TILE for each
+# name: (blazeface.MIN_TILE, whether nested boxes are settled by the sharper view)
+COMPARISONS = {
+    "tiles": {"half tiles": (512, True), "half + quarter tiles": (256, True)},
+    "nesting": {"best-scoring nested box": (256, False), "sharper view's nested box": (256, True)},
+}
+_weighted_nms = blazeface.weighted_nms
+
+
+def _best_scoring_nms(boxes, scores, iou=blazeface.NMS_IOU, sharpness=None):
+    return _weighted_nms(boxes, scores, iou)
 
 
 def placed(photo: np.ndarray, boxes, share: float, rng: np.random.Generator):
@@ -49,8 +60,10 @@ def main() -> None:
     parser.add_argument("data", type=Path)
     parser.add_argument("--limit", type=int)
     parser.add_argument("--shares", type=float, nargs="+", default=[0.05, 0.03, 0.02])
+    parser.add_argument("--compare", choices=sorted(COMPARISONS), default="tiles")
     parser.add_argument("--json-file", type=Path)
     args = parser.parse_args()
+    settings = COMPARISONS[args.compare]
     rng = np.random.default_rng(0)
     sources = []
     for path in list(iter_images([args.data]))[: args.limit]:
@@ -62,12 +75,13 @@ def main() -> None:
         if faces:
             sources.append((photo, [f.box for f in faces]))
     empty = {"found": 0, "other_faces": 0, "false_boxes": 0, "false_trusted": 0, "seconds": 0.0}
-    counts = {name: {s: dict(empty) for s in args.shares} for name in TILINGS}
+    counts = {name: {s: dict(empty) for s in args.shares} for name in settings}
     for photo, boxes in track(sources, description="detecting"):
         for share in args.shares:
             frame, truth = placed(photo, boxes, share, rng)
-            for name, min_tile in TILINGS.items():
+            for name, (min_tile, sharper) in settings.items():
                 blazeface.MIN_TILE = min_tile
+                blazeface.weighted_nms = _weighted_nms if sharper else _best_scoring_nms
                 start = time.perf_counter()
                 found = detect_faces(frame, blaze=True)
                 entry = counts[name][share]
@@ -82,21 +96,21 @@ def main() -> None:
     others = sum(len(b) - 1 for _, b in sources)
     table = Table(title=f"{len(sources)} real masked photos ({others} more faces in them), each in a 4000×3000 frame")
     table.add_column("face width / frame width", justify="right")
-    for name in TILINGS:
+    for name in settings:
         table.add_column(f"{name}: found", justify="right")
         table.add_column("other faces", justify="right")
         table.add_column("false (trusted)", justify="right")
         table.add_column("s/photo", justify="right")
     for share in args.shares:
         row = [f"{share:.1%}"]
-        for name in TILINGS:
+        for name in settings:
             e = counts[name][share]
             row += [str(e["found"]), str(e["other_faces"]), f"{e['false_boxes']} ({e['false_trusted']})"]
             row += [f"{e['seconds'] / len(sources):.2f}"]
         table.add_row(*row)
     Console().print(table)
     if args.json_file:
-        result = {"photos": len(sources), "other_faces": others, "frame": FRAME, "tilings": TILINGS, "counts": counts}
+        result = {"photos": len(sources), "other_faces": others, "frame": FRAME, "settings": settings, "counts": counts}
         args.json_file.write_text(json.dumps(result, indent=1) + "\n")
 
 
