@@ -390,7 +390,7 @@ def main() -> None:
             mean = {k: float(np.mean([float(w[k]) for w in window])) for k in window[0]}
             log({"step": step, "lr": args.lr * frac, **mean})
             window = []
-        if args.val_every and step % args.val_every == 0:
+        if args.val_every and step % args.val_every == 0 and step != args.max_steps:  # the last one follows
             for ema in (False, True):
                 figures, _ = validate(restore, state, val_images, val_holes, ema)
                 log({"event": "val", "step": step, "ema": ema, **figures})
