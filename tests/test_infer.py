@@ -643,8 +643,12 @@ def test_a_fallback_detection_whose_restoration_is_no_face_is_dropped(monkeypatc
     monkeypatch.setattr(pipeline, "find_faces", lambda rgb, robust=True: [fake])
 
     monkeypatch.setattr(pipeline.registry, "open_backend", lambda *a, **k: LowerFaceBackend(size))
-    summary = pipeline.Unmasker("unused", "fixed", workers=1).run([tmp_path / "wall.png"], tmp_path / "out")
+    results = []
+    summary = pipeline.Unmasker("unused", "fixed", workers=1).run(
+        [tmp_path / "wall.png"], tmp_path / "out", on_result=results.append
+    )
     assert summary.restored == int(restored)
     assert (tmp_path / "out" / "wall.png").exists() == restored
     if not restored:
         assert summary.skipped == {"no face found": 1}
+        assert results[0].skipped == pipeline.NOT_A_FACE  # the photo's line says why: something was detected

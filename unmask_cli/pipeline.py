@@ -45,6 +45,8 @@ from unmask_cli.restore import MIN_MASK_FRACTION
 
 FEATHER_PX = 2.0  # blur of the blend mask, in crop pixels: hides the seam without touching pixels beyond it
 STAGES = ("decode", "detect", "align", "model", "blend", "encode")
+# the skip reason when something was detected but only by detectors whose hits must restore into a face, and none did
+NOT_A_FACE = "no face found (the uncertain detections did not restore into a face)"
 
 
 @dataclass
@@ -298,8 +300,8 @@ class Unmasker:
                         result.skipped = f"cannot write the output ({result.output}: {reason})"
                 elif result.faces:
                     result.skipped = "no face mask found on the detected face(s)"
-                else:  # every detection was a fallback's false alarm (see _restore)
-                    result.skipped = "no face found"
+                else:  # every detection was a fallback's false alarm (see _restore): say so, the user may see a face
+                    result.skipped = NOT_A_FACE
                 self._timed("encode", t)
                 if keep_images:
                     result.after = item.rgb
