@@ -356,6 +356,22 @@ def test_alignment_jitter_moves_image_and_mask_together():
     assert moved == 12 and max(tops) - min(tops) >= 4  # the mask's top row really varies
 
 
+def test_the_training_pipeline_jitters_the_chosen_share_of_samples(tiny_data):
+    """`unmask train mask --align-jitter SHARE` through tf.data: that share of the masks moved, the rest as drawn."""
+    from unmask_cli import pipelines
+
+    records = pipelines.load_split(tiny_data, 0.0)[0][:16]
+
+    def masks(share: float) -> np.ndarray:
+        ds = pipelines.dataset(tiny_data, records, 64, 16, 0, 0, training=True, align_jitter=share)
+        return next(iter(ds))[1].numpy()
+
+    still, half, moved = masks(0.0), masks(0.5), masks(1.0)
+    assert set(np.unique(moved)) <= {0.0, 1.0}
+    changed = lambda a: (a != still).reshape(16, -1).any(1)  # noqa: E731
+    assert changed(moved).all() and 0 < changed(half).sum() < 16
+
+
 def test_export_names_the_init_model_as_it_was_when_the_run_started(tiny_data, tmp_path):
     import shutil
 

@@ -94,9 +94,13 @@ def _jitter_alignment(masked, mask, clean, seed, chance: float):
             fill_mode="REFLECT",
         )[0]
 
-    moved = warp(masked, "BILINEAR"), warp(mask, "NEAREST"), warp(clean, "BILINEAR")
-    keep = u[4] >= chance
-    return tuple(tf.where(keep, x, y) for x, y in zip((masked, mask, clean), moved, strict=True))
+    def moved():
+        return warp(masked, "BILINEAR"), warp(mask, "NEAREST"), warp(clean, "BILINEAR")
+
+    def kept():
+        return tf.identity(masked), tf.identity(mask), tf.identity(clean)
+
+    return tf.cond(u[4] >= chance, kept, moved)  # only the chosen share is warped
 
 
 DARKEN_CHANCE = 0.3  # share of Mask G's samples whose mask is made darker
