@@ -166,3 +166,25 @@ def test_a_box_too_small_for_its_window_is_left_to_the_finer_windows(monkeypatch
     assert blazeface.detect(np.zeros((768, 1024, 3), np.uint8)) == []  # tiled: dropped
     monkeypatch.setattr(blazeface, "TILE_FROM", 10**6)
     assert len(blazeface.detect(np.zeros((768, 1024, 3), np.uint8))) == 1  # nothing finer: kept
+
+
+def test_a_small_face_boxed_twice_its_size_is_boxed_again_at_its_size(face_photos):
+    """`blazeface.refine`: a box around a 24 px face but twice its size (what BlazeFace gives when it sees a face
+    at 10 px) is looked at again in a window four times its width, where the face shows at ~48 px: the new box fits
+    the face. Over a blank wall the box is left as it was."""
+    import cv2
+
+    photo = read_rgb(face_photos[0])
+    (box, _), *_ = blazeface.detect(photo)
+    scale = 24 / (box[2] - box[0])
+    small = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    frame = np.full((600, 800, 3), 110, np.uint8)
+    frame[300 : 300 + small.shape[0], 400 : 400 + small.shape[1]] = small
+    truth = np.array(box, float) * scale + [400, 300, 400, 300]
+    centre, side = (truth[:2] + truth[2:]) / 2, 2 * (truth[2] - truth[0])
+    oversized = np.concatenate([centre - side / 2, centre + side / 2])
+    assert blazeface.box_iou(oversized, truth[None])[0] < 0.3
+    assert blazeface.box_iou(blazeface.refine(frame, oversized), truth[None])[0] > 0.6
+
+    wall = np.array([100.0, 100, 148, 148])
+    assert np.array_equal(blazeface.refine(frame, wall), wall)

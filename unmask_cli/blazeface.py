@@ -25,6 +25,10 @@ NESTED = 0.7  # faces do not nest: a box this much inside another is the same fa
 # from a phone camera: its faces are 3-8% of its width).
 TILE_FROM = 768
 MIN_BOX_AT_INPUT = 16  # px at the model's input: smaller boxes from a window with finer windows below are dropped
+# A small box is looked at again in a window REFINE_ZOOM times its width, where the full-range model sees the face
+# at ~48 px instead of ~10-20: at those sizes its box can be twice the face (then dlib's landmarks miss the face).
+REFINE_BELOW = 48  # px wide in the photo as detected
+REFINE_ZOOM = 4
 MIN_TILE = 256  # in the photo as detected (≤ faces.DETECT_MAX_SIDE): 49 tiles of 256 on a 1024² photo; 128 would be 225
 
 
@@ -188,8 +192,29 @@ def detect(rgb: np.ndarray, min_score: float = MIN_SCORE) -> list[tuple[tuple[in
     keep = scores >= min_score
     faces = []
     for box, score in weighted_nms(boxes[keep], scores[keep], sharpness=sharpness[keep]):
+        if box[2] - box[0] < REFINE_BELOW:
+            box = refine(rgb, box, min_score)
         left, top, right, bottom = np.round(box).astype(int).tolist()
         left, top, right, bottom = max(left, 0), max(top, 0), min(right, w - 1), min(bottom, h - 1)
         if right - left >= 8 and bottom - top >= 8:
             faces.append(((left, top, right, bottom), score))
     return faces
+
+
+def refine(rgb: np.ndarray, box: np.ndarray, min_score: float = MIN_SCORE) -> np.ndarray:
+    """`box` as the full-range model finds it in a window REFINE_ZOOM times the box's width around it, where the
+    face is big enough at the model's input to be boxed right; `box` itself if nothing there overlaps it."""
+    h, w = rgb.shape[:2]
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    half = REFINE_ZOOM * (box[2] - box[0]) / 2
+    left, top = int(max(cx - half, 0)), int(max(cy - half, 0))
+    right, bottom = int(min(cx + half, w)), int(min(cy + half, h))
+    if right - left < 8 or bottom - top < 8:
+        return box
+    boxes, scores = _raw(np.ascontiguousarray(rgb[top:bottom, left:right]), FULL_RANGE)
+    good = scores >= min_score
+    for merged, _ in weighted_nms(boxes[good] + np.array([left, top, left, top]), scores[good]):  # best first
+        iou, inside = _overlaps(box, merged[None])
+        if iou[0] > NMS_IOU or inside[0] > NESTED:
+            return merged
+    return box
