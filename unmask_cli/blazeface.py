@@ -173,8 +173,9 @@ def detect(rgb: np.ndarray, min_score: float = MIN_SCORE) -> list[tuple[tuple[in
     """Faces in an RGB uint8 photo: (box left, top, right, bottom in photo pixels, score), best first.
 
     Both variants run (short range for faces that fill the photo, full range for smaller ones), on the whole photo
-    and, for big photos, on tiles; their boxes are merged: a face found more than once is one face. (Tiles cut
-    from the full-resolution photo instead of the ≤ 1024 px copy found no more faces, at twice the time.)
+    and, for big photos, on tiles; their boxes are merged: a face found more than once is one face; a small box is
+    then looked at again, zoomed in (`refine`). (Tiles cut from the full-resolution photo instead of the ≤ 1024 px
+    copy found no more faces, at twice the time.)
     """
     h, w = rgb.shape[:2]
     levels = [[(0, 0, w, h)], *tile_levels(h, w)]
