@@ -372,6 +372,33 @@ def test_the_training_pipeline_jitters_the_chosen_share_of_samples(tiny_data):
     assert changed(moved).all() and 0 < changed(half).sum() < 16
 
 
+def test_low_resolution_samples_blur_face_and_context_alike(tiny_data):
+    """`unmask train face --low-res SHARE`: the chosen samples shrunk and enlarged back, the masked and the clean
+    image the same way, the mask untouched."""
+    import cv2
+    import tensorflow as tf
+
+    from unmask_cli import pipelines
+
+    detail = lambda images: np.mean([cv2.Laplacian(im.astype(np.float32), cv2.CV_32F).var() for im in images])  # noqa: E731
+    image = np.random.default_rng(0).random((64, 64, 3)).astype(np.float32)
+    seed = tf.constant([3, 1], tf.int64)
+    a, b = (t.numpy() for t in pipelines._lower_resolution(image, image.copy(), seed, chance=1.0))
+    assert np.array_equal(a, b) and detail([a]) < 0.2 * detail([image])
+    a, b = (t.numpy() for t in pipelines._lower_resolution(image, image.copy(), seed, chance=0.0))
+    assert np.array_equal(a, image) and np.array_equal(b, image)
+
+    records = pipelines.load_split(tiny_data, 0.0)[0][:16]
+
+    def batch(share: float):
+        ds = pipelines.dataset(tiny_data, records, 64, 16, 0, 0, training=True, low_res=share)
+        return (t.numpy() for t in next(iter(ds)))
+
+    _, sharp_mask, sharp_clean = batch(0.0)
+    _, mask, clean = batch(1.0)
+    assert np.array_equal(mask, sharp_mask) and detail(clean) < 0.5 * detail(sharp_clean)
+
+
 def test_export_names_the_init_model_as_it_was_when_the_run_started(tiny_data, tmp_path):
     import shutil
 

@@ -103,6 +103,25 @@ def _jitter_alignment(masked, mask, clean, seed, chance: float):
     return tf.cond(u[4] >= chance, kept, moved)  # only the chosen share is warped
 
 
+LOW_RES_FACTOR = (2.0, 4.0)  # a low-resolution sample is shrunk by this much and brought back to size
+
+
+def _lower_resolution(masked, clean, seed, chance: float):
+    """For a share `chance` of the samples, both images shrunk 2-4x and enlarged back, the same way: a face of
+    30-60 px in a crowd photo reaches Face G as such a blurred 128² crop, and a Face G that has only seen sharp
+    UTKFace crops fills it with brown smears. The mask stays as it is."""
+    size = tf.shape(clean)[0]
+    factor = tf.random.stateless_uniform([], _sub_seed(seed, 40), *LOW_RES_FACTOR)
+    small = tf.cast(tf.round(tf.cast(size, tf.float32) / factor), tf.int32)
+
+    def degrade(x):
+        shrunk = tf.image.resize(x[None], [small, small], method="area", antialias=True)
+        return tf.image.resize(shrunk, [size, size], method="bilinear")[0]
+
+    chosen = tf.random.stateless_uniform([], _sub_seed(seed, 41)) < chance
+    return tf.cond(chosen, lambda: (degrade(masked), degrade(clean)), lambda: (tf.identity(masked), tf.identity(clean)))
+
+
 DARKEN_CHANCE = 0.3  # share of Mask G's samples whose mask is made darker
 
 
@@ -154,13 +173,15 @@ def dataset(
     strong_augment: bool = False,
     bare_share: float = 0.0,
     align_jitter: float = 0.0,
+    low_res: float = 0.0,
 ) -> tf.data.Dataset:
     """Batches of (masked, mask, clean): images in [-1, 1], mask in {0, 1}, all S×S.
 
     Training: a seeded permutation for `epoch`, starting after `skip_batches` batches, with augmentation.
     `bare_share` of the training samples show the clean face with an empty mask: Mask G must also learn that a
     face without a mask has nothing to replace (a group photo has bare faces next to masked ones).
-    `align_jitter` of them are shifted, scaled and turned a little (`_jitter_alignment`).
+    `align_jitter` of them are shifted, scaled and turned a little (`_jitter_alignment`); `low_res` of them are
+    blurred as a small face enlarged to the crop is (`_lower_resolution`).
     """
     root = Path(root)
     order = np.arange(len(records))
@@ -179,6 +200,8 @@ def dataset(
             sample_seed = tf.stack([tf.cast(seed, tf.int64) * 100003 + epoch, i])
             if align_jitter > 0:
                 masked, mask, clean = _jitter_alignment(masked, mask, clean, sample_seed, align_jitter)
+            if low_res > 0:
+                masked, clean = _lower_resolution(masked, clean, sample_seed, low_res)
             if strong_augment:  # Mask G
                 masked, clean = _clothes_below(masked, mask, clean, sample_seed)
                 masked = _darken_mask(masked, mask, sample_seed)

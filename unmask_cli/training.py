@@ -58,6 +58,7 @@ class TrainConfig:
     # Mask G only
     bare_share: float = 0.0  # share of training samples shown without their mask (target: empty)
     align_jitter: float = 0.0  # share of training samples shifted, scaled and turned a little
+    low_res: float = 0.0  # share of Face G's training samples blurred as a small face enlarged to the crop
     # Face G only
     mask_source: str = "gt"  # "gt": the synthesized mask; "mask_g": Mask G's prediction (original recipe)
     mask_run: str | None = None  # run folder of a trained Mask G, for mask_source=mask_g
@@ -241,6 +242,7 @@ class Trainer:
                 strong_augment=self.strong_augment,
                 bare_share=cfg.bare_share if cfg.kind == "mask" else 0.0,
                 align_jitter=cfg.align_jitter if cfg.kind == "mask" else 0.0,
+                low_res=cfg.low_res if cfg.kind == "face" else 0.0,
             )
             ds = ds.take(self.steps_per_epoch - offset)
             dist = self.strategy.experimental_distribute_dataset(ds)

@@ -175,6 +175,15 @@ def train_face(
     d_warmup: Annotated[
         int, typer.Option(help="First N steps train only Face D (with --init: a fresh critic meets a trained G).")
     ] = 0,
+    low_res: Annotated[
+        float,
+        typer.Option(
+            help="Share of samples shrunk 2-4x and enlarged back (face and context alike): small faces in crowd "
+            "photos reach Face G that blurred.",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = 0.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Train Face G with global + local Face D: L1 + SSIM + adversarial + feature matching."""
@@ -201,5 +210,6 @@ def train_face(
         l1_hole=l1_hole,
         ssim_weight=ssim_weight,
         d_warmup=d_warmup,
+        low_res=low_res,
     )
     _train(config, out, resume, max_steps, as_json)
