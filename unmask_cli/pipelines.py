@@ -109,7 +109,7 @@ LOW_RES_FACTOR = (2.0, 4.0)  # a low-resolution sample is shrunk by this much an
 def _lower_resolution(masked, clean, seed, chance: float):
     """For a share `chance` of the samples, both images shrunk 2-4x and enlarged back, the same way: a face of
     30-60 px in a crowd photo reaches Face G as such a blurred 128² crop, and a Face G that has only seen sharp
-    UTKFace crops fills it with brown smears. The mask stays as it is."""
+    UTKFace crops fills it with jagged, stubbly strokes. The mask stays as it is."""
     size = tf.shape(clean)[0]
     factor = tf.random.stateless_uniform([], _sub_seed(seed, 40), *LOW_RES_FACTOR)
     small = tf.cast(tf.round(tf.cast(size, tf.float32) / factor), tf.int32)
