@@ -81,6 +81,13 @@ def _model(variant: Variant):
     return session, anchors(variant)
 
 
+def _raw_in(rgb: np.ndarray, window: tuple[int, int, int, int], variant: Variant) -> tuple[np.ndarray, np.ndarray]:
+    """`_raw` on the (left, top, right, bottom) window of `rgb`, boxes in the photo's pixels."""
+    left, top, right, bottom = window
+    boxes, scores = _raw(np.ascontiguousarray(rgb[top:bottom, left:right]), variant)
+    return boxes + np.array([left, top, left, top]), scores
+
+
 def _raw(rgb: np.ndarray, variant: Variant) -> tuple[np.ndarray, np.ndarray]:
     """(boxes N×4 as left, top, right, bottom in photo pixels, scores N) before suppression."""
     session, centres = _model(variant)
@@ -136,11 +143,12 @@ def weighted_nms(
     for i in range(len(boxes)):
         if not alive[i]:
             continue
-        inside = alive & (_overlaps(boxes[i], boxes)[1] > NESTED) & (widths < widths[i])
+        overlap, share_inside = _overlaps(boxes[i], boxes)
+        inside = alive & (share_inside > NESTED) & (widths < widths[i])
         if (inside & (sharp > sharp[i]) & (widths * sharp[i] < MIN_BOX_AT_INPUT)).any():
             alive[i] = False
             continue
-        group = alive & (box_iou(boxes[i], boxes) > iou)
+        group = alive & (overlap > iou)
         group[i] = True
         weights = scores[group][:, None]
         merged = (boxes[group] * weights).sum(0) / weights.sum()
@@ -183,12 +191,12 @@ def detect(rgb: np.ndarray, min_score: float = MIN_SCORE) -> list[tuple[tuple[in
     for k, windows in enumerate(levels):
         for left, top, right, bottom in windows:
             for variant in (SHORT_RANGE, FULL_RANGE):
-                boxes, scores = _raw(np.ascontiguousarray(rgb[top:bottom, left:right]), variant)
+                boxes, scores = _raw_in(rgb, (left, top, right, bottom), variant)
                 sharpness = variant.size / max(right - left, bottom - top)  # model input px per photo px
                 if k + 1 < len(levels):  # a face this small at the model's input is left to the finer windows
                     big_enough = (boxes[:, 2] - boxes[:, 0]) * sharpness >= MIN_BOX_AT_INPUT
                     boxes, scores = boxes[big_enough], scores[big_enough]
-                found.append((boxes + np.array([left, top, left, top]), scores, np.full(len(scores), sharpness)))
+                found.append((boxes, scores, np.full(len(scores), sharpness)))
     boxes, scores, sharpness = (np.concatenate(part) for part in zip(*found, strict=True))
     keep = scores >= min_score
     faces = []
@@ -212,9 +220,9 @@ def refine(rgb: np.ndarray, box: np.ndarray, min_score: float = MIN_SCORE) -> np
     right, bottom = int(min(cx + half, w)), int(min(cy + half, h))
     if right - left < 8 or bottom - top < 8:
         return box
-    boxes, scores = _raw(np.ascontiguousarray(rgb[top:bottom, left:right]), FULL_RANGE)
+    boxes, scores = _raw_in(rgb, (left, top, right, bottom), FULL_RANGE)
     good = scores >= min_score
-    for merged, _ in weighted_nms(boxes[good] + np.array([left, top, left, top]), scores[good]):  # best first
+    for merged, _ in weighted_nms(boxes[good], scores[good]):  # best first
         iou, inside = _overlaps(box, merged[None])
         if iou[0] > NMS_IOU or inside[0] > NESTED:
             return merged
