@@ -64,9 +64,13 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*")  # little- and big-endian
+
+
 def _header_size(data: bytes) -> tuple[int, int] | None:
     """Width and height from a PNG/JPEG header without decoding, to refuse absurd sizes cheaply."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+    if data[:8] == PNG_SIGNATURE and len(data) >= 24:
         return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     if data[:2] == b"\xff\xd8":
         return _jpeg_size(data)
@@ -143,8 +147,8 @@ def _frame_count(path: Path, data: bytes) -> int:
     animated = (
         data[:6] in (b"GIF87a", b"GIF89a")
         or (data[:4] == b"RIFF" and b"ANIM" in data[:64])
-        or (data[:8] == b"\x89PNG\r\n\x1a\n" and b"acTL" in data[: data.find(b"IDAT") if b"IDAT" in data else 0])
-        or data[:4] in (b"II*\x00", b"MM\x00*")
+        or (data[:8] == PNG_SIGNATURE and b"acTL" in data[: data.find(b"IDAT") if b"IDAT" in data else 0])
+        or data[:4] in TIFF_SIGNATURES
     )
     if not animated:
         return 1
@@ -159,7 +163,7 @@ def _may_have_alpha(data: bytes) -> bool:
     needed then (it costs as much as the first: 0.16 s for a 12 MP PNG). PNG: an alpha colour type or a tRNS chunk;
     WebP: the extended header's alpha flag or the lossless header's alpha bit (plain lossy WebP has none); TIFF:
     always (its extra samples are not worth parsing here)."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
+    if data[:8] == PNG_SIGNATURE:
         idat = data.find(b"IDAT")
         return len(data) > 25 and (data[25] in (4, 6) or b"tRNS" in data[: idat if idat > 0 else len(data)])
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
@@ -169,7 +173,7 @@ def _may_have_alpha(data: bytes) -> bool:
         if chunk == b"VP8L":
             return len(data) > 24 and bool(int.from_bytes(data[21:25], "little") >> 28 & 1)
         return chunk != b"VP8 "
-    return data[:4] in (b"II*\x00", b"MM\x00*")
+    return data[:4] in TIFF_SIGNATURES
 
 
 def read_photo(path: Path) -> Photo:

@@ -58,8 +58,8 @@ class TrainConfig:
     # Mask G only
     bare_share: float = 0.0  # share of training samples shown without their mask (target: empty)
     align_jitter: float = 0.0  # share of training samples shifted, scaled and turned a little
-    low_res: float = 0.0  # share of Face G's training samples blurred as a small face enlarged to the crop
     # Face G only
+    low_res: float = 0.0  # share of training samples blurred as a small face enlarged to the crop
     mask_source: str = "gt"  # "gt": the synthesized mask; "mask_g": Mask G's prediction (original recipe)
     mask_run: str | None = None  # run folder of a trained Mask G, for mask_source=mask_g
     l1_hole: float = 10.0
