@@ -418,3 +418,27 @@ def test_export_names_the_init_model_as_it_was_when_the_run_started(tiny_data, t
     # the run's own export replaces the model it started from (as `unmask export --out exported` does)
     export.export(tmp_path / "run", tmp_path / "none", init.parent, on_line=lambda _: None, only="mask")
     assert export._metadata("mask", run_config, weights, "fp32")["unmask.init_from"] == before
+
+
+def test_hand_share_shows_clean_faces_with_a_hand_over_the_mouth_and_an_empty_mask(tiny_data):
+    from unmask_cli import pipelines
+    from unmask_cli.occluders import MOUTH
+
+    records = pipelines.load_split(tiny_data, 0.0)[0][:16]
+
+    def batch(share: float):
+        ds = pipelines.dataset(tiny_data, records, 64, 16, 0, 0, training=True, hand_share=share)
+        return [t.numpy() for t in next(iter(ds))]
+
+    masked, mask, clean = batch(0.0)
+    assert (mask.reshape(16, -1).max(1) > 0).all()
+    masked, mask, clean = batch(1.0)
+    assert (mask == 0).all()
+    y, x = (MOUTH[::-1] * 64).astype(int)
+    mouth = np.abs(masked - clean)[:, y - 4 : y + 4, x - 4 : x + 4].mean((1, 2, 3))
+    top = np.abs(masked - clean)[:, :16].mean((1, 2, 3))
+    # the hand covers the mouth; the forehead is the face's own (up to the contrast change, which is taken around
+    # the image's mean and so moves a little with the hand)
+    assert (mouth > 3 * top).all() and top.max() < 0.02
+    again = batch(1.0)[0]
+    assert np.array_equal(masked, again)  # seeded by the sample: a resumed run sees the same hands

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from unmask_cli import occluders
 from unmask_cli.data import load_manifest, split
 
 
@@ -122,6 +123,16 @@ def _lower_resolution(masked, clean, seed, chance: float):
     return tf.cond(chosen, lambda: (degrade(masked), degrade(clean)), lambda: (tf.identity(masked), tf.identity(clean)))
 
 
+def _hand_over_mouth(clean, seed):
+    """The clean face with a hand drawn over its mouth (`occluders.draw_hand`, seeded by the sample)."""
+
+    def draw(face, seed_pair):
+        return occluders.draw_hand(face, np.random.default_rng([int(v) & 0x7FFFFFFF for v in seed_pair]))
+
+    handed = tf.numpy_function(draw, [clean, _sub_seed(seed, 50)], tf.float32, stateful=False)
+    return tf.ensure_shape(handed, clean.shape)
+
+
 DARKEN_CHANCE = 0.3  # share of Mask G's samples whose mask is made darker
 
 
@@ -174,12 +185,14 @@ def dataset(
     bare_share: float = 0.0,
     align_jitter: float = 0.0,
     low_res: float = 0.0,
+    hand_share: float = 0.0,
 ) -> tf.data.Dataset:
     """Batches of (masked, mask, clean): images in [-1, 1], mask in {0, 1}, all S×S.
 
     Training: a seeded permutation for `epoch`, starting after `skip_batches` batches, with augmentation.
     `bare_share` of the training samples show the clean face with an empty mask: Mask G must also learn that a
-    face without a mask has nothing to replace (a group photo has bare faces next to masked ones).
+    face without a mask has nothing to replace (a group photo has bare faces next to masked ones); `hand_share` of
+    them show the clean face with a hand over its mouth (`occluders`), also with an empty mask.
     `align_jitter` of them are shifted, scaled and turned a little (`_jitter_alignment`); `low_res` of them are
     blurred as a small face enlarged to the crop is (`_lower_resolution`).
     """
@@ -209,6 +222,13 @@ def dataset(
                 bare = tf.random.stateless_uniform([], _sub_seed(sample_seed, 7)) < bare_share
                 masked = tf.where(bare, clean, masked)
                 mask = tf.where(bare, tf.zeros_like(mask), mask)
+            if hand_share > 0:
+                hand = tf.random.stateless_uniform([], _sub_seed(sample_seed, 8)) < hand_share
+                masked, mask = tf.cond(
+                    hand,
+                    lambda: (_hand_over_mouth(clean, sample_seed), tf.zeros_like(mask)),
+                    lambda: (tf.identity(masked), tf.identity(mask)),
+                )
             masked, mask, clean = _augment(masked, mask, clean, sample_seed, strong_augment)
         return masked * 2 - 1, mask, clean * 2 - 1
 

@@ -58,6 +58,7 @@ class TrainConfig:
     # Mask G only
     bare_share: float = 0.0  # share of training samples shown without their mask (target: empty)
     align_jitter: float = 0.0  # share of training samples shifted, scaled and turned a little
+    hand_share: float = 0.0  # share of training samples shown bare with a hand over the mouth (target: empty)
     # Face G only
     low_res: float = 0.0  # share of training samples blurred as a small face enlarged to the crop
     mask_source: str = "gt"  # "gt": the synthesized mask; "mask_g": Mask G's prediction (original recipe)
@@ -242,6 +243,7 @@ class Trainer:
                 strong_augment=self.strong_augment,
                 bare_share=cfg.bare_share if cfg.kind == "mask" else 0.0,
                 align_jitter=cfg.align_jitter if cfg.kind == "mask" else 0.0,
+                hand_share=cfg.hand_share if cfg.kind == "mask" else 0.0,
                 low_res=cfg.low_res if cfg.kind == "face" else 0.0,
             )
             ds = ds.take(self.steps_per_epoch - offset)

@@ -124,6 +124,15 @@ def train_mask(
             max=1.0,
         ),
     ] = 0.0,
+    hand_share: Annotated[
+        float,
+        typer.Option(
+            help="Share of samples shown bare with a hand drawn over the mouth (target: nothing to replace): "
+            "teaches the presence check that a hand held to the mouth is not a mask.",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = 0.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Train Mask G (U-Net segmentation of the face mask): BCE + Dice, validation IoU."""
@@ -145,6 +154,7 @@ def train_mask(
         init=str(init) if init else None,
         bare_share=bare_share,
         align_jitter=align_jitter,
+        hand_share=hand_share,
     )
     _train(config, out, resume, max_steps, as_json)
 
