@@ -173,3 +173,64 @@ def test_only_a_file_that_can_hold_alpha_is_decoded_a_second_time(monkeypatch, t
     photo = images.read_photo(path)
     assert len(calls) == decodes
     assert (photo.original is not None and photo.original.shape[2] == 4) == alpha
+
+
+def _save_with_pillow(path: Path, rgb: np.ndarray, fmt: str, **options) -> Path:
+    import pillow_heif
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rgb).save(path, format=fmt, **options)
+    return path
+
+
+def _smooth(shape, seed=0) -> np.ndarray:
+    """A smooth random picture: lossy encoders keep it close enough to compare pixels."""
+    small = _noise((8, 8, 3), seed=seed)
+    return cv2.resize(small, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
+
+
+def test_an_iphone_heic_is_read_upright_and_written_back_as_jpeg(unmasker, tmp_path):
+    from PIL import Image
+
+    rgb = _smooth((90, 120))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways, to be shown turned 90° clockwise
+    source = _save_with_pillow(tmp_path / "in" / "IMG_0001.HEIC", rgb, "HEIF", quality=95, exif=exif.tobytes())
+    photo = images.read_photo(source)
+    assert photo.rgb.shape == (120, 90, 3)
+    assert np.abs(photo.rgb.astype(int) - np.rot90(rgb, -1)).mean() < 4
+    result, out = _restore(unmasker, source, tmp_path / "out")
+    assert result.output.name == "IMG_0001.HEIC.jpg" and out.shape == (120, 90, 3)
+    assert np.abs(out[..., ::-1].astype(int) - photo.rgb).mean() > 1  # the stand-in's orange face is in it
+
+
+@pytest.mark.parametrize(("name", "fmt"), [("photo.avif", "AVIF"), ("photo.gif", "GIF"), ("heic_named.jpg", "HEIF")])
+def test_avif_gif_and_a_misnamed_heic_are_read(tmp_path, name, fmt):
+    rgb = _smooth((80, 100), seed=3)
+    source = _save_with_pillow(tmp_path / name, rgb, fmt)
+    photo = images.read_photo(source)
+    assert photo.rgb.shape == (80, 100, 3)
+    assert np.abs(photo.rgb.astype(int) - rgb).mean() < 12  # GIF's 256 colours are the coarsest
+
+
+def test_new_formats_are_found_in_folders_and_named_for_writing(tmp_path):
+    for name in ("a.heic", "b.HEIF", "c.avif", "d.gif", "e.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in images.iter_images([tmp_path])] == ["a.heic", "b.HEIF", "c.avif", "d.gif"]
+    assert images.writable_name(Path("x/IMG_1.HEIC")).name == "IMG_1.HEIC.jpg"
+    assert images.writable_name(Path("x/c.avif")).name == "c.avif.jpg"
+    assert images.writable_name(Path("x/d.gif")).name == "d.gif.png"  # lossless palette art stays lossless
+    assert images.writable_name(Path("x/e.jpg")).name == "e.jpg"
+
+
+def test_a_broken_heic_is_one_line_and_the_batch_goes_on(unmasker, tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "broken.heic").write_bytes(b"\x00\x00\x00\x18ftypheic" + b"\x00" * 40)
+    _write(tmp_path / "in" / "good.png", _noise((120, 120, 3)))
+    results = []
+    unmasker.run([tmp_path / "in"], tmp_path / "out", on_result=results.append)
+    by_name = {r.source.name: r for r in results}
+    assert by_name["broken.heic"].skipped == "not a decodable image (corrupt, truncated or unsupported format)"
+    assert by_name["good.png"].skipped is None

@@ -11,7 +11,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".jfif"})
+# OpenCV decodes these; Pillow (with pillow-heif) the rest: iPhone HEIC/HEIF, AVIF, GIF
+OPENCV_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".jfif"})
+PILLOW_SUFFIXES = frozenset({".heic", ".heif", ".avif", ".gif"})
+IMAGE_SUFFIXES = OPENCV_SUFFIXES | PILLOW_SUFFIXES
+LOSSY_UNWRITABLE = frozenset({".heic", ".heif", ".avif"})  # camera photos: written back as JPEG, not a huge PNG
 MIN_SIDE = 32  # below this no face detector can find anything useful
 MAX_PIXELS = 100_000_000  # refuse decompression bombs before decoding them
 
@@ -81,8 +85,12 @@ WRITABLE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jfif", ".png", ".webp", ".bmp"
 
 
 def writable_name(path: Path) -> Path:
-    """`path`, or `path` + ".png" when OpenCV cannot write its format (no suffix, `.gif`, `.jpg_large`...)."""
-    return path if path.suffix.lower() in WRITABLE_SUFFIXES else path.with_name(path.name + ".png")
+    """`path`, or, when OpenCV cannot write its format, `path` + ".jpg" for a camera photo (HEIC, HEIF, AVIF) and
+    `path` + ".png" for anything else (no suffix, `.gif`, `.jpg_large`...)."""
+    suffix = path.suffix.lower()
+    if suffix in WRITABLE_SUFFIXES:
+        return path
+    return path.with_name(path.name + (".jpg" if suffix in LOSSY_UNWRITABLE else ".png"))
 
 
 def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
@@ -191,10 +199,11 @@ def read_photo(path: Path) -> Photo:
     buffer = np.frombuffer(data, np.uint8)
     # IMREAD_COLOR applies EXIF orientation; ANYDEPTH keeps 16-bit precision until we scale it ourselves.
     image = cv2.imdecode(buffer, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+    frames = None
     if image is None:
-        raise ImageError("not a decodable image (corrupt, truncated or unsupported format)")
+        image, frames = _pillow_decode(data)  # HEIC, AVIF, GIF, or a file whose name lies about its format
     full = image
-    if _may_have_alpha(data):
+    if frames is None and _may_have_alpha(data):
         unchanged = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
         if unchanged is not None and unchanged.ndim == 3 and unchanged.shape[2] == 4:
             turned = _orient_like(unchanged, image)
@@ -206,7 +215,33 @@ def read_photo(path: Path) -> Photo:
     original = None
     if full.dtype in (np.uint8, np.uint16) and (full.shape[2] == 4 or full.dtype == np.uint16):
         original = cv2.cvtColor(full, cv2.COLOR_BGRA2RGBA if full.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-    return Photo(rgb, original, _frame_count(path, data))
+    return Photo(rgb, original, frames or _frame_count(path, data))
+
+
+def _pillow_decode(data: bytes) -> tuple[np.ndarray, int]:
+    """(BGR or BGRA uint8 with EXIF orientation applied, frame count) through Pillow, which with pillow-heif reads
+    what OpenCV cannot (iPhone HEIC, AVIF, GIF); raises `ImageError` when it cannot either."""
+    import io
+    import warnings
+
+    import pillow_heif
+    from PIL import Image, ImageOps
+
+    pillow_heif.register_heif_opener()
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's own bomb check, for formats whose size the header did not give
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as opened:
+                frames = int(getattr(opened, "n_frames", 1))
+                image = ImageOps.exif_transpose(opened)
+                alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+                pixels = np.asarray(image.convert("RGBA" if alpha else "RGB"))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"image too large (limit {MAX_PIXELS // 1_000_000} MP)") from exc
+    except Exception as exc:  # Pillow raises many types for corrupt or unknown files
+        raise ImageError("not a decodable image (corrupt, truncated or unsupported format)") from exc
+    return cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if alpha else cv2.COLOR_RGB2BGR), frames
 
 
 def read_rgb(path: Path) -> np.ndarray:
