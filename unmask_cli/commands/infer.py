@@ -74,6 +74,7 @@ def infer(
     ui.err.print(f"backend: {unmasker.backend.description}", highlight=False)
     pairs: list = []
     records: list[dict] = []
+    faces_restored = 0  # running total for the bar (each result carries its own photo's count)
     with ui.progress() as bar:
         task = bar.add_task("infer", total=None, status="")
 
@@ -81,6 +82,8 @@ def infer(
             bar.update(task, total=total)
 
         def on_result(result) -> None:
+            nonlocal faces_restored
+            faces_restored += result.restored
             records.append(photo_record(result))
             if result.skipped:
                 ui.warn(str(result.source), result.skipped)
@@ -88,7 +91,7 @@ def infer(
                 ui.note(str(result.source), result.note)
             if result.after is not None and len(pairs) < sheet_count:
                 pairs.append((result.before, result.after))
-            bar.update(task, advance=1, status=f"{result.restored} restored")
+            bar.update(task, advance=1, status=f"{faces_restored} faces restored")
 
         summary = unmasker.run(
             [p for p in inputs if p.exists()],
