@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from unmask_cli import evaluate, occluders, registry
+from unmask_cli import evaluate, occluders, registry, sheets
 from unmask_cli.export import FACE_FILE, GATE_FILE, MASK_FILE
+from unmask_cli.images import write_atomic
 from unmask_cli.restore import MIN_MASK_FRACTION, binarize
 
 
@@ -44,6 +45,7 @@ def main() -> None:
     ap.add_argument("--models", type=Path, default=Path("exported"), help="the Mask G and Face G beside them")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--json-file", type=Path, default=None)
+    ap.add_argument("--sheet", type=Path, default=None, help="a sheet of the first 24 drawn hands (PNG)")
     args = ap.parse_args()
 
     styles = registry.names(registry.SYNTHESIZERS)
@@ -54,6 +56,8 @@ def main() -> None:
         for name, face in clean.items()
     ]
     handed = [np.round(h).astype(np.uint8) for h in handed]
+    if args.sheet:
+        write_atomic(args.sheet, sheets.grid([handed[i : i + 8] for i in range(0, 24, 8)]))
     kinds = {"bare": list(clean.values()), "hand": handed}
     kinds.update({f"mask:{s}": [c.masked for c in cases if c.style == s] for s in styles})
 

@@ -124,6 +124,16 @@ unmask train face "$work/utk128T" --out "$work/runs/face_lowres" --init "$work/r
   --steps-per-epoch 500 --lr-decay-epochs 5 --ssim-weight 5 --adv-weight 0.5 --fm-weight 20 --low-res 0.3 "${resume[@]}"
 python benchmarks/average_face_g.py "$work/runs/face_lowres" --with "$work/runs/face_s8_export/face_g.onnx" \
   --weight 0.5 --out "$work/runs/face_lowres_avg"
+# The presence check, session 11: 5 epochs of 1,000 steps from the session-7 check (exported) on the seventh draw,
+# with the crop's alignment jittered as Mask G's fourth stage, 3% bare faces and 5% bare faces with a hand drawn
+# over the mouth (unmask_cli/occluders.py), both with an empty target: a hand held to the mouth passed for a mask.
+if [ ! -f "$work/runs/mask_gate_export/mask_gate.onnx" ]; then
+  unmask export --onnx --only gate --gate-run "$work/runs/mask_gate" --out "$work/runs/mask_gate_export"
+fi
+resume=(); [ -f "$work/runs/mask_gate_hands/run.json" ] && resume=(--resume)
+unmask train mask "$work/utk128T" --out "$work/runs/mask_gate_hands" \
+  --init "$work/runs/mask_gate_export/mask_gate.onnx" --steps-per-epoch 1000 --epochs 5 --lr 1e-4 \
+  --lr-decay-epochs 3 --bare-share 0.03 --align-jitter 0.5 --hand-share 0.05 "${resume[@]}"
 # int8 variants calibrated on 64 training photos spread over the folder (celeb_aligned stays unseen)
 unmask export --onnx --mask-run "$work/runs/mask_jitter" --face-run "$work/runs/face_lowres_avg" \
-  --gate-run "$work/runs/mask_gate" --out exported --int8 --parity-photos ../shared/data/utkface --parity-count 64
+  --gate-run "$work/runs/mask_gate_hands" --out exported --int8 --parity-photos ../shared/data/utkface --parity-count 64
