@@ -234,3 +234,11 @@ def test_a_broken_heic_is_one_line_and_the_batch_goes_on(unmasker, tmp_path):
     by_name = {r.source.name: r for r in results}
     assert by_name["broken.heic"].skipped == "not a decodable image (corrupt, truncated or unsupported format)"
     assert by_name["good.png"].skipped is None
+
+
+def test_a_heic_too_large_to_decode_safely_is_refused_by_its_size(tmp_path, monkeypatch):
+    # HEIC headers are not parsed for their size before decoding: Pillow's own check, set to our limit, refuses it
+    source = _save_with_pillow(tmp_path / "big.heic", _smooth((80, 100)), "HEIF")
+    monkeypatch.setattr(images, "MAX_PIXELS", 3000)
+    with pytest.raises(images.ImageError, match="image too large"):
+        images.read_photo(source)

@@ -2,8 +2,8 @@
 
     python benchmarks/gpu/score_face_candidates.py ../shared/data/celeb_aligned shipped RUN RUN@0.2 [--limit 40]
 
-Each candidate is `shipped` (exported/face_g.onnx), a folder of `train_face_jax.py` weights (weights_*.npz) or a
-`unmask train face` run's face_g.weights.h5, or
+Each candidate is `shipped` (exported/face_g.onnx), a folder of `train_face_jax.py` weights (weights_*.npz), an
+`unmask train face` run (its folder or its face_g.weights.h5), or
 FOLDER@W: W × the folder's weights + (1 − W) × the shipped model's (a "model soup"; same architecture); several
 joined by '+' average several runs with the shipped model. Every face
 of DATA wears every built-in style (as `unmask evaluate`), the shipped Mask G finds the region, each candidate fills
@@ -31,9 +31,15 @@ from unmask_cli.onnx_weights import load_onnx_weights
 
 
 def ingredient(path: Path, model) -> list[np.ndarray]:
-    """A GPU run's folder of weights_*.npz, or a CPU run's face_g.weights.h5 (loaded into a copy of `model`)."""
+    """A GPU run's folder of weights_*.npz, or a CPU run's face_g.weights.h5 or its run folder (loaded into a copy
+    of `model`)."""
+    if path.is_dir() and (path / "face_g.weights.h5").is_file():
+        path = path / "face_g.weights.h5"
     if path.suffix != ".h5":
-        return load_chunks(path)
+        chunks = load_chunks(path)
+        if len(chunks) != len(model.get_weights()):
+            raise SystemExit(f"{path}: not a Face G of this width (no weights_*.npz or face_g.weights.h5 for it)")
+        return chunks
     import keras
 
     copy = keras.models.clone_model(model)
