@@ -52,7 +52,7 @@ def main() -> None:
     cases = evaluate.make_cases(args.data, styles, 128, args.limit)
     clean = {c.source: c.clean for c in cases}
     handed = [
-        occluders.draw_hand(face.astype(np.float32) / 255, evaluate.style_rng(name, "hand")) * 255
+        occluders.draw_hand(face.astype(np.float32) / 255, evaluate.style_rng(name, "hand"))[0] * 255
         for name, face in clean.items()
     ]
     handed = [np.round(h).astype(np.uint8) for h in handed]

@@ -442,3 +442,21 @@ def test_hand_share_shows_clean_faces_with_a_hand_over_the_mouth_and_an_empty_ma
     assert (mouth > 3 * top).all() and top.max() < 0.02
     again = batch(1.0)[0]
     assert np.array_equal(masked, again)  # seeded by the sample: a resumed run sees the same hands
+
+
+def test_a_hand_in_front_of_the_mask_is_left_out_of_the_target(tiny_data):
+    from unmask_cli import pipelines
+
+    records = pipelines.load_split(tiny_data, 0.0)[0][:16]
+
+    def batch(share: float):
+        ds = pipelines.dataset(tiny_data, records, 64, 16, 0, 0, training=True, hand_over_mask=share)
+        return [t.numpy() for t in next(iter(ds))]
+
+    masked0, mask0, _ = batch(0.0)
+    masked, mask, _ = batch(1.0)
+    hand = np.abs(masked - masked0).max(-1) > 0.1  # what the hand changed in the masked image
+    assert hand.any(axis=(1, 2)).all()
+    # the mask behind the hand is not target (what else changed is its shadow and soft edge, still mask)
+    assert (mask[..., 0][hand & (mask0[..., 0] > 0)] == 0).mean() > 0.8
+    assert (mask <= mask0).all() and mask.sum() > 0.5 * mask0.sum()  # the rest of the mask still is

@@ -119,8 +119,13 @@ def hand_parts(size: int, rng: np.random.Generator) -> tuple[list[np.ndarray], n
     return parts, held
 
 
-def draw_hand(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A copy of an aligned bare face crop (S×S×3, float in [0, 1]) with a hand held over its mouth."""
+def draw_hand(
+    face: np.ndarray, rng: np.random.Generator, skin_from: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """A copy of an aligned face crop (S×S×3, float in [0, 1]) with a hand held over its mouth, and the hand's cover
+    (S×S, 0–1). The hand takes its tone and detail from `skin_from` (the same face without its mask, when `face`
+    wears one: its cheeks are fabric) or else from `face`."""
+    skin = face if skin_from is None else skin_from
     s = face.shape[0]
     big = s * SUPERSAMPLE
     parts, held = hand_parts(big, rng)
@@ -128,12 +133,12 @@ def draw_hand(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     shade = np.max(np.stack([_roundness(p) for p in parts]), axis=0)
     alpha, shade = (cv2.resize(x, (s, s), interpolation=cv2.INTER_AREA) for x in (alpha, shade))
 
-    tone = skin_tone(face) * rng.uniform([0.95, 0.85, 0.8], [1.12, 1.02, 1.0]) * rng.uniform(0.8, 1.15)
+    tone = skin_tone(skin) * rng.uniform([0.95, 0.85, 0.8], [1.12, 1.02, 1.0]) * rng.uniform(0.8, 1.15)
     light = np.linspace(rng.uniform(0.85, 1.0), rng.uniform(1.0, 1.12), s, dtype=np.float32)
     light = light[None, :] if rng.random() < 0.5 else light[:, None]
     grain = cv2.GaussianBlur(rng.normal(0, rng.uniform(0.005, 0.02), (s, s)).astype(np.float32), (0, 0), 0.7)
     hand = tone[None, None, :] * ((0.55 + 0.45 * shade) * light + grain)[..., None]
-    hand = hand + rng.uniform(0.5, 1.0) * skin_detail(face, rng)
+    hand = hand + rng.uniform(0.5, 1.0) * skin_detail(skin, rng)
 
     out = face.astype(np.float32).copy()
     dx, dy = rng.integers(1, 4, 2)  # the shadow falls a little below and beside the hand
@@ -145,4 +150,4 @@ def draw_hand(face: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         colour = rng.uniform(0.85, 1.0, 3) if rng.random() < 0.5 else rng.uniform(0.0, 1.0, 3)
         out = out * (1 - cover) + colour * (0.8 + 0.2 * light[..., None]) * cover
     out = out * (1 - alpha[..., None]) + hand * alpha[..., None]
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
+    return np.clip(out, 0.0, 1.0).astype(np.float32), alpha.astype(np.float32)

@@ -123,14 +123,16 @@ def _lower_resolution(masked, clean, seed, chance: float):
     return tf.cond(chosen, lambda: (degrade(masked), degrade(clean)), lambda: (tf.identity(masked), tf.identity(clean)))
 
 
-def _hand_over_mouth(clean, seed):
-    """The clean face with a hand drawn over its mouth (`occluders.draw_hand`, seeded by the sample)."""
+def _hand_over_mouth(face, clean, seed, k: int):
+    """(`face` with a hand drawn over its mouth in the clean face's skin, the hand's cover): `occluders.draw_hand`,
+    seeded by the sample."""
 
-    def draw(face, seed_pair):
-        return occluders.draw_hand(face, np.random.default_rng([int(v) & 0x7FFFFFFF for v in seed_pair]))
+    def draw(image, skin, seed_pair):
+        rng = np.random.default_rng([int(v) & 0x7FFFFFFF for v in seed_pair])
+        return occluders.draw_hand(image, rng, skin_from=skin)
 
-    handed = tf.numpy_function(draw, [clean, _sub_seed(seed, 50)], tf.float32, stateful=False)
-    return tf.ensure_shape(handed, clean.shape)
+    handed, cover = tf.numpy_function(draw, [face, clean, _sub_seed(seed, k)], [tf.float32, tf.float32], stateful=False)
+    return tf.ensure_shape(handed, face.shape), tf.ensure_shape(cover, face.shape[:2])
 
 
 DARKEN_CHANCE = 0.3  # share of Mask G's samples whose mask is made darker
@@ -186,13 +188,15 @@ def dataset(
     align_jitter: float = 0.0,
     low_res: float = 0.0,
     hand_share: float = 0.0,
+    hand_over_mask: float = 0.0,
 ) -> tf.data.Dataset:
     """Batches of (masked, mask, clean): images in [-1, 1], mask in {0, 1}, all S×S.
 
     Training: a seeded permutation for `epoch`, starting after `skip_batches` batches, with augmentation.
     `bare_share` of the training samples show the clean face with an empty mask: Mask G must also learn that a
     face without a mask has nothing to replace (a group photo has bare faces next to masked ones); `hand_share` of
-    them show the clean face with a hand over its mouth (`occluders`), also with an empty mask.
+    them show the clean face with a hand over its mouth (`occluders`), also with an empty mask; `hand_over_mask` of
+    them a hand in front of the mask, which the target leaves out (a hand adjusting a mask is not mask).
     `align_jitter` of them are shifted, scaled and turned a little (`_jitter_alignment`); `low_res` of them are
     blurred as a small face enlarged to the crop is (`_lower_resolution`).
     """
@@ -218,6 +222,14 @@ def dataset(
             if strong_augment:  # Mask G
                 masked, clean = _clothes_below(masked, mask, clean, sample_seed)
                 masked = _darken_mask(masked, mask, sample_seed)
+            if hand_over_mask > 0:  # a hand in front of the mask stays: the target is the mask around it
+                chosen = tf.random.stateless_uniform([], _sub_seed(sample_seed, 9)) < hand_over_mask
+
+                def in_front():
+                    handed, cover = _hand_over_mouth(masked, clean, sample_seed, 51)
+                    return handed, mask * tf.cast(cover[..., None] < 0.5, mask.dtype)
+
+                masked, mask = tf.cond(chosen, in_front, lambda: (tf.identity(masked), tf.identity(mask)))
             if bare_share > 0:
                 bare = tf.random.stateless_uniform([], _sub_seed(sample_seed, 7)) < bare_share
                 masked = tf.where(bare, clean, masked)
@@ -226,7 +238,7 @@ def dataset(
                 hand = tf.random.stateless_uniform([], _sub_seed(sample_seed, 8)) < hand_share
                 masked, mask = tf.cond(
                     hand,
-                    lambda: (_hand_over_mouth(clean, sample_seed), tf.zeros_like(mask)),
+                    lambda: (_hand_over_mouth(clean, clean, sample_seed, 50)[0], tf.zeros_like(mask)),
                     lambda: (tf.identity(masked), tf.identity(mask)),
                 )
             masked, mask, clean = _augment(masked, mask, clean, sample_seed, strong_augment)

@@ -133,6 +133,15 @@ def train_mask(
             max=1.0,
         ),
     ] = 0.0,
+    hand_over_mask: Annotated[
+        float,
+        typer.Option(
+            help="Share of samples with a hand drawn in front of the mask, left out of the target: a hand "
+            "adjusting a mask keeps its fingers.",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = 0.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Train Mask G (U-Net segmentation of the face mask): BCE + Dice, validation IoU."""
@@ -155,6 +164,7 @@ def train_mask(
         bare_share=bare_share,
         align_jitter=align_jitter,
         hand_share=hand_share,
+        hand_over_mask=hand_over_mask,
     )
     _train(config, out, resume, max_steps, as_json)
 
