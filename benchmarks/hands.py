@@ -1,19 +1,24 @@
-"""How often `unmask infer` would paint over a hand held to the mouth, against how often it restores a masked face.
+"""Hands held to the mouth: how often `unmask infer` paints over one, and whether it paints over fingers in front of
+a mask.
 
     python benchmarks/hands.py ../shared/data/celeb_aligned --gates exported/mask_gate.onnx NEW/mask_gate.onnx
+    python benchmarks/hands.py ../shared/data/celeb_aligned --mask-models exported/mask_g.onnx NEW/mask_g.onnx
 
-On every face of DATA (aligned as `unmask evaluate` aligns them), three kinds of crop: the bare face; the bare face
-with a hand drawn over its mouth (`unmask_cli.occluders.draw_hand`, seeded by the photo's name, so not a draw the
-training saw); the face wearing each built-in style (`evaluate.make_cases`). For each presence check given
-(`--gates`, ONNX files), with the shipped Mask G beside it (`--models`), the share of each kind whose restoration
-`infer` would paste (the rule of `evaluate.bare_faces_restored`). All checks run on the same crops in one process.
-The hands are drawn, not photographed: a real hand held to the mouth is only in the real photos
-(`benchmarks/real_masks.sh`).
+On every face of DATA (aligned as `unmask evaluate` aligns them), drawn hands (`unmask_cli.occluders.draw_hand`,
+seeded by the photo's name and style, so not a draw the training saw). `--gates`: for each presence check, with
+the shipped Mask G beside it (`--models`), the share of bare crops, of bare crops with a hand over the mouth and of
+crops wearing each built-in style whose restoration `infer` would paste (the rule of
+`evaluate.bare_faces_restored`). `--mask-models`: for each Mask G, with the shipped presence check, on every face
+wearing every style with a hand drawn in front of the mask: the share restored, and among those the share of the
+fingers over the mask that would be painted over and of the mask around them that would be replaced; and Mask G's
+IoU on the same faces without the hand. All candidates run on the same crops in one process. The hands are drawn,
+not photographed: real hands are only in the real photos (`benchmarks/real_masks.sh`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import tempfile
@@ -38,18 +43,26 @@ def pasted_share(backend, crops: list[np.ndarray], batch: int = 32) -> float:
     return pasted / len(crops)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("data", type=Path)
-    ap.add_argument("--gates", type=Path, nargs="+", required=True, help="presence checks (mask_gate.onnx files)")
-    ap.add_argument("--models", type=Path, default=Path("exported"), help="the Mask G and Face G beside them")
-    ap.add_argument("--limit", type=int, default=None)
-    ap.add_argument("--json-file", type=Path, default=None)
-    ap.add_argument("--sheet", type=Path, default=None, help="a sheet of the first 24 drawn hands (PNG)")
-    args = ap.parse_args()
+@contextlib.contextmanager
+def backend_with(models: Path, mask: Path | None = None, gate: Path | None = None):
+    """The onnxruntime backend over a copy of `models` with its Mask G or presence check swapped."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, swap in ((MASK_FILE, mask), (FACE_FILE, None), (GATE_FILE, gate)):
+            shutil.copy(swap or models / name, Path(tmp) / name)
+        yield registry.open_backend("onnxruntime", models_dir=Path(tmp))
 
-    styles = registry.names(registry.SYNTHESIZERS)
-    cases = evaluate.make_cases(args.data, styles, 128, args.limit)
+
+def regions(backend, crops: list[np.ndarray], batch: int = 32) -> np.ndarray:
+    """The region `infer` would replace in each uint8 crop (N×S×S bool; empty where the presence check says no)."""
+    low, high = backend.value_range
+    out = []
+    for start in range(0, len(crops), batch):
+        x = np.stack(crops[start : start + batch]).astype(np.float32) / 255.0 * (high - low) + low
+        out.append(binarize(backend.mask_fn(x), backend.threshold)[..., 0] > 0)
+    return np.concatenate(out)
+
+
+def gate_shares(args, cases, styles) -> dict:
     clean = {c.source: c.clean for c in cases}
     handed = [
         occluders.draw_hand(face.astype(np.float32) / 255, evaluate.style_rng(name, "hand"))[0] * 255
@@ -60,16 +73,10 @@ def main() -> None:
         write_atomic(args.sheet, sheets.grid([handed[i : i + 8] for i in range(0, 24, 8)]))
     kinds = {"bare": list(clean.values()), "hand": handed}
     kinds.update({f"mask:{s}": [c.masked for c in cases if c.style == s] for s in styles})
-
     results = {}
     for gate in args.gates:
-        with tempfile.TemporaryDirectory() as tmp:
-            for name in (MASK_FILE, FACE_FILE):
-                shutil.copy(args.models / name, Path(tmp) / name)
-            shutil.copy(gate, Path(tmp) / GATE_FILE)
-            backend = registry.open_backend("onnxruntime", models_dir=Path(tmp))
+        with backend_with(args.models, gate=gate) as backend:
             results[str(gate)] = {kind: pasted_share(backend, crops) for kind, crops in kinds.items()}
-
     print(f"{len(clean)} faces; share that infer would paint over")
     print(f"{'gate':60s} {'bare':>6s} {'hand':>6s} {'masked (lowest style)':>22s}")
     for gate, shares in results.items():
@@ -79,8 +86,66 @@ def main() -> None:
             f"{gate[-60:]:60s} {shares['bare']:6.3f} {shares['hand']:6.3f} "
             f"{np.mean(list(masked.values())):6.3f} ({low[5:]} {masked[low]:.3f})"
         )
+    return results
+
+
+def hand_in_front_scores(args, cases) -> dict:
+    drawn = [
+        occluders.draw_hand(
+            c.masked.astype(np.float32) / 255,
+            evaluate.style_rng(c.source, f"hand in front of {c.style}"),
+            skin_from=c.clean.astype(np.float32) / 255,
+        )
+        for c in cases
+    ]
+    crops = [np.round(image * 255).astype(np.uint8) for image, _ in drawn]
+    fingers = [(cover > 0.5) & (c.mask > 0) for (_, cover), c in zip(drawn, cases, strict=True)]
+    around = [(cover <= 0.5) & (c.mask > 0) for (_, cover), c in zip(drawn, cases, strict=True)]
+    results = {}
+    for model in args.mask_models:
+        with backend_with(args.models, mask=model) as backend:
+            with_hand = regions(backend, crops)
+            plain = regions(backend, [c.masked for c in cases])
+        restored = with_hand.reshape(len(cases), -1).mean(1) >= MIN_MASK_FRACTION
+        painted = [r[f].mean() for r, f, ok in zip(with_hand, fingers, restored, strict=True) if ok and f.any()]
+        replaced = [r[a].mean() for r, a, ok in zip(with_hand, around, restored, strict=True) if ok and a.any()]
+        iou = [(r & (c.mask > 0)).sum() / max((r | (c.mask > 0)).sum(), 1) for r, c in zip(plain, cases, strict=True)]
+        results[str(model)] = {
+            "restored": float(restored.mean()),
+            "fingers_painted": float(np.mean(painted)),
+            "mask_around_replaced": float(np.mean(replaced)),
+            "region_iou_without_hand": float(np.mean(iou)),
+        }
+    print(f"{len(cases)} masked faces with a hand in front of the mask")
+    print(f"{'Mask G':60s} {'restored':>9s} {'fingers painted':>16s} {'mask replaced':>14s} {'IoU, no hand':>13s}")
+    for model, r in results.items():
+        print(
+            f"{model[-60:]:60s} {r['restored']:9.3f} {r['fingers_painted']:16.3f} "
+            f"{r['mask_around_replaced']:14.3f} {r['region_iou_without_hand']:13.3f}"
+        )
+    return results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("data", type=Path)
+    ap.add_argument("--gates", type=Path, nargs="*", default=[], help="presence checks (mask_gate.onnx files)")
+    ap.add_argument("--mask-models", type=Path, nargs="*", default=[], help="Mask Gs (mask_g.onnx files)")
+    ap.add_argument("--models", type=Path, default=Path("exported"), help="the shipped models beside them")
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--json-file", type=Path, default=None)
+    ap.add_argument("--sheet", type=Path, default=None, help="a sheet of the first 24 drawn hands (PNG)")
+    args = ap.parse_args()
+
+    styles = registry.names(registry.SYNTHESIZERS)
+    cases = evaluate.make_cases(args.data, styles, 128, args.limit)
+    report = {"faces": len({c.source for c in cases})}
+    if args.gates:
+        report["gates"] = gate_shares(args, cases, styles)
+    if args.mask_models:
+        report["mask_models"] = hand_in_front_scores(args, cases)
     if args.json_file:
-        args.json_file.write_text(json.dumps({"faces": len(clean), "gates": results}, indent=2) + "\n")
+        args.json_file.write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":
