@@ -8,7 +8,7 @@ On every face of DATA (aligned as `unmask evaluate` aligns them), drawn hands (`
 seeded by the photo's name and style, so not a draw the training saw). `--gates`: for each presence check, with
 the shipped Mask G beside it (`--models`), the share of bare crops, of bare crops with a hand over the mouth and of
 crops wearing each built-in style whose restoration `infer` would paste (the rule of
-`evaluate.bare_faces_restored`). `--mask-models`: for each Mask G, with the shipped presence check, on every face
+`evaluate.pasted_share`). `--mask-models`: for each Mask G, with the shipped presence check, on every face
 wearing every style with a hand drawn in front of the mask: the share restored, and among those the share of the
 fingers over the mask that would be painted over and of the mask around them that would be replaced; and Mask G's
 IoU on the same faces without the hand. All candidates run on the same crops in one process. The hands are drawn,
@@ -29,18 +29,7 @@ import numpy as np
 from unmask_cli import evaluate, occluders, registry, sheets
 from unmask_cli.export import FACE_FILE, GATE_FILE, MASK_FILE
 from unmask_cli.images import write_atomic
-from unmask_cli.restore import MIN_MASK_FRACTION, binarize
-
-
-def pasted_share(backend, crops: list[np.ndarray], batch: int = 32) -> float:
-    """Share of uint8 crops whose mask region, after the presence check, is big enough to be pasted."""
-    low, high = backend.value_range
-    pasted = 0
-    for start in range(0, len(crops), batch):
-        x = np.stack(crops[start : start + batch]).astype(np.float32) / 255.0 * (high - low) + low
-        regions = binarize(backend.mask_fn(x), backend.threshold)
-        pasted += int((regions.reshape(len(x), -1).mean(1) >= MIN_MASK_FRACTION).sum())
-    return pasted / len(crops)
+from unmask_cli.restore import MIN_MASK_FRACTION
 
 
 @contextlib.contextmanager
@@ -50,16 +39,6 @@ def backend_with(models: Path, mask: Path | None = None, gate: Path | None = Non
         for name, swap in ((MASK_FILE, mask), (FACE_FILE, None), (GATE_FILE, gate)):
             shutil.copy(swap or models / name, Path(tmp) / name)
         yield registry.open_backend("onnxruntime", models_dir=Path(tmp))
-
-
-def regions(backend, crops: list[np.ndarray], batch: int = 32) -> np.ndarray:
-    """The region `infer` would replace in each uint8 crop (N×S×S bool; empty where the presence check says no)."""
-    low, high = backend.value_range
-    out = []
-    for start in range(0, len(crops), batch):
-        x = np.stack(crops[start : start + batch]).astype(np.float32) / 255.0 * (high - low) + low
-        out.append(binarize(backend.mask_fn(x), backend.threshold)[..., 0] > 0)
-    return np.concatenate(out)
 
 
 def gate_shares(args, cases, styles) -> dict:
@@ -76,7 +55,7 @@ def gate_shares(args, cases, styles) -> dict:
     results = {}
     for gate in args.gates:
         with backend_with(args.models, gate=gate) as backend:
-            results[str(gate)] = {kind: pasted_share(backend, crops) for kind, crops in kinds.items()}
+            results[str(gate)] = {kind: evaluate.pasted_share(backend, crops, 32) for kind, crops in kinds.items()}
     print(f"{len(clean)} faces; share that infer would paint over")
     print(f"{'gate':60s} {'bare':>6s} {'hand':>6s} {'masked (lowest style)':>22s}")
     for gate, shares in results.items():
@@ -104,8 +83,8 @@ def hand_in_front_scores(args, cases) -> dict:
     results = {}
     for model in args.mask_models:
         with backend_with(args.models, mask=model) as backend:
-            with_hand = regions(backend, crops)
-            plain = regions(backend, [c.masked for c in cases])
+            with_hand = evaluate.replaced_regions(backend, crops, 32)
+            plain = evaluate.replaced_regions(backend, [c.masked for c in cases], 32)
         restored = with_hand.reshape(len(cases), -1).mean(1) >= MIN_MASK_FRACTION
         painted = [r[f].mean() for r, f, ok in zip(with_hand, fingers, restored, strict=True) if ok and f.any()]
         replaced = [r[a].mean() for r, a, ok in zip(with_hand, around, restored, strict=True) if ok and a.any()]

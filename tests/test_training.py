@@ -266,14 +266,18 @@ def test_d_warmup_trains_only_the_critics_first(tiny_data, tmp_path):
     assert not all(np.array_equal(a, b) for a, b in zip(g0, trainer.g.get_weights(), strict=True))
 
 
-def test_bare_share_shows_clean_faces_with_an_empty_mask(tiny_data):
+def _first_training_batch(tiny_data, size: int = 64, **options) -> list[np.ndarray]:
+    """(masked, mask, clean) of the first training batch of 16 samples, with the pipeline options given."""
     from unmask_cli import pipelines
 
     records = pipelines.load_split(tiny_data, 0.0)[0][:16]
+    ds = pipelines.dataset(tiny_data, records, size, 16, 0, 0, training=True, **options)
+    return [t.numpy() for t in next(iter(ds))]
 
+
+def test_bare_share_shows_clean_faces_with_an_empty_mask(tiny_data):
     def batch(share: float):
-        ds = pipelines.dataset(tiny_data, records, 32, 16, 0, 0, training=True, bare_share=share)
-        masked, mask, clean = (t.numpy() for t in next(iter(ds)))
+        masked, mask, clean = _first_training_batch(tiny_data, 32, bare_share=share)
         bare = mask.reshape(16, -1).max(1) == 0
         return masked, clean, bare
 
@@ -388,14 +392,8 @@ def test_low_resolution_samples_blur_face_and_context_alike(tiny_data):
     a, b = (t.numpy() for t in pipelines._lower_resolution(image, image.copy(), seed, chance=0.0))
     assert np.array_equal(a, image) and np.array_equal(b, image)
 
-    records = pipelines.load_split(tiny_data, 0.0)[0][:16]
-
-    def batch(share: float):
-        ds = pipelines.dataset(tiny_data, records, 64, 16, 0, 0, training=True, low_res=share)
-        return (t.numpy() for t in next(iter(ds)))
-
-    _, sharp_mask, sharp_clean = batch(0.0)
-    _, mask, clean = batch(1.0)
+    _, sharp_mask, sharp_clean = _first_training_batch(tiny_data, low_res=0.0)
+    _, mask, clean = _first_training_batch(tiny_data, low_res=1.0)
     assert np.array_equal(mask, sharp_mask) and detail(clean) < 0.5 * detail(sharp_clean)
 
 
@@ -421,18 +419,11 @@ def test_export_names_the_init_model_as_it_was_when_the_run_started(tiny_data, t
 
 
 def test_hand_share_shows_clean_faces_with_a_hand_over_the_mouth_and_an_empty_mask(tiny_data):
-    from unmask_cli import pipelines
     from unmask_cli.occluders import MOUTH
 
-    records = pipelines.load_split(tiny_data, 0.0)[0][:16]
-
-    def batch(share: float):
-        ds = pipelines.dataset(tiny_data, records, 64, 16, 0, 0, training=True, hand_share=share)
-        return [t.numpy() for t in next(iter(ds))]
-
-    masked, mask, clean = batch(0.0)
+    masked, mask, clean = _first_training_batch(tiny_data, hand_share=0.0)
     assert (mask.reshape(16, -1).max(1) > 0).all()
-    masked, mask, clean = batch(1.0)
+    masked, mask, clean = _first_training_batch(tiny_data, hand_share=1.0)
     assert (mask == 0).all()
     y, x = (MOUTH[::-1] * 64).astype(int)
     mouth = np.abs(masked - clean)[:, y - 4 : y + 4, x - 4 : x + 4].mean((1, 2, 3))
@@ -440,21 +431,13 @@ def test_hand_share_shows_clean_faces_with_a_hand_over_the_mouth_and_an_empty_ma
     # the hand covers the mouth; the forehead is the face's own (up to the contrast change, which is taken around
     # the image's mean and so moves a little with the hand)
     assert (mouth > 3 * top).all() and top.max() < 0.02
-    again = batch(1.0)[0]
+    again = _first_training_batch(tiny_data, hand_share=1.0)[0]
     assert np.array_equal(masked, again)  # seeded by the sample: a resumed run sees the same hands
 
 
 def test_a_hand_in_front_of_the_mask_is_left_out_of_the_target(tiny_data):
-    from unmask_cli import pipelines
-
-    records = pipelines.load_split(tiny_data, 0.0)[0][:16]
-
-    def batch(share: float):
-        ds = pipelines.dataset(tiny_data, records, 64, 16, 0, 0, training=True, hand_over_mask=share)
-        return [t.numpy() for t in next(iter(ds))]
-
-    masked0, mask0, _ = batch(0.0)
-    masked, mask, _ = batch(1.0)
+    masked0, mask0, _ = _first_training_batch(tiny_data, hand_over_mask=0.0)
+    masked, mask, _ = _first_training_batch(tiny_data, hand_over_mask=1.0)
     hand = np.abs(masked - masked0).max(-1) > 0.1  # what the hand changed in the masked image
     assert hand.any(axis=(1, 2)).all()
     # the mask behind the hand is not target (what else changed is its shadow and soft edge, still mask)

@@ -172,19 +172,29 @@ def score(cases: list[Case], backend, batch: int = 16) -> BackendScores:
     return BackendScores(backend.name, getattr(backend, "description", backend.name), rows, outputs)
 
 
+def replaced_regions(backend, crops: list[np.ndarray], batch: int = 16) -> np.ndarray:
+    """The region `infer` would replace in each uint8 crop (N×S×S bool): Mask G's mask as binarized, empty where
+    the backend's presence check finds no mask."""
+    low, high = backend.value_range
+    out = []
+    for start in range(0, len(crops), batch):
+        x = np.stack(crops[start : start + batch]).astype(np.float32) / 255.0 * (high - low) + low
+        out.append(binarize(backend.mask_fn(x), backend.threshold)[..., 0] > 0)
+    return np.concatenate(out)
+
+
+def pasted_share(backend, crops: list[np.ndarray], batch: int = 16) -> float:
+    """Share of uint8 crops whose replaced region is big enough for `infer` to paste the restoration."""
+    regions = replaced_regions(backend, crops, batch)
+    return float((regions.reshape(len(crops), -1).mean(1) >= MIN_MASK_FRACTION).mean())
+
+
 def bare_faces_restored(cases: list[Case], backend, batch: int = 16) -> float | None:
     """Share of the faces, without any mask drawn on them, whose restoration `unmask infer` would paste: Mask G
     must leave a bare face alone (a group photo has bare faces next to masked ones). None without a Mask G."""
     if not hasattr(backend, "mask_fn"):
         return None
-    low, high = backend.value_range
-    clean = list({c.source: c.clean for c in cases}.values())
-    pasted = 0
-    for start in range(0, len(clean), batch):
-        x = np.stack(clean[start : start + batch]).astype(np.float32) / 255.0 * (high - low) + low
-        regions = binarize(backend.mask_fn(x), backend.threshold)
-        pasted += int((regions.reshape(len(x), -1).mean(1) >= MIN_MASK_FRACTION).sum())
-    return pasted / len(clean)
+    return pasted_share(backend, list({c.source: c.clean for c in cases}.values()), batch)
 
 
 def evaluate(
