@@ -1,9 +1,10 @@
 """What a restored photo keeps of its file: transparency, 16-bit depth, EXIF rotation of a
-transparent PNG, and a word when only the first frame of an animation was restored. A stand-in backend that paints
-the lower face in colour and a stand-in detector keep these fast."""
+transparent PNG, its colour profile and EXIF, lossless WebP, and a word when only the first frame of an animation
+was restored. A stand-in backend that paints the lower face in colour and a stand-in detector keep these fast."""
 
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
 from pathlib import Path
@@ -238,7 +239,147 @@ def test_a_broken_heic_is_one_line_and_the_batch_goes_on(unmasker, tmp_path):
 
 def test_a_heic_too_large_to_decode_safely_is_refused_by_its_size(tmp_path, monkeypatch):
     # HEIC headers are not parsed for their size before decoding: Pillow's own check, set to our limit, refuses it
+    from PIL import Image
+
     source = _save_with_pillow(tmp_path / "big.heic", _smooth((80, 100)), "HEIF")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # restored after: the decode sets it
     monkeypatch.setattr(images, "MAX_PIXELS", 3000)
     with pytest.raises(images.ImageError, match="image too large"):
         images.read_photo(source)
+
+
+@functools.cache  # one profile: its header records the second it was made
+def _profile() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _camera_exif(orientation: int = 1):
+    from PIL import Image
+    from PIL.ExifTags import IFD
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0131] = "Phone maker", "Phone 15", "iOS 18.1"
+    if orientation != 1:
+        exif[0x0112] = orientation
+    exif.get_ifd(IFD.Exif).update({0x9003: "2024:05:01 12:30:00", 0xA002: 120, 0xA003: 90})
+    exif.get_ifd(IFD.GPSInfo).update({1: "N", 2: (52.0, 22.0, 0.0)})
+    return exif
+
+
+def _read_back(path: Path):
+    from PIL import Image
+    from PIL.ExifTags import IFD
+
+    with Image.open(path) as image:
+        exif = image.getexif()
+        return image.info.get("icc_profile"), exif, exif.get_ifd(IFD.Exif), exif.get_ifd(IFD.GPSInfo)
+
+
+def test_a_phone_jpeg_keeps_its_colour_profile_and_exif_and_is_not_turned_twice(unmasker, tmp_path):
+    rgb = _smooth((90, 120), seed=5)
+    exif = _camera_exif(6).tobytes()
+    source = _save_with_pillow(tmp_path / "in" / "IMG_2001.jpg", rgb, "JPEG", exif=exif, icc_profile=_profile())
+    result, out = _restore(unmasker, source, tmp_path / "out")
+    upright = images.read_photo(source).rgb
+    assert out.shape == upright.shape == (120, 90, 3)  # shown as the camera meant it, not turned again
+    assert np.abs(out[..., ::-1].astype(int) - upright).mean() > 1  # the face was restored
+    icc, exif, sub, gps = _read_back(result.output)
+    assert icc == _profile()
+    assert exif.get(0x0112, 1) == 1 and exif[0x010F] == "Phone maker" and exif[0x0110] == "Phone 15"
+    assert exif[0x0131].startswith("unmask ")  # the file says which program changed it
+    assert sub[0x9003] == "2024:05:01 12:30:00" and (sub[0xA002], sub[0xA003]) == (90, 120)
+    assert gps[1] == "N"
+
+
+@pytest.mark.parametrize("name", ["scan.png", "cut_out.png", "photo.webp", "photo.tif"])
+def test_lossless_outputs_keep_the_profile_and_every_untouched_pixel(unmasker, tmp_path, name):
+    alpha = name == "cut_out.png"
+    rgb = _noise((120, 120, 4 if alpha else 3), seed=7)
+    options = {"lossless": True} if name.endswith(".webp") else {}
+    exif = None if name.endswith(".tif") else _camera_exif().tobytes()
+    if exif:
+        options["exif"] = exif
+    source = _save_with_pillow(tmp_path / "in" / name, rgb, None, icc_profile=_profile(), **options)
+    result, out = _restore(unmasker, source, tmp_path / "out")
+    before = cv2.imread(str(source), cv2.IMREAD_UNCHANGED)
+    assert out.shape == before.shape
+    changed = _changed(before, out)
+    assert 0.1 < changed.mean() < 0.6
+    assert np.array_equal(out[~changed], before[~changed])
+    icc, saved_exif, _, _ = _read_back(result.output)
+    assert icc == _profile()
+    if exif:
+        assert saved_exif[0x0110] == "Phone 15"
+
+
+def test_strip_metadata_writes_neither_profile_nor_exif(unmasker, tmp_path):
+    source = _save_with_pillow(
+        tmp_path / "in" / "a.jpg", _smooth((90, 120)), "JPEG", exif=_camera_exif().tobytes(), icc_profile=_profile()
+    )
+    results = []
+    unmasker.run([source], tmp_path / "out", on_result=results.append, keep_metadata=False)
+    icc, exif, _, gps = _read_back(results[0].output)
+    assert icc is None and not len(exif) and not gps
+
+
+def test_exif_that_cannot_be_read_is_left_out_and_the_photo_restored(unmasker, tmp_path):
+    rgb = _smooth((90, 120))
+    ok, data = cv2.imencode(".jpg", rgb[..., ::-1])
+    assert ok
+    broken = b"Exif\x00\x00MM\x00\x2a\xff\xff\xff\xf0" + b"\x00" * 20  # a first directory far past the end
+    segment = b"\xff\xe1" + (len(broken) + 2).to_bytes(2, "big") + broken
+    source = tmp_path / "in" / "broken_exif.jpg"
+    source.parent.mkdir()
+    source.write_bytes(data.tobytes()[:2] + segment + data.tobytes()[2:])
+    result, out = _restore(unmasker, source, tmp_path / "out")
+    assert out.shape == (90, 120, 3)
+    _, exif, _, _ = _read_back(result.output)
+    assert exif.get(0x0112, 1) == 1
+
+
+def test_a_heic_keeps_its_colour_profile_in_its_jpeg(unmasker, tmp_path):
+    source = _save_with_pillow(tmp_path / "in" / "IMG_3.HEIC", _smooth((90, 120)), "HEIF", icc_profile=_profile())
+    result, _ = _restore(unmasker, source, tmp_path / "out")
+    assert result.output.suffix == ".jpg" and _read_back(result.output)[0] == _profile()
+
+
+def test_a_lossless_webp_without_metadata_stays_lossless(unmasker, tmp_path):
+    source = _save_with_pillow(tmp_path / "in" / "plain.webp", _noise((120, 120, 3), seed=8), "WEBP", lossless=True)
+    assert not images.read_photo(source).metadata
+    _, out = _restore(unmasker, source, tmp_path / "out")
+    before = cv2.imread(str(source))
+    changed = _changed(before, out)
+    assert 0.1 < changed.mean() < 0.6 and np.array_equal(out[~changed], before[~changed])
+
+
+def test_a_16_bit_png_keeps_its_profile_and_depth(unmasker, tmp_path):
+    from unmask_cli.metadata import Metadata, png_with_metadata
+
+    deep = _noise((120, 120, 3), np.uint16, seed=9)
+    source = _write(tmp_path / "in" / "prophoto.png", deep)
+    source.write_bytes(png_with_metadata(source.read_bytes(), Metadata(icc=_profile())))
+    assert images.read_photo(source).metadata.icc == _profile()  # Pillow reads the chunk we wrote
+    result, out = _restore(unmasker, source, tmp_path / "out")
+    assert out.dtype == np.uint16
+    changed = _changed(deep, out)
+    assert 0.1 < changed.mean() < 0.6 and np.array_equal(out[~changed], deep[~changed])
+    assert _read_back(result.output)[0] == _profile()
+
+
+def test_a_camera_photos_exif_thumbnail_of_the_masked_face_is_not_carried(tmp_path):
+    from PIL import Image
+    from PIL.ExifTags import IFD
+
+    from tests.conftest import ROOT
+
+    camera = ROOT / "samples" / "masked" / "rmfd_0000_0003.jpg"  # a real photo's EXIF: make, GPS and a thumbnail
+    with Image.open(camera) as original:
+        assert original.getexif().get_ifd(IFD.IFD1)  # the thumbnail's directory
+        make = original.getexif()[0x010F]
+    photo = images.read_photo(camera)
+    images.write_atomic(tmp_path / "out.jpg", photo.rgb, metadata=photo.metadata)
+    _, exif, _, gps = _read_back(tmp_path / "out.jpg")
+    assert exif[0x010F] == make and gps
+    assert not exif.get_ifd(IFD.IFD1)

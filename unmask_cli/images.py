@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from unmask_cli.metadata import Metadata, encode_with_metadata, png_with_metadata, read_metadata
 
 # OpenCV decodes these; Pillow (with pillow-heif) the rest: iPhone HEIC/HEIF, AVIF, GIF
 OPENCV_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".jfif"})
@@ -118,6 +120,8 @@ class Photo:
     rgb: np.ndarray
     original: np.ndarray | None = None  # RGB or RGBA, uint8 or uint16
     frames: int = 1  # pages or animation frames; only the first is restored
+    metadata: Metadata = field(default_factory=Metadata)  # ICC profile and EXIF, for the output
+    lossless: bool = False  # a lossless WebP, to be written losslessly
 
 
 ALPHA_SUFFIXES = frozenset({".png", ".webp", ".tif", ".tiff"})
@@ -164,6 +168,20 @@ def _frame_count(path: Path, data: bytes) -> int:
         return max(1, int(cv2.imcount(str(path))))
     except cv2.error:
         return 1
+
+
+def _lossless_webp(data: bytes) -> bool:
+    """Whether a WebP's image is stored losslessly (VP8L): its output is then written losslessly too, keeping every
+    untouched pixel. Walks the RIFF chunks to the first image chunk."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return False
+    offset = 12
+    while offset + 8 <= len(data):
+        chunk, size = data[offset : offset + 4], int.from_bytes(data[offset + 4 : offset + 8], "little")
+        if chunk in (b"VP8 ", b"VP8L"):
+            return chunk == b"VP8L"
+        offset += 8 + size + (size & 1)
+    return False
 
 
 def _may_have_alpha(data: bytes) -> bool:
@@ -215,7 +233,8 @@ def read_photo(path: Path) -> Photo:
     original = None
     if full.dtype in (np.uint8, np.uint16) and (full.shape[2] == 4 or full.dtype == np.uint16):
         original = cv2.cvtColor(full, cv2.COLOR_BGRA2RGBA if full.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-    return Photo(rgb, original, frames or _frame_count(path, data))
+    frames = frames or _frame_count(path, data)
+    return Photo(rgb, original, frames, read_metadata(data, w, h), _lossless_webp(data))
 
 
 def _pillow_decode(data: bytes) -> tuple[np.ndarray, int]:
@@ -277,31 +296,40 @@ def as_written(photo: Photo, restored: np.ndarray, suffix: str) -> np.ndarray:
     return out
 
 
-def _encode(path: Path, rgb: np.ndarray, quality: int) -> bytes:
+def _encode(path: Path, rgb: np.ndarray, quality: int, metadata: Metadata | None, lossless: bool) -> bytes:
     suffix = path.suffix.lower()
+    if metadata:
+        with_metadata = encode_with_metadata(rgb, suffix, metadata, quality, lossless)
+        if with_metadata is not None:
+            return with_metadata
     to_bgr = {3: cv2.COLOR_RGB2BGR, 4: cv2.COLOR_RGBA2BGRA}
     image = cv2.cvtColor(rgb, to_bgr[rgb.shape[2]]) if rgb.ndim == 3 else rgb
     params: list[int] = []
     if suffix in {".jpg", ".jpeg", ".jfif"}:
         params = [cv2.IMWRITE_JPEG_QUALITY, quality]
     elif suffix == ".webp":
-        params = [cv2.IMWRITE_WEBP_QUALITY, quality]
+        params = [cv2.IMWRITE_WEBP_QUALITY, 101 if lossless else quality]  # above 100 is lossless
     try:
         ok, encoded = cv2.imencode(suffix if suffix != ".jfif" else ".jpg", image, params)
     except cv2.error:
         ok = False
     if not ok:
         raise ImageError(f"cannot write a '{suffix or path.name}' image (use .png, .jpg, .webp, .bmp or .tif)")
+    if metadata and suffix == ".png":
+        return png_with_metadata(encoded.tobytes(), metadata)
     return encoded.tobytes()
 
 
-def write_atomic(path: Path, rgb: np.ndarray, quality: int = 95) -> None:
-    """Write an RGB, RGBA or single-channel image (uint8, or uint16 where the format allows): temp file in the same
-    folder, then rename.
+def write_atomic(
+    path: Path, rgb: np.ndarray, quality: int = 95, metadata: Metadata | None = None, lossless: bool = False
+) -> None:
+    """Write an RGB, RGBA or single-channel image (uint8, or uint16 where the format allows), with the photo's
+    ICC profile and EXIF where given and the format and depth allow, a WebP losslessly if `lossless`: temp file in
+    the same folder, then rename.
 
     A kill at any moment leaves either the old file or the new one, never a half-written image.
     """
-    write_bytes_atomic(Path(path), _encode(Path(path), rgb, quality))
+    write_bytes_atomic(Path(path), _encode(Path(path), rgb, quality, metadata, lossless))
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:

@@ -226,8 +226,10 @@ class Unmasker:
         save_masks: bool = False,
         on_start: Callable[[int], None] | None = None,
         on_result: Callable[[PhotoResult], None] | None = None,
+        keep_metadata: bool = True,
     ) -> Summary:
-        """Restore every photo under `inputs` into `out` (same relative names and formats)."""
+        """Restore every photo under `inputs` into `out` (same relative names and formats; with the photo's ICC
+        profile and EXIF unless not `keep_metadata`)."""
         out = Path(out)
         started = time.perf_counter()
         self.stage_seconds = dict.fromkeys(STAGES, 0.0)
@@ -252,12 +254,12 @@ class Unmasker:
         if on_start:
             on_start(len(todo))
         with _detector_pool(self.workers, len(todo)) as pool:
-            self._run_groups(todo, pool, summary, keep_images, save_masks, on_result)
+            self._run_groups(todo, pool, summary, keep_images, save_masks, on_result, keep_metadata)
         summary.stage_seconds = dict(self.stage_seconds)
         summary.seconds = time.perf_counter() - started
         return summary
 
-    def _run_groups(self, todo, pool, summary, keep_images, save_masks, on_result) -> None:
+    def _run_groups(self, todo, pool, summary, keep_images, save_masks, on_result, keep_metadata) -> None:
         jobs = [(source, self.robust) for source, _ in todo]
         # decoding and detection (~90% of the time) run ahead in worker processes when there are several photos;
         # the models, blending and writing stay here, in order
@@ -290,7 +292,9 @@ class Unmasker:
                 t = time.perf_counter()
                 if result.restored:
                     try:
-                        write_atomic(result.output, as_written(item.photo, item.rgb, result.output.suffix))
+                        pixels = as_written(item.photo, item.rgb, result.output.suffix)
+                        metadata = item.photo.metadata if keep_metadata else None
+                        write_atomic(result.output, pixels, metadata=metadata, lossless=item.photo.lossless)
                         if item.photo.frames > 1:
                             result.note = f"only the first of {item.photo.frames} frames/pages restored"
                         if save_masks:

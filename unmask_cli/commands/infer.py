@@ -30,6 +30,13 @@ def infer(
     sheet: Annotated[Path | None, typer.Option(help="Write a before/after contact sheet (PNG) here.")] = None,
     sheet_count: Annotated[int, typer.Option(help="Photos on the contact sheet.", min=1)] = 24,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo photos already in --out.")] = False,
+    keep_metadata: Annotated[
+        bool,
+        typer.Option(
+            "--keep-metadata/--strip-metadata",
+            help="Carry each photo's colour profile and EXIF (date, camera, GPS) to its output.",
+        ),
+    ] = True,
     fast: Annotated[bool, typer.Option("--fast", help="HOG and BlazeFace only, no slow fallback detectors.")] = False,
     workers: Annotated[
         int | None, typer.Option(help="Processes decoding and detecting faces (default: one per core).", min=1)
@@ -98,6 +105,7 @@ def infer(
             out,
             overwrite=overwrite,
             keep_images=sheet is not None,
+            keep_metadata=keep_metadata,
             save_masks=save_mask,
             on_start=on_start,
             on_result=on_result,
