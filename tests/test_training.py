@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -443,3 +444,29 @@ def test_a_hand_in_front_of_the_mask_is_left_out_of_the_target(tiny_data):
     # the mask behind the hand is not target (what else changed is its shadow and soft edge, still mask)
     assert (mask[..., 0][hand & (mask0[..., 0] > 0)] == 0).mean() > 0.8
     assert (mask <= mask0).all() and mask.sum() > 0.5 * mask0.sum()  # the rest of the mask still is
+
+
+def test_harsh_light_lights_both_images_alike_and_leaves_the_mask(tiny_data):
+    from unmask_cli import pipelines
+
+    grey = np.full((64, 64, 3), 0.6, np.float32)
+    masked = grey.copy()
+    masked[40:60, 16:48] = (0.2, 0.3, 0.9)  # a blue mask
+    lit = [pipelines._harsh_light(masked, grey, tf.constant([s, 1], tf.int64), 1.0) for s in range(12)]
+    lit = [(a.numpy(), b.numpy()) for a, b in lit]
+    outside = np.ones((64, 64), bool)
+    outside[40:60, 16:48] = False
+    assert all(np.array_equal(a[outside], b[outside]) for a, b in lit)  # the same light on both images
+    faces = [b for _, b in lit]
+    assert not all(np.array_equal(a, b) for a, b in itertools.pairwise(faces))  # each sample its own light
+    means = np.array([face.mean(axis=(0, 1)) for face in faces])  # per sample, per channel
+    assert means.mean() < 0.5  # darker on the whole (under-exposure)
+    assert np.ptp(means, axis=1).max() > 0.08  # some with a colour cast
+    sides = [abs(f[:, :8].mean() - f[:, -8:].mean()) + abs(f[:8].mean() - f[-8:].mean()) for f in faces]
+    assert max(sides) > 0.05  # some lit from one side
+    untouched = pipelines._harsh_light(masked, grey, tf.constant([0, 1], tf.int64), 0.0)[0].numpy()
+    assert np.array_equal(untouched, masked)
+
+    plain, plain_mask, _ = _first_training_batch(tiny_data, harsh_light=0.0)
+    harsh, mask, _ = _first_training_batch(tiny_data, harsh_light=1.0)
+    assert np.array_equal(mask, plain_mask) and harsh.mean() < plain.mean()

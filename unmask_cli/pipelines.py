@@ -123,6 +123,33 @@ def _lower_resolution(masked, clean, seed, chance: float):
     return tf.cond(chosen, lambda: (degrade(masked), degrade(clean)), lambda: (tf.identity(masked), tf.identity(clean)))
 
 
+LIGHT_GAIN = (0.55, 1.25)  # per colour channel: a cast of stage, street or candle light
+LIGHT_EXPOSURE = (0.3, 1.0)  # under-exposed indoor and night photos
+LIGHT_GAMMA = (0.75, 1.6)
+LIGHT_SLOPE = 0.6  # light falling off across the face from one side, at most this share of its brightness
+
+
+def _harsh_light(masked, clean, seed, chance: float):
+    """For a share `chance` of the samples, both images lit alike by harsher light than `_augment`'s gentle
+    change: a colour cast, under-exposure, a gamma and light falling off from one side. Real masks are photographed
+    in red stage light and dark rooms, and a mask in such light was taken for shadow."""
+    gain = tf.random.stateless_uniform([3], _sub_seed(seed, 60), *LIGHT_GAIN)
+    exposure = tf.random.stateless_uniform([], _sub_seed(seed, 61), *LIGHT_EXPOSURE)
+    gamma = tf.random.stateless_uniform([], _sub_seed(seed, 62), *LIGHT_GAMMA)
+    angle = tf.random.stateless_uniform([], _sub_seed(seed, 63), 0.0, 2 * np.pi)
+    slope = tf.random.stateless_uniform([], _sub_seed(seed, 64), 0.0, LIGHT_SLOPE)
+    size = tf.shape(clean)[0]
+    ramp = tf.linspace(-0.5, 0.5, size)
+    across = tf.cos(angle) * ramp[None, :] + tf.sin(angle) * ramp[:, None]  # -0.5 … 0.5 along the light
+    falloff = (1.0 - slope * (across + 0.5))[..., None]
+
+    def light(x):
+        return tf.clip_by_value(tf.pow(x, gamma) * gain * exposure * falloff, 0.0, 1.0)
+
+    chosen = tf.random.stateless_uniform([], _sub_seed(seed, 65)) < chance
+    return tf.cond(chosen, lambda: (light(masked), light(clean)), lambda: (tf.identity(masked), tf.identity(clean)))
+
+
 def _hand_over_mouth(face, clean, seed, k: int):
     """(`face` with a hand drawn over its mouth in the clean face's skin, the hand's cover): `occluders.draw_hand`,
     seeded by the sample."""
@@ -189,6 +216,7 @@ def dataset(
     low_res: float = 0.0,
     hand_share: float = 0.0,
     hand_over_mask: float = 0.0,
+    harsh_light: float = 0.0,
 ) -> tf.data.Dataset:
     """Batches of (masked, mask, clean): images in [-1, 1], mask in {0, 1}, all S×S.
 
@@ -198,7 +226,8 @@ def dataset(
     them show the clean face with a hand over its mouth (`occluders`), also with an empty mask; `hand_over_mask` of
     them a hand in front of the mask, which the target leaves out (a hand adjusting a mask is not mask).
     `align_jitter` of them are shifted, scaled and turned a little (`_jitter_alignment`); `low_res` of them are
-    blurred as a small face enlarged to the crop is (`_lower_resolution`).
+    blurred as a small face enlarged to the crop is (`_lower_resolution`); `harsh_light` of them lit by coloured,
+    dim or one-sided light (`_harsh_light`).
     """
     root = Path(root)
     order = np.arange(len(records))
@@ -241,6 +270,8 @@ def dataset(
                     lambda: (_hand_over_mouth(clean, clean, sample_seed, 50)[0], tf.zeros_like(mask)),
                     lambda: (tf.identity(masked), tf.identity(mask)),
                 )
+            if harsh_light > 0:
+                masked, clean = _harsh_light(masked, clean, sample_seed, harsh_light)
             masked, mask, clean = _augment(masked, mask, clean, sample_seed, strong_augment)
         return masked * 2 - 1, mask, clean * 2 - 1
 

@@ -142,6 +142,15 @@ def train_mask(
             max=1.0,
         ),
     ] = 0.0,
+    harsh_light: Annotated[
+        float,
+        typer.Option(
+            help="Share of samples lit by coloured, dim or one-sided light (a colour cast, under-exposure, "
+            "gamma, light falling off across the face): masks in stage light and dark rooms.",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = 0.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Train Mask G (U-Net segmentation of the face mask): BCE + Dice, validation IoU."""
@@ -165,6 +174,7 @@ def train_mask(
         align_jitter=align_jitter,
         hand_share=hand_share,
         hand_over_mask=hand_over_mask,
+        harsh_light=harsh_light,
     )
     _train(config, out, resume, max_steps, as_json)
 
