@@ -60,7 +60,7 @@ class TrainConfig:
     align_jitter: float = 0.0  # share of training samples shifted, scaled and turned a little
     hand_share: float = 0.0  # share of training samples shown bare with a hand over the mouth (target: empty)
     hand_over_mask: float = 0.0  # share of training samples with a hand in front of the mask (target: the rest)
-    harsh_light: float = 0.0  # share of training samples lit by coloured, dim or one-sided light
+    harsh_light: float = 0.0  # share of training samples lit by coloured, dim or one-sided light (both models)
     # Face G only
     low_res: float = 0.0  # share of training samples blurred as a small face enlarged to the crop
     mask_source: str = "gt"  # "gt": the synthesized mask; "mask_g": Mask G's prediction (original recipe)
@@ -247,7 +247,7 @@ class Trainer:
                 align_jitter=cfg.align_jitter if cfg.kind == "mask" else 0.0,
                 hand_share=cfg.hand_share if cfg.kind == "mask" else 0.0,
                 hand_over_mask=cfg.hand_over_mask if cfg.kind == "mask" else 0.0,
-                harsh_light=cfg.harsh_light if cfg.kind == "mask" else 0.0,
+                harsh_light=cfg.harsh_light,
                 low_res=cfg.low_res if cfg.kind == "face" else 0.0,
             )
             ds = ds.take(self.steps_per_epoch - offset)

@@ -8,14 +8,18 @@ FOLDER@W: W × the folder's weights + (1 − W) × the shipped model's (a "model
 joined by '+' average several runs with the shipped model. Every face
 of DATA wears every built-in style (as `unmask evaluate`), the shipped Mask G finds the region, each candidate fills
 it with the same noise; printed: PSNR and SSIM in the drawn mask, texture ratio (median), identity distance — the
-figures `unmask evaluate` reports, without exporting each candidate first.
+figures `unmask evaluate` reports, without exporting each candidate first. `--lit`: every case (the face with and
+without its mask alike) lit by coloured, dim or one-sided light (`pipelines._harsh_light`, seeded by photo and
+style, not training's seeds): does the fill take the photo's light?
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +65,19 @@ def candidate_weights(spec: str, shipped: list[np.ndarray], model) -> list[np.nd
     return [t + left * s for t, s in zip(total, shipped, strict=True)]
 
 
+def lit(case: evaluate.Case) -> evaluate.Case:
+    """`case` with its clean and masked face lit alike by a harsh light drawn from its photo's name and style."""
+    import tensorflow as tf
+
+    from unmask_cli import pipelines
+
+    seed = tf.constant([zlib.crc32(case.source.encode()), zlib.crc32(case.style.encode())], tf.int64)
+    masked, clean = (tf.constant(x, tf.float32) / 255.0 for x in (case.masked, case.clean))
+    masked, clean = pipelines._harsh_light(masked, clean, seed, 1.0)
+    masked, clean = (np.round(t.numpy() * 255).astype(np.uint8) for t in (masked, clean))
+    return dataclasses.replace(case, masked=masked, clean=clean, clean_descriptor=None)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", type=Path)
@@ -68,9 +85,12 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="first N photos only")
     ap.add_argument("--models", type=Path, default=Path("exported"))
     ap.add_argument("--width", type=int, default=32, help="Face G's base width (the shipped model's: 32)")
+    ap.add_argument("--lit", action="store_true", help="light every case harshly (colour cast, dim, one-sided)")
     args = ap.parse_args()
 
     cases = evaluate.make_cases(args.data, registry.names(registry.SYNTHESIZERS), 128, args.limit)
+    if args.lit:
+        cases = [lit(case) for case in cases]
     # the shipped backend, its Face G swapped for each candidate: `unmask evaluate`'s own restore and scoring
     backend = registry.open_backend("onnxruntime", models_dir=args.models)
     model = models.face_g(backend.input_size, args.width)

@@ -11,6 +11,16 @@ import typer
 from unmask_cli import ui
 from unmask_cli.commands.options import JsonOpt
 
+HarshLightOpt = Annotated[
+    float,
+    typer.Option(
+        help="Share of samples lit by coloured, dim or one-sided light (a colour cast, under-exposure, gamma, "
+        "light falling off across the face), face and mask alike: photos in stage light and dark rooms.",
+        min=0.0,
+        max=1.0,
+    ),
+]
+
 app = typer.Typer(
     help="Train Mask G (`unmask train mask`) or Face G + Face D (`unmask train face`).", no_args_is_help=True
 )
@@ -142,15 +152,7 @@ def train_mask(
             max=1.0,
         ),
     ] = 0.0,
-    harsh_light: Annotated[
-        float,
-        typer.Option(
-            help="Share of samples lit by coloured, dim or one-sided light (a colour cast, under-exposure, "
-            "gamma, light falling off across the face): masks in stage light and dark rooms.",
-            min=0.0,
-            max=1.0,
-        ),
-    ] = 0.0,
+    harsh_light: HarshLightOpt = 0.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Train Mask G (U-Net segmentation of the face mask): BCE + Dice, validation IoU."""
@@ -214,6 +216,7 @@ def train_face(
             max=1.0,
         ),
     ] = 0.0,
+    harsh_light: HarshLightOpt = 0.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Train Face G with global + local Face D: L1 + SSIM + adversarial + feature matching."""
@@ -241,5 +244,6 @@ def train_face(
         ssim_weight=ssim_weight,
         d_warmup=d_warmup,
         low_res=low_res,
+        harsh_light=harsh_light,
     )
     _train(config, out, resume, max_steps, as_json)
