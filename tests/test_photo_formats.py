@@ -383,3 +383,13 @@ def test_a_camera_photos_exif_thumbnail_of_the_masked_face_is_not_carried(tmp_pa
     _, exif, _, gps = _read_back(tmp_path / "out.jpg")
     assert exif[0x010F] == make and gps
     assert not exif.get_ifd(IFD.IFD1)
+
+
+def test_metadata_the_writer_refuses_is_dropped_and_the_photo_still_written(tmp_path):
+    from unmask_cli.metadata import Metadata
+
+    too_long = Metadata(exif=b"Exif\x00\x00" + b"\x00" * 70_000)  # more than one JPEG segment holds
+    rgb = _smooth((60, 80))
+    images.write_atomic(tmp_path / "a.jpg", rgb, metadata=too_long)
+    assert cv2.imread(str(tmp_path / "a.jpg")).shape == (60, 80, 3)
+    assert not len(_read_back(tmp_path / "a.jpg")[1])

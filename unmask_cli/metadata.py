@@ -21,7 +21,6 @@ EXIF_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "HEIF", "AVIF"})
 # Written by Pillow when there is metadata to carry. PNG is not: OpenCV writes it 3× faster, smaller and at 16 bits,
 # and its metadata chunks are simple to add (`png_with_metadata`).
 PILLOW_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".jfif": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EXIF_HEADER = b"Exif\x00\x00"
 
 
@@ -97,7 +96,10 @@ def encode_with_metadata(
     if fmt == "TIFF":
         options["compression"] = "tiff_lzw"  # as OpenCV writes it; Pillow's default is uncompressed
     buffer = io.BytesIO()
-    image.save(buffer, fmt, **options)
+    try:
+        image.save(buffer, fmt, **options)
+    except (ValueError, OSError, TypeError):  # metadata Pillow will not write: the restored photo matters more
+        return None
     return buffer.getvalue()
 
 
@@ -106,9 +108,9 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def png_with_metadata(png: bytes, metadata: Metadata) -> bytes:
-    """The PNG file `png` with `metadata` added as iCCP and eXIf chunks right after its header chunk (both must
-    come before the image data)."""
-    if png[:8] != PNG_SIGNATURE or png[12:16] != b"IHDR":
+    """The PNG file `png` (as OpenCV writes it: signature, then the header chunk) with `metadata` added as iCCP and
+    eXIf chunks right after its header chunk (both must come before the image data)."""
+    if png[12:16] != b"IHDR":
         return png
     end_of_header = 8 + 8 + int.from_bytes(png[8:12], "big") + 4
     chunks = b""
