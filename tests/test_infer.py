@@ -652,3 +652,18 @@ def test_a_fallback_detection_whose_restoration_is_no_face_is_dropped(monkeypatc
     if not restored:
         assert summary.skipped == {"no face found": 1}
         assert results[0].skipped == pipeline.NOT_A_FACE  # the photo's line says why: something was detected
+
+
+def test_cli_keeps_the_colour_profile_unless_told_to_strip_it(tiny_models, masked_photos, tmp_path):
+    from PIL import Image, ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    source = tmp_path / "in" / "phone.jpg"
+    source.parent.mkdir()
+    Image.open(sorted(masked_photos.glob("*.png"))[0]).convert("RGB").save(source, icc_profile=profile)
+    for flag, expected in (("--keep-metadata", profile), ("--strip-metadata", None)):
+        out = tmp_path / flag
+        args = ["infer", str(source), "--out", str(out), "--models", str(tiny_models / "exported"), "--fast", flag]
+        assert _cli(*args).returncode == 0
+        with Image.open(out / "phone.jpg") as written:
+            assert written.info.get("icc_profile") == expected
