@@ -16,7 +16,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from unmask_cli import models, training  # noqa: E402
+from unmask_cli import models, pipelines, training  # noqa: E402
 from unmask_cli.synthesize import SynthesisConfig, resolve_styles, run  # noqa: E402
 
 
@@ -96,6 +96,56 @@ def test_resume_refuses_a_different_configuration(tiny_data, tmp_path):
         training.trainer(_config("mask", tiny_data, size=64), tmp_path / "run", resume=True)
     with pytest.raises(training.ConfigMismatch):
         training.trainer(_config("mask", tiny_data), tmp_path / "run")  # no --resume: refuse to clobber
+
+
+def test_resume_of_a_run_from_before_turned_share_keeps_its_data_order(tiny_data, tmp_path):
+    training.trainer(_config("mask", tiny_data), tmp_path / "run").fit(max_steps=1)
+    run_json = tmp_path / "run" / "run.json"
+    old = json.loads(run_json.read_text())
+    del old["turned_share"]  # written before the option existed
+    run_json.write_text(json.dumps(old))
+    assert int(training.trainer(_config("mask", tiny_data), tmp_path / "run", resume=True).step.numpy()) == 1
+    with pytest.raises(training.ConfigMismatch, match="turned_share"):  # another share is another sample order
+        training.trainer(_config("mask", tiny_data, turned_share=0.5), tmp_path / "run", resume=True)
+
+
+def _records(turns: list[float]) -> list[dict]:
+    """Manifest records whose landmarks are the template with one eye pulled towards the nose bridge by |turn|, as
+    a turned face shows its far eye foreshortened: the right eye (in the image) for turn > 0, the left for < 0."""
+    from unmask_cli.faces import CROP_TEMPLATE, LEFT_EYE, RIGHT_EYE
+
+    records = []
+    for i, turn in enumerate(turns):
+        points = CROP_TEMPLATE.copy() * 128
+        bridge_x = points[27:31, 0].mean()
+        eye = RIGHT_EYE if turn > 0 else LEFT_EYE
+        points[eye, 0] = bridge_x + (points[eye, 0] - bridge_x) * (1 - abs(turn))
+        records.append({"id": str(i), "landmarks": points.tolist()})
+    return records
+
+
+def test_head_turn_reads_a_foreshortened_eye_on_either_side():
+    from unmask_cli.faces import CROP_TEMPLATE, head_turn
+
+    assert abs(head_turn(CROP_TEMPLATE)) < 0.02
+    right, left = (np.array(r["landmarks"]) for r in _records([0.6, -0.6]))
+    assert head_turn(right) > 0.25 and head_turn(left) < -0.25
+    assert head_turn(left) == pytest.approx(-head_turn(right), abs=0.02)  # the template is nearly symmetric
+
+
+def test_oversample_turned_repeats_turned_faces_to_the_share_asked():
+    from unmask_cli.faces import head_turn
+
+    records = _records([0.0] * 90 + [0.6] * 10)
+    oversampled = pipelines.oversample_turned(records, 0.4)
+    turned = [r for r in oversampled if abs(head_turn(np.array(r["landmarks"]))) >= pipelines.TURNED]
+    assert oversampled[: len(records)] == records  # every sample kept, in its place
+    assert len(turned) / len(oversampled) == pytest.approx(0.4, abs=0.01)
+    assert oversampled == pipelines.oversample_turned(records, 0.4)  # the same list on resume
+    assert pipelines.oversample_turned(records, 0.05) == records  # already 10% turned
+    assert len(pipelines.oversample_turned(records, 1.0)) == 10
+    with pytest.raises(ValueError, match="no turned faces"):
+        pipelines.oversample_turned(_records([0.0] * 20), 0.3)
 
 
 def test_resume_with_more_epochs_extends_the_run(tiny_data, tmp_path):

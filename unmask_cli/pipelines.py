@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from unmask_cli import occluders
 from unmask_cli.data import load_manifest, split
+from unmask_cli.faces import head_turn
 
 
 def load_split(root: Path, val_fraction: float) -> tuple[list[dict], list[dict]]:
@@ -21,6 +22,29 @@ def load_split(root: Path, val_fraction: float) -> tuple[list[dict], list[dict]]
     if not records:
         raise FileNotFoundError(f"{root}: no samples (run `unmask synthesize` into it first)")
     return split(records, val_fraction)
+
+
+# |faces.head_turn| from which a face counts as turned (about a third of the way to profile): 10% of UTKFace's
+# faces, 21% of the faces in the real masked photos and 29% of celeba_small's. Both models learnt frontal lower faces.
+TURNED = 0.25
+
+
+def oversample_turned(records: list[dict[str, Any]], share: float) -> list[dict[str, Any]]:
+    """`records` plus repeats of its turned faces (by their landmarks) until they make up `share` of the list; as
+    they are when they already do. Repeats are drawn with a fixed seed, so a resumed run sees the same list."""
+    turned = [r for r in records if abs(head_turn(np.asarray(r["landmarks"], np.float64))) >= TURNED]
+    if share <= 0 or len(turned) >= share * len(records):
+        return records
+    if not turned:
+        raise ValueError(f"no turned faces (|head turn| >= {TURNED}) among the {len(records)} training samples")
+    if share >= 1:
+        return turned
+    # t·k / (f + t·k) = share, with f frontal and t turned samples and each turned one shown k times
+    repeats = share * (len(records) - len(turned)) / (len(turned) * (1 - share))
+    whole = int(repeats)
+    extra = turned * (whole - 1)
+    picked = np.random.default_rng(0).choice(len(turned), round((repeats - whole) * len(turned)), replace=False)
+    return records + extra + [turned[i] for i in sorted(picked)]
 
 
 def _decode(path: tf.Tensor, channels: int, size: int) -> tf.Tensor:

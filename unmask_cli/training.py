@@ -61,6 +61,7 @@ class TrainConfig:
     hand_share: float = 0.0  # share of training samples shown bare with a hand over the mouth (target: empty)
     hand_over_mask: float = 0.0  # share of training samples with a hand in front of the mask (target: the rest)
     harsh_light: float = 0.0  # share of training samples lit by coloured, dim or one-sided light (both models)
+    turned_share: float = 0.0  # turned faces repeated until they make up this share of the training samples (both)
     # Face G only
     low_res: float = 0.0  # share of training samples blurred as a small face enlarged to the crop
     mask_source: str = "gt"  # "gt": the synthesized mask; "mask_g": Mask G's prediction (original recipe)
@@ -129,6 +130,7 @@ class Trainer:
             keras.utils.set_random_seed(config.seed)
         self.strategy = _strategy(config.strategy)
         self.train_records, self.val_records = pipelines.load_split(Path(config.data), config.val_fraction)
+        self.train_records = pipelines.oversample_turned(self.train_records, config.turned_share)
         if not self.val_records:
             self.val_records = self.train_records[: max(1, len(self.train_records) // 20)]
         full = len(self.train_records) // config.batch
@@ -186,8 +188,11 @@ class Trainer:
             if not resume:
                 raise ConfigMismatch(f"{self.run_dir} already holds a run: pass --resume, or choose a new --out")
             have = json.loads(path.read_text())
-            keys = ("kind", "size", "batch", "width", "seed", "data", "val_fraction", "mask_source")
-            diff = [f"{k}={have.get(k)} (now {wanted[k]})" for k in keys if have.get(k) != wanted[k]]
+            # what fixes the data order and the models' shapes; runs from before a key existed had its default
+            keys = ("kind", "size", "batch", "width", "seed", "data", "val_fraction", "mask_source", "turned_share")
+            defaults = asdict(TrainConfig(kind="", data=""))
+            have = {k: have.get(k, defaults[k]) for k in keys} | have
+            diff = [f"{k}={have[k]} (now {wanted[k]})" for k in keys if have[k] != wanted[k]]
             if diff:
                 raise ConfigMismatch(f"{self.run_dir} was started with {', '.join(diff)}")
             if have != wanted:  # e.g. more --epochs to extend a finished run: run.json says what the run now is

@@ -10,7 +10,8 @@ of DATA wears every built-in style (as `unmask evaluate`), the shipped Mask G fi
 it with the same noise; printed: PSNR and SSIM in the drawn mask, texture ratio (median), identity distance — the
 figures `unmask evaluate` reports, without exporting each candidate first. `--lit`: every case (the face with and
 without its mask alike) lit by coloured, dim or one-sided light (`pipelines._harsh_light`, seeded by photo and
-style, not training's seeds): does the fill take the photo's light?
+style, not training's seeds): does the fill take the photo's light? `--by-pose`: the figures again for the frontal
+and the turned faces apart (|head turn| >= pipelines.TURNED, from each face's landmarks).
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from import_run import load_chunks
 
 from unmask_cli import evaluate, models, registry
+from unmask_cli.faces import head_turn
 from unmask_cli.onnx_weights import load_onnx_weights
+from unmask_cli.pipelines import TURNED
 
 
 def ingredient(path: Path, model) -> list[np.ndarray]:
@@ -86,9 +89,11 @@ def main() -> None:
     ap.add_argument("--models", type=Path, default=Path("exported"))
     ap.add_argument("--width", type=int, default=32, help="Face G's base width (the shipped model's: 32)")
     ap.add_argument("--lit", action="store_true", help="light every case harshly (colour cast, dim, one-sided)")
+    ap.add_argument("--by-pose", action="store_true", help="also score frontal and turned faces apart")
     args = ap.parse_args()
 
     cases = evaluate.make_cases(args.data, registry.names(registry.SYNTHESIZERS), 128, args.limit)
+    turned = [abs(head_turn(case.landmarks)) >= TURNED for case in cases]
     if args.lit:
         cases = [lit(case) for case in cases]
     # the shipped backend, its Face G swapped for each candidate: `unmask evaluate`'s own restore and scoring
@@ -100,12 +105,20 @@ def main() -> None:
     for spec in args.candidates:
         model.set_weights(candidate_weights(spec, shipped, model))
         backend.rng = np.random.default_rng(0)  # the same noise for every candidate
-        s = evaluate.score(cases, backend).summary()
-        print(
-            f"{spec:40s} psnr {s['psnr_masked']:.2f}  ssim {s['ssim_masked']:.3f}  texture {s['texture_ratio']:.3f}"
-            f"  identity {s['identity_distance']:.3f}  ({s['faces']} cases)",
-            flush=True,
-        )
+        scores = evaluate.score(cases, backend)
+        groups = {"": scores.rows}
+        if args.by_pose:
+            groups |= {
+                " frontal": [r for r, t in zip(scores.rows, turned, strict=True) if not t],
+                " turned": [r for r, t in zip(scores.rows, turned, strict=True) if t],
+            }
+        for label, rows in groups.items():
+            s = dataclasses.replace(scores, rows=rows).summary()
+            print(
+                f"{spec + label:40s} psnr {s['psnr_masked']:.2f}  ssim {s['ssim_masked']:.3f}"
+                f"  texture {s['texture_ratio']:.3f}  identity {s['identity_distance']:.3f}  ({s['faces']} cases)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
