@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from unmask_cli.restore import restore_batch
+from unmask_cli.restore import restore_batch, with_rim
 
 
 def _lower_half_mask(crops: np.ndarray) -> np.ndarray:
@@ -28,4 +28,9 @@ def test_a_grey_photo_gets_a_grey_fill_and_a_colour_photo_keeps_its_colours():
     grey_fill, colour_fill = restored[0][hole[0]], restored[1][hole[1]]
     np.testing.assert_allclose(grey_fill, 0.0, atol=1e-6)  # the tint's mean: R = G = B
     np.testing.assert_allclose(colour_fill, np.broadcast_to([-0.2, -0.1, 0.3], colour_fill.shape), atol=1e-6)
-    np.testing.assert_array_equal(restored[0][~hole[0]], grey[0][~hole[0]])  # outside the mask: the photo
+    rim = with_rim(hole[0]) & ~hole[0]
+    # the hole is rows 19-31 x cols 7-24 (the region grown by 1 px); its rim the columns beside it and the row above
+    assert rim.sum() == 2 * 13 + 18 and rim[18, 7:25].all() and rim[19:, 6].all() and not rim[18, 6]
+    np.testing.assert_allclose(restored[0][rim], 0.0, atol=1e-6)  # Face G's output on the rim too
+    outside = ~with_rim(hole[0])
+    np.testing.assert_array_equal(restored[0][outside], grey[0][outside])  # beyond it: the photo

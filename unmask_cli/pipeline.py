@@ -2,8 +2,8 @@
 
 photo → faces (dlib, robust to masks) → aligned S×S crops, batched across photos → backend (Mask G, noise,
 Face G, composite) → inverse warp + feathered blend into the full-resolution photo (and a mask strip hanging
-below the crop inpainted, see below_crop) → written atomically. Only pixels under a face's restored mask change;
-everything else in the photo is left bit-identical.
+below the crop inpainted, see below_crop) → written atomically. Only pixels under a face's restored mask and its
+1-px rim change; everything else in the photo is left bit-identical.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from unmask_cli.images import (
     writable_name,
     write_atomic,
 )
-from unmask_cli.restore import MIN_MASK_FRACTION
+from unmask_cli.restore import MIN_MASK_FRACTION, with_rim
 
 FEATHER_PX = 2.0  # blur of the blend mask, in crop pixels: hides the seam without touching pixels beyond it
 STAGES = ("decode", "detect", "align", "model", "blend", "encode")
@@ -388,9 +388,11 @@ def photo_mask(item: _Pending) -> np.ndarray:
 
 
 def blend_weights(mask: np.ndarray, matrix: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Per-pixel blend weight in the photo: the crop's mask, feathered, warped back; exactly 0 outside it."""
-    soft = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), FEATHER_PX)
-    soft = np.maximum(soft, mask.astype(np.float32))  # feather outward only: the mask itself is fully replaced
+    """Per-pixel blend weight in the photo: the crop's mask and its rim (`restore.with_rim`), feathered, warped back;
+    exactly 0 outside it."""
+    replaced = with_rim(mask).astype(np.float32)
+    soft = cv2.GaussianBlur(replaced, (0, 0), FEATHER_PX)
+    soft = np.maximum(soft, replaced)  # feather outward only: the mask and its rim are fully replaced
     h, w = shape
     weight = cv2.warpAffine(
         soft, inverse_matrix(matrix), (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0

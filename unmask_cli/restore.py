@@ -29,6 +29,21 @@ def binarize(prob: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     return grown[..., None].astype(np.float32)
 
 
+RIM_KERNEL = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+
+
+def with_rim(mask: np.ndarray) -> np.ndarray:
+    """A 0/1 region (S×S or N×S×S×1) plus the 1-px ring just outside it, where Face G's output replaces the photo as
+    well: a real mask's soft edge (JPEG, blur, an enlarged small face) reaches past the grown region and was left as
+    a thin line along the mask's outline. Face G is trained against the clean face outside its region too, so its
+    output there has no rim; on the 200 real photos the ring then has no more lines than bare skin has (session 13).
+    A wider band would join Face G's output to the photo one pixel further out, and that seam shows."""
+    mask = np.asarray(mask)
+    if mask.ndim == 2:
+        return cv2.dilate(mask.astype(np.uint8), RIM_KERNEL).astype(mask.dtype)
+    return np.stack([with_rim(m[..., 0])[..., None] for m in mask])
+
+
 def gate_masks(prob: np.ndarray, gate_prob: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """Mask G's probabilities, zeroed for every crop in which the presence check (a second Mask G, trained on bare
     faces as well) finds no mask: the first Mask G has only ever seen masked faces and marks a bare lower face as
@@ -65,8 +80,10 @@ def restore_batch(
     rng: np.random.Generator,
     threshold: float = 0.5,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """crops N×S×S×3 in [-1, 1] → (masks N×S×S×1 of 0/1, restored N×S×S×3 in [-1, 1])."""
+    """crops N×S×S×3 in [-1, 1] → (masks N×S×S×1 of 0/1, restored N×S×S×3 in [-1, 1]): Face G's output on the mask
+    and its rim (`with_rim`), the crop elsewhere."""
     crops = np.ascontiguousarray(crops, np.float32)
     masks = binarize(mask_fn(crops), threshold)
     generated = grey_where_the_photo_is_grey(face_fn(face_input(crops, masks, rng)), crops, masks)
-    return masks, generated * masks + crops * (1 - masks)
+    replaced = with_rim(masks)
+    return masks, generated * replaced + crops * (1 - replaced)
