@@ -34,7 +34,8 @@ def main() -> None:
     def fill(x, hole, mirror=False):
         if mirror:
             x, hole = x[:, :, ::-1].copy(), hole[:, :, ::-1].copy()
-        out = grey_where_the_photo_is_grey(backend.face_fn(face_input(x, hole, rng)), x, hole)
+        noise = rng.uniform(-1.0, 1.0, x.shape).astype(np.float32)
+        out = grey_where_the_photo_is_grey(backend.face_fn(face_input(x, hole, noise)), x, hole)
         return out[:, :, ::-1] if mirror else out
 
     def low(image):

@@ -25,7 +25,14 @@ from unmask_cli import evaluate, metrics, registry
 from unmask_cli.faces import align
 from unmask_cli.images import ImageError, iter_images, read_rgb, write_atomic
 from unmask_cli.pipeline import find_faces
-from unmask_cli.restore import MIN_MASK_FRACTION, binarize, face_input, grey_where_the_photo_is_grey, with_rim
+from unmask_cli.restore import (
+    MIN_MASK_FRACTION,
+    binarize,
+    crop_noise,
+    face_input,
+    grey_where_the_photo_is_grey,
+    with_rim,
+)
 
 LINE_LEVELS = 10.0
 WINDOW = np.ones((5, 5), np.float32)
@@ -54,7 +61,7 @@ def restore_both(backend, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     """(holes, restored without the rim, restored with it) for uint8 crops."""
     x = crops.astype(np.float32) / 127.5 - 1
     holes = binarize(backend.mask_fn(x), backend.threshold)
-    generated = grey_where_the_photo_is_grey(backend.face_fn(face_input(x, holes, np.random.default_rng(0))), x, holes)
+    generated = grey_where_the_photo_is_grey(backend.face_fn(face_input(x, holes, crop_noise(x))), x, holes)
     rim = with_rim(holes)
 
     def uint8(a):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from unmask_cli.restore import restore_batch, with_rim
+from unmask_cli.restore import crop_noise, restore_batch, with_rim
 
 
 def _lower_half_mask(crops: np.ndarray) -> np.ndarray:
@@ -23,7 +23,7 @@ def test_a_grey_photo_gets_a_grey_fill_and_a_colour_photo_keeps_its_colours():
     rng = np.random.default_rng(0)
     grey = np.repeat(rng.uniform(-1, 1, (1, 32, 32, 1)), 3, axis=-1).astype(np.float32)
     colour = rng.uniform(-1, 1, (1, 32, 32, 3)).astype(np.float32)
-    masks, restored = restore_batch(np.concatenate([grey, colour]), _lower_half_mask, _bluish_face, rng)
+    masks, restored = restore_batch(np.concatenate([grey, colour]), _lower_half_mask, _bluish_face)
     hole = masks[..., 0] > 0.5
     grey_fill, colour_fill = restored[0][hole[0]], restored[1][hole[1]]
     np.testing.assert_allclose(grey_fill, 0.0, atol=1e-6)  # the tint's mean: R = G = B
@@ -34,3 +34,22 @@ def test_a_grey_photo_gets_a_grey_fill_and_a_colour_photo_keeps_its_colours():
     np.testing.assert_allclose(restored[0][rim], 0.0, atol=1e-6)  # Face G's output on the rim too
     outside = ~with_rim(hole[0])
     np.testing.assert_array_equal(restored[0][outside], grey[0][outside])  # beyond it: the photo
+
+
+def _noise_through(face_in: np.ndarray) -> np.ndarray:  # a generator that paints the noise it was given
+    return face_in[..., :3].copy()
+
+
+def test_a_crop_gets_the_same_fill_alone_in_any_batch_and_after_a_resume():
+    rng = np.random.default_rng(1)
+    crops = rng.uniform(-1, 1, (5, 32, 32, 3)).astype(np.float32)
+    _, together = restore_batch(crops, _lower_half_mask, _noise_through)
+    _, alone = restore_batch(crops[3:4], _lower_half_mask, _noise_through)
+    _, reordered = restore_batch(crops[::-1], _lower_half_mask, _noise_through)
+    np.testing.assert_array_equal(alone[0], together[3])
+    np.testing.assert_array_equal(reordered[1], together[3])
+    assert not np.array_equal(together[0][20:, 8:24], together[1][20:, 8:24])  # other crops, other noise
+    _, reseeded = restore_batch(crops[3:4], _lower_half_mask, _noise_through, seed=1)
+    assert not np.array_equal(reseeded[0][20:, 8:24], alone[0][20:, 8:24])  # the seed still redraws it
+    noise = crop_noise(crops)
+    assert noise.min() >= -1 and noise.max() <= 1 and abs(float(noise.mean())) < 0.02

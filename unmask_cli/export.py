@@ -29,7 +29,7 @@ from unmask_cli.model_card import (
     init_summary,
     variant_file,
 )
-from unmask_cli.restore import face_input
+from unmask_cli.restore import crop_noise, face_input
 
 # (max, mean) abs difference allowed against Keras, on outputs in [-1, 1] / [0, 1]. fp32 past it fails the
 # export; an fp16 or int8 variant past it is reported and not written.
@@ -171,7 +171,7 @@ def parity_inputs(size: int, photos: list[Path], count: int = 16) -> tuple[np.nd
             masked, mask = style(crop, transform_points(matrix, face.landmarks), rng)
             image = masked.astype(np.float32) / 127.5 - 1
             crops.append(image)
-            face_inputs.append(face_input(image, mask[..., None].astype(np.float32), rng))
+            face_inputs.append(face_input(image, mask[..., None].astype(np.float32), crop_noise(image[None])[0]))
         if len(crops) >= count:
             break
     if not crops:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 
 import cv2
@@ -66,10 +67,18 @@ def grey_where_the_photo_is_grey(generated: np.ndarray, crops: np.ndarray, masks
     return out
 
 
-def face_input(crops: np.ndarray, masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Face G's input, as in training: uniform noise in [-1, 1] where the mask is, the crop elsewhere, the mask
-    appended as a 4th channel. `crops` …×S×S×3 in [-1, 1], `masks` …×S×S×1 of 0/1."""
-    noise = rng.uniform(-1.0, 1.0, crops.shape).astype(np.float32)
+def crop_noise(crops: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Uniform noise in [-1, 1] for each of N crops, drawn from a generator seeded by the crop's own pixels (and
+    `seed`): a photo gets the same fill alone or in a folder, at any `--batch`, and when a stopped run resumes."""
+    crops = np.ascontiguousarray(crops, np.float32)
+    return np.stack(
+        [np.random.default_rng([seed, zlib.crc32(crop.tobytes())]).uniform(-1.0, 1.0, crop.shape) for crop in crops]
+    ).astype(np.float32)
+
+
+def face_input(crops: np.ndarray, masks: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Face G's input, as in training: `noise` (uniform in [-1, 1], the crops' shape) where the mask is, the crop
+    elsewhere, the mask appended as a 4th channel. `crops` …×S×S×3 in [-1, 1], `masks` …×S×S×1 of 0/1."""
     return np.concatenate([crops * (1 - masks) + noise * masks, masks], axis=-1)
 
 
@@ -77,13 +86,13 @@ def restore_batch(
     crops: np.ndarray,
     mask_fn: Callable[[np.ndarray], np.ndarray],
     face_fn: Callable[[np.ndarray], np.ndarray],
-    rng: np.random.Generator,
+    seed: int = 0,
     threshold: float = 0.5,
 ) -> tuple[np.ndarray, np.ndarray]:
     """crops N×S×S×3 in [-1, 1] → (masks N×S×S×1 of 0/1, restored N×S×S×3 in [-1, 1]): Face G's output on the mask
     and its rim (`with_rim`), the crop elsewhere."""
     crops = np.ascontiguousarray(crops, np.float32)
     masks = binarize(mask_fn(crops), threshold)
-    generated = grey_where_the_photo_is_grey(face_fn(face_input(crops, masks, rng)), crops, masks)
+    generated = grey_where_the_photo_is_grey(face_fn(face_input(crops, masks, crop_noise(crops, seed))), crops, masks)
     replaced = with_rim(masks)
     return masks, generated * replaced + crops * (1 - replaced)

@@ -107,8 +107,8 @@ class OnnxRuntimeBackend:
         self.providers = self.face_session.get_providers()
         gated = " + presence check" if self.mask_fn.gate is not None else ""
         self.description = f"onnxruntime {precision} on {self.providers[0]}{gated}"
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed  # with each crop's pixels, seeds its noise (restore.crop_noise)
         self.face_fn = _runner(self.face_session)
 
     def run(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return restore_batch(crops, self.mask_fn, self.face_fn, self.rng, self.threshold)
+        return restore_batch(crops, self.mask_fn, self.face_fn, self.seed, self.threshold)

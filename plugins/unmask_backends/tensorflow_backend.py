@@ -34,7 +34,7 @@ class TensorFlowBackend:
         self._mask = tf.function(lambda x: self.mask_model(x, training=False), jit_compile=jit, reduce_retracing=True)
         self._face = tf.function(lambda x: self.face_model(x, training=False), jit_compile=jit, reduce_retracing=True)
         self.description = f"tensorflow {tf.__version__} (@tf.function{', XLA' if jit else ''})"
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed  # with each crop's pixels, seeds its noise (restore.crop_noise)
 
     def mask_fn(self, x: np.ndarray) -> np.ndarray:
         return self._mask(x).numpy()
@@ -43,4 +43,4 @@ class TensorFlowBackend:
         return self._face(x).numpy()
 
     def run(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return restore_batch(crops, self.mask_fn, self.face_fn, self.rng, self.threshold)
+        return restore_batch(crops, self.mask_fn, self.face_fn, self.seed, self.threshold)
