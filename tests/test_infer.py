@@ -429,6 +429,21 @@ def test_parallel_detection_gives_the_same_photos(tiny_models, masked_photos, tm
         assert path.read_bytes() == (tmp_path / "out2" / path.name).read_bytes(), path.name
 
 
+def test_a_photo_alone_gets_the_same_face_as_in_its_folder(tiny_models, masked_photos, tmp_path):
+    """Face G's noise comes from each crop's pixels: neither the other photos of a batch nor --batch change a fill."""
+    from unmask_cli import pipeline
+
+    models = tiny_models / "exported"
+    together = pipeline.Unmasker(models, batch=8, workers=1, robust_detection=False)
+    summary = together.run([masked_photos], tmp_path / "folder")
+    photos = sorted(masked_photos.glob("*.png"))
+    assert summary.restored == len(photos) >= 3
+    for photo in photos[1:3]:  # not the first of the batch: it drew the first noise before as well
+        alone = pipeline.Unmasker(models, batch=1, workers=1, robust_detection=False)
+        alone.run([photo], tmp_path / photo.stem)
+        assert (tmp_path / photo.stem / photo.name).read_bytes() == (tmp_path / "folder" / photo.name).read_bytes()
+
+
 def test_a_photo_that_breaks_detection_is_one_skip(monkeypatch, tmp_path, masked_photos):
     from unmask_cli import pipeline
 
