@@ -53,3 +53,28 @@ def test_a_crop_gets_the_same_fill_alone_in_any_batch_and_after_a_resume():
     assert not np.array_equal(reseeded[0][20:, 8:24], alone[0][20:, 8:24])  # the seed still redraws it
     noise = crop_noise(crops)
     assert noise.min() >= -1 and noise.max() <= 1 and abs(float(noise.mean())) < 0.02
+
+
+def test_a_crop_shrunk_onto_a_small_face_is_low_passed_first(monkeypatch):
+    """A 128² crop pasted onto a 32-px face: its finest detail (a 1-px checkerboard) must come out as its mean, not
+    aliased; a crop pasted at its own scale keeps every pixel."""
+    from unmask_cli import pipeline
+
+    checks = ((np.indices((128, 128)).sum(0) % 2) * 255).astype(np.uint8)
+    crop = np.repeat(checks[..., None], 3, axis=-1)
+    mask = np.zeros((128, 128), np.float32)
+    mask[16:112, 16:112] = 1
+    small = np.array([[4.0, 0, 0], [0, 4.0, 0]])  # photo (0..40) → crop (0..160): 4 crop pixels per photo pixel
+
+    def pasted(low_pass: bool, matrix: np.ndarray, size: int) -> np.ndarray:
+        monkeypatch.setattr(pipeline, "LOW_PASS_ON_PASTE", low_pass)
+        photo = np.full((size, size, 3), 128, np.uint8)
+        pipeline.paste_back(photo, crop, mask, matrix)
+        return photo
+
+    inside = (slice(8, 24), slice(8, 24))  # well inside the mask's 4..28 in photo pixels
+    low_passed, aliased = pasted(True, small, 40)[inside], pasted(False, small, 40)[inside]
+    assert abs(low_passed.mean() - 127.5) < 10 and low_passed.std() < 10  # grey: the checkerboard's mean
+    assert abs(aliased.mean() - 127.5) > 60  # what the low-pass prevents: every 4th pixel, all of one colour
+    same_scale = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    assert np.array_equal(pasted(True, same_scale, 128)[20:108, 20:108], crop[20:108, 20:108])

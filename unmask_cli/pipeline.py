@@ -44,6 +44,7 @@ from unmask_cli.images import (
 from unmask_cli.restore import MIN_MASK_FRACTION, with_rim
 
 FEATHER_PX = 2.0  # blur of the blend mask, in crop pixels: hides the seam without touching pixels beyond it
+LOW_PASS_ON_PASTE = True  # low-pass a crop before shrinking it onto a small face (paste_back); off only to measure
 STAGES = ("decode", "detect", "align", "model", "blend", "encode")
 # the skip reason when something was detected but only by detectors whose hits must restore into a face, and none did
 NOT_A_FACE = "no face found (the uncertain detections did not restore into a face)"
@@ -403,6 +404,11 @@ def blend_weights(mask: np.ndarray, matrix: np.ndarray, shape: tuple[int, int]) 
 
 def paste_back(photo: np.ndarray, crop: np.ndarray, mask: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """Blend a restored S×S crop into `photo` (in place) under its mask; returns the weight map used."""
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))  # crop pixels per photo pixel
+    if LOW_PASS_ON_PASTE and scale > 1.0:
+        # a small face's crop is shrunk by `scale` here, and warpAffine does not low-pass: Face G's stubble and grain
+        # would alias into speckle. A Gaussian for that factor, less the blur the crop got from being enlarged.
+        crop = cv2.GaussianBlur(crop, (0, 0), 0.5 * np.sqrt(scale**2 - 1.0))
     h, w = photo.shape[:2]
     weight = blend_weights(mask, matrix, (h, w))
     ys, xs = np.nonzero(weight)
