@@ -108,8 +108,10 @@ def main() -> None:
         print(f"  {name:12s} median {np.median(v):.3f}  p90 {np.percentile(v, 90):.3f}  over 0.2: {(v > 0.2).sum()}")
 
     if args.sheet:
-        worst = np.argsort(shares["without rim"])[::-1][:8]
-        sheet = np.concatenate([np.concatenate([triples[i] for i in worst[k : k + 2]], 1) for k in (0, 2, 4, 6)])
+        worst = np.argsort(shares["without rim"])[::-1][: min(8, len(triples) // 2 * 2)]  # rows of two
+        sheet = np.concatenate(
+            [np.concatenate([triples[i] for i in worst[k : k + 2]], 1) for k in range(0, len(worst), 2)]
+        )
         write_atomic(args.sheet, cv2.resize(sheet, None, fx=3, fy=3, interpolation=cv2.INTER_NEAREST))
 
     cases = evaluate.make_cases(args.cases, registry.names(registry.SYNTHESIZERS), 128, args.limit)
