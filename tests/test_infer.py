@@ -444,6 +444,22 @@ def test_a_photo_alone_gets_the_same_face_as_in_its_folder(tiny_models, masked_p
         assert (tmp_path / photo.stem / photo.name).read_bytes() == (tmp_path / "folder" / photo.name).read_bytes()
 
 
+def test_another_seed_paints_another_face_and_the_cli_passes_it(tiny_models, masked_photos, tmp_path):
+    from unmask_cli import pipeline
+
+    photo = sorted(masked_photos.glob("*.png"))[0]
+    outputs = {}
+    for seed in (0, 1):
+        unmasker = pipeline.Unmasker(tiny_models / "exported", workers=1, robust_detection=False, seed=seed)
+        unmasker.run([photo], tmp_path / f"api{seed}")
+        outputs[seed] = (tmp_path / f"api{seed}" / photo.name).read_bytes()
+    assert outputs[0] != outputs[1]
+    result = _cli("infer", str(photo), "--out", str(tmp_path / "cli"), "--models", str(tiny_models / "exported"),
+                  "--seed", "1", "--fast", "--workers", "1")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "cli" / photo.name).read_bytes() == outputs[1]
+
+
 def test_a_photo_that_breaks_detection_is_one_skip(monkeypatch, tmp_path, masked_photos):
     from unmask_cli import pipeline
 

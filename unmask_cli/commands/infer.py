@@ -41,6 +41,14 @@ def infer(
     workers: Annotated[
         int | None, typer.Option(help="Processes decoding and detecting faces (default: one per core).", min=1)
     ] = None,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Seed of Face G's input noise: another seed paints another plausible face (with --overwrite to "
+            "redo photos already in --out). A photo gets the same face alone or in a folder for a given seed.",
+            min=0,
+        ),
+    ] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Restore the faces behind masks in photos: detect, align, unmask, blend back."""
@@ -62,7 +70,7 @@ def infer(
         ui.fail(str(exc))
         raise typer.Exit(2) from None
     models = models if models is not None else default_models_dir()
-    options: dict = {}
+    options: dict = {"seed": seed} if seed else {}  # a third-party backend need not take one
     if backend == "tensorflow":
         options["checkpoints"] = checkpoints
     else:
@@ -75,6 +83,9 @@ def infer(
         unmasker = Unmasker(models, backend, batch=batch, robust_detection=not fast, workers=workers, **options)
     except (registry.PluginError, ModelFileError, ProviderError, FileNotFoundError) as exc:
         ui.fail(str(exc))
+        raise typer.Exit(2) from None
+    except TypeError as exc:  # an option this backend's constructor does not take (--seed on a third-party one)
+        ui.fail(f"backend {backend!r} cannot honour an option: {exc}")
         raise typer.Exit(2) from None
     for warning in getattr(unmasker.backend, "warnings", []):
         ui.err.print(f"[yellow]warning[/] {warning}")
