@@ -267,6 +267,11 @@ def head_turn(landmarks: np.ndarray) -> float:
     return (a - b) / (a + b) if a + b else 0.0
 
 
+def crop_scale(matrix: np.ndarray) -> float:
+    """Crop pixels per photo pixel of an alignment matrix (> 1: a small face enlarged to the crop)."""
+    return float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+
+
 def transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
 
@@ -275,7 +280,7 @@ def align(rgb: np.ndarray, landmarks: np.ndarray, size: int) -> tuple[np.ndarray
     """The S×S aligned crop and the matrix used; pixels outside the photo are mirrored in."""
     matrix = alignment_matrix(landmarks, size)
     # INTER_AREA is not supported by warpAffine; pre-shrink big faces so bilinear does not alias.
-    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    scale = crop_scale(matrix)
     if scale < 0.5:
         factor = 2 * scale
         rgb = cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)

@@ -26,6 +26,7 @@ from unmask_cli.faces import (
     TRUSTED_DETECTORS,
     Face,
     align,
+    crop_scale,
     detect_faces,
     inverse_matrix,
     mask_where_a_mask_belongs,
@@ -404,7 +405,7 @@ def blend_weights(mask: np.ndarray, matrix: np.ndarray, shape: tuple[int, int]) 
 
 def paste_back(photo: np.ndarray, crop: np.ndarray, mask: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """Blend a restored S×S crop into `photo` (in place) under its mask; returns the weight map used."""
-    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))  # crop pixels per photo pixel
+    scale = crop_scale(matrix)
     if LOW_PASS_ON_PASTE and scale > 1.0:
         # a small face's crop is shrunk by `scale` here, and warpAffine does not low-pass: Face G's stubble and grain
         # would alias into speckle. A Gaussian for that factor, less the blur the crop got from being enlarged.
