@@ -48,8 +48,6 @@ def _config(kind: str, data: Path, **kw) -> training.TrainConfig:
 
 
 def _fixed_batch(trainer: training.Trainer):
-    from unmask_cli import pipelines
-
     ds = pipelines.dataset(Path(trainer.config.data), trainer.train_records[:4], 32, 4, 0, 0, training=False)
     return next(iter(ds))
 
@@ -319,8 +317,6 @@ def test_d_warmup_trains_only_the_critics_first(tiny_data, tmp_path):
 
 def _first_training_batch(tiny_data, size: int = 64, **options) -> list[np.ndarray]:
     """(masked, mask, clean) of the first training batch of 16 samples, with the pipeline options given."""
-    from unmask_cli import pipelines
-
     records = pipelines.load_split(tiny_data, 0.0)[0][:16]
     ds = pipelines.dataset(tiny_data, records, size, 16, 0, 0, training=True, **options)
     return [t.numpy() for t in next(iter(ds))]
@@ -342,8 +338,6 @@ def test_bare_share_shows_clean_faces_with_an_empty_mask(tiny_data):
 
 
 def test_mask_g_samples_get_fabric_below_the_mask_on_both_images(tiny_data, monkeypatch):
-    from unmask_cli import pipelines
-
     records = pipelines.load_split(tiny_data, 0.0)[0][:8]
 
     def batch(chance: float):
@@ -365,8 +359,6 @@ def test_mask_g_samples_get_fabric_below_the_mask_on_both_images(tiny_data, monk
 
 
 def test_mask_g_samples_get_darker_masks_sometimes(tiny_data, monkeypatch):
-    from unmask_cli import pipelines
-
     records = pipelines.load_split(tiny_data, 0.0)[0][:8]
 
     def batch(chance: float):
@@ -386,8 +378,6 @@ def test_mask_g_samples_get_darker_masks_sometimes(tiny_data, monkeypatch):
 
 def test_alignment_jitter_moves_image_and_mask_together():
     import tensorflow as tf
-
-    from unmask_cli import pipelines
 
     # a crop whose mask is exactly the red square: after the jitter the red must still be where the mask is
     size = 64
@@ -413,8 +403,6 @@ def test_alignment_jitter_moves_image_and_mask_together():
 
 def test_the_training_pipeline_jitters_the_chosen_share_of_samples(tiny_data):
     """`unmask train mask --align-jitter SHARE` through tf.data: that share of the masks moved, the rest as drawn."""
-    from unmask_cli import pipelines
-
     records = pipelines.load_split(tiny_data, 0.0)[0][:16]
 
     def masks(share: float) -> np.ndarray:
@@ -432,8 +420,6 @@ def test_low_resolution_samples_blur_face_and_context_alike(tiny_data):
     image the same way, the mask untouched."""
     import cv2
     import tensorflow as tf
-
-    from unmask_cli import pipelines
 
     detail = lambda images: np.mean([cv2.Laplacian(im.astype(np.float32), cv2.CV_32F).var() for im in images])  # noqa: E731
     image = np.random.default_rng(0).random((64, 64, 3)).astype(np.float32)
@@ -497,8 +483,6 @@ def test_a_hand_in_front_of_the_mask_is_left_out_of_the_target(tiny_data):
 
 
 def test_harsh_light_lights_both_images_alike_and_leaves_the_mask(tiny_data):
-    from unmask_cli import pipelines
-
     grey = np.full((64, 64, 3), 0.6, np.float32)
     masked = grey.copy()
     masked[40:60, 16:48] = (0.2, 0.3, 0.9)  # a blue mask

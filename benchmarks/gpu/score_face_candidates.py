@@ -31,10 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from import_run import load_chunks
 
-from unmask_cli import evaluate, models, registry
+from unmask_cli import evaluate, models, pipelines, registry
 from unmask_cli.faces import head_turn
 from unmask_cli.onnx_weights import load_onnx_weights
-from unmask_cli.pipelines import TURNED
 
 
 def ingredient(path: Path, model) -> list[np.ndarray]:
@@ -72,8 +71,6 @@ def lit(case: evaluate.Case) -> evaluate.Case:
     """`case` with its clean and masked face lit alike by a harsh light drawn from its photo's name and style."""
     import tensorflow as tf
 
-    from unmask_cli import pipelines
-
     seed = tf.constant([zlib.crc32(case.source.encode()), zlib.crc32(case.style.encode())], tf.int64)
     masked, clean = (tf.constant(x, tf.float32) / 255.0 for x in (case.masked, case.clean))
     masked, clean = pipelines._harsh_light(masked, clean, seed, 1.0)
@@ -93,7 +90,7 @@ def main() -> None:
     args = ap.parse_args()
 
     cases = evaluate.make_cases(args.data, registry.names(registry.SYNTHESIZERS), 128, args.limit)
-    turned = [abs(head_turn(case.landmarks)) >= TURNED for case in cases]
+    turned = [abs(head_turn(case.landmarks)) >= pipelines.TURNED for case in cases]
     if args.lit:
         cases = [lit(case) for case in cases]
     # the shipped backend, its Face G swapped for each candidate: `unmask evaluate`'s own restore and scoring
