@@ -7,9 +7,11 @@ photo; then the masked photo's face is found (`detect_faces`), aligned to 128² 
 mask moved with it. Reported side by side for each model folder: Mask G's IoU on the clean alignment and on the
 re-found one (faces the detector misses on the masked photo are left out of both columns' "same faces"
 figure); and how far the re-found alignment moved (the nose-bridge point, where a mask's top edge sits, and
-the scale), which sizes Mask G's training jitter (`pipelines._jitter_alignment`).
+the scale), which sizes Mask G's training jitter (`pipelines._jitter_alignment`). `--without-eye-check` aligns
+as before session 14, on dlib's landmarks alone (`faces.EYES_DISAGREE`: BlazeFace's eyes do not check them).
 
-Usage: python benchmarks/mask_alignment.py DATA [--models DIR ...] [--limit N] [--json-file PATH]
+Usage: python benchmarks/mask_alignment.py DATA [--models DIR ...] [--limit N] [--without-eye-check]
+                                           [--json-file PATH]
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
+from unmask_cli import faces as face_module
 from unmask_cli import registry
 from unmask_cli.evaluate import first_face, style_rng
 from unmask_cli.faces import CROP_TEMPLATE, align, transform_points
@@ -93,7 +96,7 @@ def crops(cases) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], 
     bridge = np.array(bridge)
 
     def pct(x) -> dict[str, float]:
-        return {f"p{q}": round(float(np.percentile(x, q)), 3) for q in (50, 90)}
+        return {f"p{q}": round(float(np.percentile(x, q)), 3) for q in (50, 90, 99)}
 
     drift = {
         "faces_found_again": len(bridge),
@@ -122,14 +125,18 @@ def main() -> None:
     parser.add_argument("data", type=Path)
     parser.add_argument("--models", type=Path, action="append", help="model folders (default: exported)")
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--without-eye-check", action="store_true", help="dlib's landmarks alone, as before")
     parser.add_argument("--json-file", type=Path)
     args = parser.parse_args()
+    if args.without_eye_check:
+        face_module.EYES_DISAGREE = float("inf")
     models = args.models or [Path("exported")]
     styles = registry.names(registry.SYNTHESIZERS)
     cases = make_cases(args.data, styles, args.limit)
     clean_x, clean_m, found_x, found_m, drift = crops(cases)
     found = [i for i, x in enumerate(found_x) if x is not None]
-    result = {"data": str(args.data), "cases": len(cases), "drift": drift, "models": {}}
+    result = {"data": str(args.data), "cases": len(cases), "eye_check": not args.without_eye_check, "drift": drift}
+    result["models"] = {}
     for folder in models:
         run = mask_g(folder)
         on_clean = run(clean_x)

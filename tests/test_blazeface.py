@@ -175,7 +175,7 @@ def test_a_small_face_boxed_twice_its_size_is_boxed_again_at_its_size(face_photo
     import cv2
 
     photo = read_rgb(face_photos[0])
-    (box, _), *_ = blazeface.detect(photo)
+    box = blazeface.detect(photo)[0].box
     scale = 24 / (box[2] - box[0])
     small = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     frame = np.full((600, 800, 3), 110, np.uint8)
@@ -188,3 +188,63 @@ def test_a_small_face_boxed_twice_its_size_is_boxed_again_at_its_size(face_photo
 
     wall = np.array([100.0, 100, 148, 148])
     assert np.array_equal(blazeface.refine(frame, wall), wall)
+
+
+def _eyes(landmarks: np.ndarray) -> np.ndarray:
+    return np.array([landmarks[faces.LEFT_EYE].mean(0), landmarks[faces.RIGHT_EYE].mean(0)])
+
+
+def test_blazefaces_eye_points_are_dlibs_eye_centres_on_clean_faces(face_photos):
+    """The check of dlib's landmarks rests on BlazeFace's first two points being the eyes, in dlib's order, and on
+    a HOG-like box placed from them."""
+    for path in face_photos:
+        rgb = read_rgb(path)
+        (hog,) = faces.detect_faces(rgb)
+        (found,) = blazeface.detect(rgb)
+        assert found.keypoints.shape == (6, 2)
+        assert faces.eye_disagreement(hog.landmarks, found.keypoints) < 0.15, path
+        assert blazeface.box_iou(faces.box_from_eyes(found.keypoints), [hog.box])[0] > 0.6, path
+
+
+def test_landmarks_fitted_off_the_face_are_fitted_again_from_blazefaces_eyes(face_photos):
+    """dlib's shape predictor started from a box a third of a face too low (as on some masked faces) puts the eyes
+    on the cheeks; BlazeFace's eye points catch it and the fit from boxes around them finds the eyes again. Eye
+    points outside the photo, or on a face too small for them to be precise, leave dlib's landmarks as they were."""
+    for path in face_photos:
+        rgb = read_rgb(path)
+        (hog,) = faces.detect_faces(rgb)
+        keypoints = blazeface.detect(rgb)[0].keypoints
+        left, top, right, bottom = hog.box
+        low = (bottom - top) // 3
+        off = faces.landmarks_for_box(rgb, (left, top + low, right, bottom + low))
+        assert faces.eye_disagreement(off, keypoints) > faces.EYES_DISAGREE, path
+        checked = faces.checked_landmarks(rgb, off, keypoints)
+        eye_distance = np.linalg.norm(keypoints[1] - keypoints[0])
+        assert np.abs(_eyes(checked) - _eyes(hog.landmarks)).max() < 0.1 * eye_distance, path
+
+        outside = keypoints - [0, keypoints[:2, 1].max() + 1]  # eye points above the photo's top edge
+        assert faces.checked_landmarks(rgb, off, outside) is off
+        tiny = (keypoints - keypoints[0]) * 0.1 + keypoints[0]  # a face of a few pixels: not checked
+        assert faces.checked_landmarks(rgb, off, tiny) is off
+
+
+def test_detection_checks_the_landmarks_of_faces_hog_found(face_photos, monkeypatch):
+    """In `detect_faces`, BlazeFace's box of a face HOG found is not a second face, but its eye points check the
+    landmarks dlib placed from HOG's box."""
+    rgb = read_rgb(face_photos[0])
+    (hog,) = faces.detect_faces(rgb)
+    fit = faces.landmarks_for_box
+    left, top, right, bottom = hog.box
+    low = (bottom - top) // 3
+
+    def off_from_hogs_box(image, box):  # dlib missing the eyes from HOG's box, as on a masked face
+        return fit(image, (left, top + low, right, bottom + low) if tuple(box) == hog.box else box)
+
+    monkeypatch.setattr(faces, "landmarks_for_box", off_from_hogs_box)
+    (found,) = faces.detect_faces(rgb, robust=True)
+    assert found.detector == "hog" and found.keypoints is not None
+    eye_distance = np.linalg.norm(found.keypoints[1] - found.keypoints[0])
+    assert np.abs(_eyes(found.landmarks) - _eyes(hog.landmarks)).max() < 0.1 * eye_distance
+    monkeypatch.setattr(faces, "EYES_DISAGREE", float("inf"))  # unchecked: the eyes stay on the cheeks
+    (unchecked,) = faces.detect_faces(rgb, robust=True)
+    assert np.abs(_eyes(unchecked.landmarks) - _eyes(hog.landmarks)).max() > 0.2 * eye_distance

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -42,6 +43,14 @@ class Variant:
 
 SHORT_RANGE = Variant("blazeface_short_range.onnx", 128, (8, 16, 16, 16), True)  # faces filling much of the photo
 FULL_RANGE = Variant("blazeface_full_range.onnx", 192, (4,), False)  # smaller faces, up to ~5 m away
+
+
+class Detection(NamedTuple):
+    box: tuple[int, int, int, int]  # left, top, right, bottom in photo pixels
+    score: float
+    # the model's six points (x, y in photo pixels): the eye on the photo's left, the other eye, nose tip, mouth,
+    # the ear on the photo's left, the other ear; None where a model gave none
+    keypoints: np.ndarray | None
 
 
 def available() -> bool:
@@ -82,14 +91,15 @@ def _model(variant: Variant):
 
 
 def _raw_in(rgb: np.ndarray, window: tuple[int, int, int, int], variant: Variant) -> tuple[np.ndarray, np.ndarray]:
-    """`_raw` on the (left, top, right, bottom) window of `rgb`, boxes in the photo's pixels."""
+    """`_raw` on the (left, top, right, bottom) window of `rgb`, rows in the photo's pixels."""
     left, top, right, bottom = window
-    boxes, scores = _raw(np.ascontiguousarray(rgb[top:bottom, left:right]), variant)
-    return boxes + np.array([left, top, left, top]), scores
+    rows, scores = _raw(np.ascontiguousarray(rgb[top:bottom, left:right]), variant)
+    return rows + np.tile([left, top], rows.shape[1] // 2), scores
 
 
 def _raw(rgb: np.ndarray, variant: Variant) -> tuple[np.ndarray, np.ndarray]:
-    """(boxes N×4 as left, top, right, bottom in photo pixels, scores N) before suppression."""
+    """(rows N×16, scores N) before suppression: each row the box (left, top, right, bottom) then the six
+    keypoints (x, y), in photo pixels."""
     session, centres = _model(variant)
     h, w = rgb.shape[:2]
     side = max(h, w)
@@ -98,18 +108,21 @@ def _raw(rgb: np.ndarray, variant: Variant) -> tuple[np.ndarray, np.ndarray]:
     x = cv2.resize(square, (variant.size, variant.size), interpolation=cv2.INTER_AREA).astype(np.float32)
     outputs = session.run(None, {session.get_inputs()[0].name: (x / 127.5 - 1.0)[None]})
     regressors, logits = sorted(outputs, key=lambda o: o.shape[-1], reverse=True)
-    reg = regressors.reshape(-1, regressors.shape[-1])[:, :4] / variant.size
+    reg = regressors.reshape(-1, regressors.shape[-1])[:, :16] / variant.size
     scores = 1.0 / (1.0 + np.exp(-np.clip(logits.reshape(-1), -80, 80)))
     cx, cy = reg[:, 0] + centres[:, 0], reg[:, 1] + centres[:, 1]
     half_w, half_h = reg[:, 2] / 2, reg[:, 3] / 2
-    boxes = np.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], 1) * side
-    return boxes - [left, top, left, top], scores
+    boxes = np.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], 1)
+    points = reg[:, 4:16] + np.tile(centres, 6)  # keypoints are offsets from the anchor's centre
+    return np.concatenate([boxes, points], 1) * side - np.tile([left, top], 8), scores
 
 
 def _overlaps(box, boxes) -> tuple[np.ndarray, np.ndarray]:
     """(intersection over union, intersection over the smaller box) of one box (left, top, right, bottom) with
     each of N boxes (N×4)."""
-    box, boxes = np.asarray(box, np.float64), np.asarray(boxes, np.float64).reshape(-1, 4)
+    box = np.asarray(box, np.float64)[:4]  # rows may carry keypoints after the box
+    boxes = np.asarray(boxes, np.float64)
+    boxes = boxes.reshape(-1, boxes.shape[-1] if boxes.size else 4)[:, :4]
     lt = np.maximum(box[:2], boxes[:, :2])
     rb = np.minimum(box[2:], boxes[:, 2:])
     inter = np.prod(np.clip(rb - lt, 0, None), axis=1)
@@ -126,7 +139,8 @@ def box_iou(box, boxes) -> np.ndarray:
 def weighted_nms(
     boxes: np.ndarray, scores: np.ndarray, iou: float = NMS_IOU, sharpness: np.ndarray | None = None
 ) -> list[tuple[np.ndarray, float]]:
-    """MediaPipe's suppression: each kept box is the score-weighted mean of the boxes it suppresses. A box lying
+    """MediaPipe's suppression: each kept box is the score-weighted mean of the boxes it suppresses (rows N×4, or
+    longer: the columns after the box, its keypoints, are averaged the same way). A box lying
     mostly inside a better one (NESTED of its area) is the same face found at another scale (a tile and the whole
     photo, two tile sizes): suppressed too, but not averaged in, as its size is not the face's.
 
@@ -177,8 +191,8 @@ def tile_levels(height: int, width: int) -> list[list[tuple[int, int, int, int]]
     return levels
 
 
-def detect(rgb: np.ndarray, min_score: float = MIN_SCORE) -> list[tuple[tuple[int, int, int, int], float]]:
-    """Faces in an RGB uint8 photo: (box left, top, right, bottom in photo pixels, score), best first.
+def detect(rgb: np.ndarray, min_score: float = MIN_SCORE) -> list[Detection]:
+    """Faces in an RGB uint8 photo, best first: each a box, a score and the model's six keypoints.
 
     Both variants run (short range for faces that fill the photo, full range for smaller ones), on the whole photo
     and, for big photos, on tiles; their boxes are merged: a face found more than once is one face; a small box is
@@ -200,19 +214,21 @@ def detect(rgb: np.ndarray, min_score: float = MIN_SCORE) -> list[tuple[tuple[in
     boxes, scores, sharpness = (np.concatenate(part) for part in zip(*found, strict=True))
     keep = scores >= min_score
     faces = []
-    for box, score in weighted_nms(boxes[keep], scores[keep], sharpness=sharpness[keep]):
-        if box[2] - box[0] < REFINE_BELOW:
-            box = refine(rgb, box, min_score)
-        left, top, right, bottom = np.round(box).astype(int).tolist()
+    for row, score in weighted_nms(boxes[keep], scores[keep], sharpness=sharpness[keep]):
+        if row[2] - row[0] < REFINE_BELOW:
+            row = refine(rgb, row, min_score)
+        left, top, right, bottom = np.round(row[:4]).astype(int).tolist()
         left, top, right, bottom = max(left, 0), max(top, 0), min(right, w - 1), min(bottom, h - 1)
+        keypoints = row[4:16].reshape(6, 2).astype(np.float32) if len(row) >= 16 else None
         if right - left >= 8 and bottom - top >= 8:
-            faces.append(((left, top, right, bottom), score))
+            faces.append(Detection((left, top, right, bottom), score, keypoints))
     return faces
 
 
 def refine(rgb: np.ndarray, box: np.ndarray, min_score: float = MIN_SCORE) -> np.ndarray:
-    """`box` as the full-range model finds it in a window REFINE_ZOOM times the box's width around it, where the
-    face is big enough at the model's input to be boxed right; `box` itself if nothing there overlaps it."""
+    """`box` (a row: the box, then any keypoints) as the full-range model finds it in a window REFINE_ZOOM times the
+    box's width around it, where the face is big enough at the model's input to be boxed right; `box` itself if
+    nothing there overlaps it."""
     h, w = rgb.shape[:2]
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     half = REFINE_ZOOM * (box[2] - box[0]) / 2
@@ -223,7 +239,7 @@ def refine(rgb: np.ndarray, box: np.ndarray, min_score: float = MIN_SCORE) -> np
     boxes, scores = _raw_in(rgb, (left, top, right, bottom), FULL_RANGE)
     good = scores >= min_score
     for merged, _ in weighted_nms(boxes[good], scores[good]):  # best first
-        iou, inside = _overlaps(box, merged[None])
+        iou, inside = _overlaps(box, merged)
         if iou[0] > NMS_IOU or inside[0] > NESTED:
             return merged
     return box
