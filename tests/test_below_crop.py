@@ -53,3 +53,28 @@ def test_a_mask_inside_the_crop_adds_nothing():
     photo, crop_mask, matrix = _photo(mask_bottom=S)
     crop_mask[-1] = 0  # Mask G's mask ends above the crop's bottom edge
     assert below_crop.region_below(photo, crop_mask, matrix) is None
+
+
+def test_the_strip_found_does_not_depend_on_what_ran_before():
+    """GrabCut draws from OpenCV's global random state; the strip found for one face must be the same whatever
+    moved that state before (other photos, other faces)."""
+    import cv2
+    import pytest
+
+    from tests.conftest import ROOT
+    from unmask_cli.faces import align, detect_faces
+    from unmask_cli.images import read_rgb
+
+    ort = pytest.importorskip("onnxruntime")
+    rgb = read_rgb(ROOT / "samples" / "masked" / "rmfd_0001_0004.jpg")  # a strip GrabCut finds a little differently
+    face = detect_faces(rgb, robust=True)[0]
+    crop, matrix = align(rgb, face.landmarks, 128)
+    session = ort.InferenceSession(str(ROOT / "exported" / "mask_g.onnx"), providers=["CPUExecutionProvider"])
+    x = crop[None].astype(np.float32) / 127.5 - 1
+    mask = (session.run(None, {session.get_inputs()[0].name: x})[0][0, ..., 0] > 0.5).astype(np.float32)
+    regions = []
+    for seed in range(1, 5):
+        cv2.setRNGSeed(seed)  # what earlier GrabCut calls leave behind
+        regions.append(below_crop.region_below(rgb, mask, matrix))
+    assert regions[0] is not None
+    assert all(np.array_equal(regions[0], r) for r in regions[1:])

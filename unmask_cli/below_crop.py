@@ -16,6 +16,7 @@ from unmask_cli.faces import inverse_matrix
 BAND = 0.3  # how far below the crop to look, as a share of the crop's side
 MIN_EDGE = 0.1  # the mask must cross the crop's bottom edge over at least this share of its width
 INPAINT_RADIUS = 5
+GRABCUT_SEED = 0
 
 
 def region_below(rgb: np.ndarray, mask: np.ndarray, matrix: np.ndarray) -> np.ndarray | None:
@@ -39,6 +40,10 @@ def region_below(rgb: np.ndarray, mask: np.ndarray, matrix: np.ndarray) -> np.nd
     labels[size:, below_edge] = cv2.GC_PR_FGD
     labels[size:, ~below_edge] = cv2.GC_BGD  # a mask goes on down from its edge, not sideways
     models = np.zeros((1, 65)), np.zeros((1, 65))
+    # GrabCut seeds its colour models with k-means from OpenCV's per-thread random state, which earlier calls have
+    # moved: a borderline strip was filled or not depending on the photos processed before it (3 of 200 real
+    # photos flipped between runs). A fixed seed makes each face's answer its own.
+    cv2.setRNGSeed(GRABCUT_SEED)
     try:
         cv2.grabCut(cv2.cvtColor(tall, cv2.COLOR_RGB2BGR), labels, None, *models, 4, cv2.GC_INIT_WITH_MASK)
     except cv2.error:
