@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from unmask_cli import below_crop, registry
+from unmask_cli import below_crop, grain, registry
 from unmask_cli.faces import (
     TRUSTED_DETECTORS,
     Face,
@@ -45,6 +45,7 @@ from unmask_cli.images import (
 from unmask_cli.restore import MIN_MASK_FRACTION, with_rim
 
 FEATHER_PX = 2.0  # blur of the blend mask, in crop pixels: hides the seam without touching pixels beyond it
+REGRAIN = True  # the photo's grain on an enlarged, smoother fill (grain.regrain); off only to measure
 LOW_PASS_ON_PASTE = True  # low-pass a crop before shrinking it onto a small face (paste_back); off only to measure
 STAGES = ("decode", "detect", "align", "model", "blend", "encode")
 # the skip reason when something was detected but only by detectors whose hits must restore into a face, and none did
@@ -415,11 +416,16 @@ def paste_back(photo: np.ndarray, crop: np.ndarray, mask: np.ndarray, matrix: np
     ys, xs = np.nonzero(weight)
     if not len(ys):
         return weight
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    # Warp only the bounding box of the region: cost follows the face, not the photo size.
+    # Warp only the bounding box of the region (cost follows the face, not the photo size), with a margin where
+    # the photo's grain is measured (`grain.regrain`).
+    pad = max(2, round(grain.RING_SHARE * max(ys.max() - ys.min(), xs.max() - xs.min()))) + 1 if REGRAIN else 0
+    y0, y1 = max(ys.min() - pad, 0), min(ys.max() + 1 + pad, h)
+    x0, x1 = max(xs.min() - pad, 0), min(xs.max() + 1 + pad, w)
     inv = inverse_matrix(matrix).copy()
     inv[:, 2] -= (x0, y0)
     patch = cv2.warpAffine(crop, inv, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    if REGRAIN:
+        patch = grain.regrain(patch, photo[y0:y1, x0:x1], weight[y0:y1, x0:x1], seed_from=crop)
     a = weight[y0:y1, x0:x1, None]
     region = photo[y0:y1, x0:x1].astype(np.float32)
     blended = region * (1 - a) + patch.astype(np.float32) * a
