@@ -1,14 +1,16 @@
-"""Mask G when the crop is aligned the way `unmask infer` aligns it: on landmarks found on the masked face.
+"""Mask G (and Face G) when the crop is aligned the way `unmask infer` aligns it: on landmarks found on the masked face.
 
 `unmask evaluate` draws each mask on a crop aligned with the clean face's landmarks, so Mask G sees the mask where
 training put it. At inference dlib places the 68 landmarks on the masked face, guessing nose, mouth and jaw under
 the fabric, and the crop drifts. Here every face of DATA (never used in training) wears every style on the whole
 photo; then the masked photo's face is found (`detect_faces`), aligned to 128² from those landmarks, and the drawn
 mask moved with it. Reported side by side for each model folder: Mask G's IoU on the clean alignment and on the
-re-found one (faces the detector misses on the masked photo are left out of both columns' "same faces"
-figure); and how far the re-found alignment moved (the nose-bridge point, where a mask's top edge sits, and
-the scale), which sizes Mask G's training jitter (`pipelines._jitter_alignment`). `--without-eye-check` aligns
-as before session 14, on dlib's landmarks alone (`faces.EYES_DISAGREE`: BlazeFace's eyes do not check them).
+re-found one (faces the detector misses on the masked photo are left out of both columns' "same faces" figure);
+for a folder with Face G too, its PSNR and SSIM in the drawn mask on both (the pipeline's way:
+`restore.restore_batch`, against the clean photo's crop), since Face G meets the drift at inference as well; and
+how far the re-found alignment moved (the nose-bridge point, where a mask's top edge sits, and the scale), which
+sizes the models' training jitter (`pipelines._jitter_alignment`). `--without-eye-check` aligns as before session
+14, on dlib's landmarks alone (`faces.EYES_DISAGREE`: BlazeFace's eyes do not check them).
 
 Usage: python benchmarks/mask_alignment.py DATA [--models DIR ...] [--limit N] [--without-eye-check]
                                            [--json-file PATH]
@@ -33,10 +35,12 @@ from unmask_cli import registry
 from unmask_cli.evaluate import first_face, style_rng
 from unmask_cli.faces import CROP_TEMPLATE, align, transform_points
 from unmask_cli.images import ImageError, iter_images
+from unmask_cli.metrics import psnr, ssim
 from unmask_cli.pipeline import find_faces
-from unmask_cli.restore import binarize
+from unmask_cli.restore import binarize, restore_batch
 
 SIZE = 128
+MODEL_FILES = ("mask_g.onnx", "face_g.onnx")
 
 
 @dataclass
@@ -44,6 +48,7 @@ class Case:
     style: str
     masked: np.ndarray  # the whole photo wearing the mask
     mask: np.ndarray  # H×W 0/1
+    clean: np.ndarray  # the photo without it
     landmarks: np.ndarray  # the clean face's, in photo pixels
 
 
@@ -57,7 +62,7 @@ def make_cases(data: Path, styles: list[str], limit: int | None) -> list[Case]:
             continue
         for style in styles:
             masked, mask = registry.load_synthesizer(style)(rgb, face.landmarks, style_rng(path.name, style))
-            cases.append(Case(style, masked, mask, face.landmarks))
+            cases.append(Case(style, masked, mask, rgb, face.landmarks))
     return cases
 
 
@@ -71,23 +76,28 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum() / union) if union else 1.0
 
 
-def crops(cases) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list[np.ndarray], dict]:
-    """(clean-aligned crops, their masks, re-aligned crops, their masks) at SIZE, and the drift figures."""
-    clean_x, clean_m, found_x, found_m, bridge, scale, missed = [], [], [], [], [], [], 0
+def crops(cases) -> tuple[dict[str, list], dict[str, list], dict]:
+    """For the clean and the re-found alignment, {"crops", "masks" (drawn, in the crop), "truths" (the clean
+    photo's crop)} at SIZE (None where the face was not found again), and the drift figures."""
+    clean: dict[str, list] = {"crops": [], "masks": [], "truths": []}
+    found: dict[str, list] = {"crops": [], "masks": [], "truths": []}
+    bridge, scale, missed = [], [], 0
     probe = CROP_TEMPLATE[[28]] * (SIZE - 1)
     for case in track(cases, description="aligning", transient=True):
         crop, truth = align(case.masked, case.landmarks, SIZE)
-        clean_x.append(crop)
-        clean_m.append(warp_mask(case.mask, truth))
+        clean["crops"].append(crop)
+        clean["masks"].append(warp_mask(case.mask, truth))
+        clean["truths"].append(align(case.clean, case.landmarks, SIZE)[0])
         faces = find_faces(case.masked)  # as `unmask infer` finds them
         if not faces:
             missed += 1
-            found_x.append(None)
-            found_m.append(None)
+            for part in found.values():
+                part.append(None)
             continue
         crop, matrix = align(case.masked, faces[0].landmarks, SIZE)
-        found_x.append(crop)
-        found_m.append(warp_mask(case.mask, matrix))
+        found["crops"].append(crop)
+        found["masks"].append(warp_mask(case.mask, matrix))
+        found["truths"].append(align(case.clean, faces[0].landmarks, SIZE)[0])
         # where the clean alignment's bridge point lands in the re-found crop, in SIZE pixels
         inverse = cv2.invertAffineTransform(truth)
         moved = transform_points(matrix, transform_points(inverse, probe)) - probe
@@ -105,7 +115,7 @@ def crops(cases) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], 
         "bridge_point_moved_vertically_px": pct(np.abs(bridge[:, 1])),
         "scale_change": pct(np.abs(np.log(scale)) * 100),  # percent, either way
     }
-    return clean_x, clean_m, found_x, found_m, drift
+    return clean, found, drift
 
 
 def mask_g(models: Path):
@@ -118,6 +128,25 @@ def mask_g(models: Path):
         return binarize(out)[..., 0] > 0.5
 
     return run
+
+
+def face_scores(models: Path, crops: list[np.ndarray], masks: list[np.ndarray], truths: list[np.ndarray]):
+    """Face G's (PSNR, SSIM) in each drawn mask, the pipeline's way (`restore.restore_batch`: Mask G's region, noise
+    seeded by the crop, the rim), or None when the folder has no face_g.onnx."""
+    if not (models / "face_g.onnx").is_file():
+        return None
+    sessions = [ort.InferenceSession(str(models / f), providers=["CPUExecutionProvider"]) for f in MODEL_FILES]
+
+    def runner(session):
+        name = session.get_inputs()[0].name
+        return lambda x: np.concatenate([session.run(None, {name: x[i : i + 32]})[0] for i in range(0, len(x), 32)])
+
+    x = np.stack(crops).astype(np.float32) / 127.5 - 1
+    _, restored = restore_batch(x, runner(sessions[0]), runner(sessions[1]))
+    restored = np.clip((restored + 1) * 127.5, 0, 255).round().astype(np.uint8)
+    return np.array(
+        [(psnr(r, t, m), ssim(r, t, m)) for r, t, m in zip(restored, truths, masks, strict=True)], np.float64
+    )
 
 
 def main() -> None:
@@ -133,26 +162,36 @@ def main() -> None:
     models = args.models or [Path("exported")]
     styles = registry.names(registry.SYNTHESIZERS)
     cases = make_cases(args.data, styles, args.limit)
-    clean_x, clean_m, found_x, found_m, drift = crops(cases)
-    found = [i for i, x in enumerate(found_x) if x is not None]
+    clean, found_, drift = crops(cases)
+    found = [i for i, x in enumerate(found_["crops"]) if x is not None]
     result = {"data": str(args.data), "cases": len(cases), "eye_check": not args.without_eye_check, "drift": drift}
     result["models"] = {}
     for folder in models:
         run = mask_g(folder)
-        on_clean = run(clean_x)
-        on_found = run([found_x[i] for i in found])
-        clean_iou = np.array([iou(p, t) for p, t in zip(on_clean, clean_m, strict=True)])
-        found_iou = np.array([iou(p, found_m[i]) for p, i in zip(on_found, found, strict=True)])
+        on_clean = run(clean["crops"])
+        on_found = run([found_["crops"][i] for i in found])
+        clean_iou = np.array([iou(p, t) for p, t in zip(on_clean, clean["masks"], strict=True)])
+        found_iou = np.array([iou(p, found_["masks"][i]) for p, i in zip(on_found, found, strict=True)])
         style_of = np.array([c.style for c in cases])
-        result["models"][str(folder)] = {
+        figures = {
             "iou_clean_alignment": float(clean_iou.mean()),
             "iou_found_alignment": float(found_iou.mean()),
             "iou_found_alignment_p10": float(np.percentile(found_iou, 10)),
             "iou_same_faces_clean_alignment": float(clean_iou[found].mean()),
             "per_style_found": {s: float(found_iou[style_of[found] == s].mean()) for s in styles},
         }
+        same = {k: [v[i] for i in found] for k, v in clean.items()}
+        on_clean_faces = face_scores(folder, same["crops"], same["masks"], same["truths"])
+        if on_clean_faces is not None:
+            refound = ([found_[k][i] for i in found] for k in ("crops", "masks", "truths"))
+            on_found_faces = face_scores(folder, *refound)
+            for key, scores in (("face_g_clean_alignment", on_clean_faces), ("face_g_found_alignment", on_found_faces)):
+                psnr_mean, ssim_mean = scores.mean(0).round(3).tolist()
+                figures[key] = {"psnr": psnr_mean, "ssim": ssim_mean}
+        result["models"][str(folder)] = figures
     table = Table(title=f"Mask G IoU, {len(cases)} cases ({len(found)} found again on the masked face)")
-    for col in ("models", "clean alignment", "same faces, clean", "found on masked face", "p10 found"):
+    columns = ("models", "clean alignment", "same faces, clean", "found on masked face", "p10 found")
+    for col in (*columns, "Face G PSNR / SSIM clean", "found"):
         table.add_column(col, justify="right" if col != "models" else "left")
     for folder, r in result["models"].items():
         table.add_row(
@@ -161,6 +200,10 @@ def main() -> None:
             f"{r['iou_same_faces_clean_alignment']:.3f}",
             f"{r['iou_found_alignment']:.3f}",
             f"{r['iou_found_alignment_p10']:.3f}",
+            *(
+                f"{r[k]['psnr']:.2f} / {r[k]['ssim']:.3f}" if k in r else "-"
+                for k in ("face_g_clean_alignment", "face_g_found_alignment")
+            ),
         )
     console = Console()
     console.print(table)

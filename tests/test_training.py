@@ -415,6 +415,22 @@ def test_the_training_pipeline_jitters_the_chosen_share_of_samples(tiny_data):
     assert changed(moved).all() and 0 < changed(half).sum() < 16
 
 
+def test_face_training_jitters_the_alignment_when_asked(tiny_data, tmp_path, monkeypatch):
+    """`unmask train face --align-jitter SHARE` reaches Face G's training batches (it was Mask G's alone): Face G too
+    meets crops aligned on landmarks found on the masked face at inference."""
+    shares = []
+    real = pipelines.dataset
+
+    def spy(*args, **kwargs):
+        if kwargs.get("training", True):
+            shares.append(kwargs.get("align_jitter"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipelines, "dataset", spy)
+    training.trainer(_config("face", tiny_data, epochs=1, align_jitter=0.5), tmp_path / "run").fit()
+    assert shares and set(shares) == {0.5}
+
+
 def test_low_resolution_samples_blur_face_and_context_alike(tiny_data):
     """`unmask train face --low-res SHARE`: the chosen samples shrunk and enlarged back, the masked and the clean
     image the same way, the mask untouched."""

@@ -249,7 +249,7 @@ class Trainer:
                 skip_batches=offset,
                 strong_augment=self.strong_augment,
                 bare_share=cfg.bare_share if cfg.kind == "mask" else 0.0,
-                align_jitter=cfg.align_jitter if cfg.kind == "mask" else 0.0,
+                align_jitter=cfg.align_jitter,
                 hand_share=cfg.hand_share if cfg.kind == "mask" else 0.0,
                 hand_over_mask=cfg.hand_over_mask if cfg.kind == "mask" else 0.0,
                 harsh_light=cfg.harsh_light,

@@ -21,6 +21,17 @@ HarshLightOpt = Annotated[
     ),
 ]
 
+AlignJitterOpt = Annotated[
+    float,
+    typer.Option(
+        help="Share of samples shifted, scaled and turned a little, image, mask and target alike: real crops are "
+        "aligned on landmarks found on the masked face, which drift, so neither model may count on where the "
+        "mask and the face sit in the crop.",
+        min=0.0,
+        max=1.0,
+    ),
+]
+
 TurnedShareOpt = Annotated[
     float,
     typer.Option(
@@ -135,15 +146,7 @@ def train_mask(
             max=1.0,
         ),
     ] = 0.0,
-    align_jitter: Annotated[
-        float,
-        typer.Option(
-            help="Share of samples shifted, scaled and turned a little: real crops are aligned on landmarks "
-            "guessed under the mask, so Mask G must not learn where a mask sits in the crop.",
-            min=0.0,
-            max=1.0,
-        ),
-    ] = 0.0,
+    align_jitter: AlignJitterOpt = 0.0,
     hand_share: Annotated[
         float,
         typer.Option(
@@ -228,6 +231,7 @@ def train_face(
             max=1.0,
         ),
     ] = 0.0,
+    align_jitter: AlignJitterOpt = 0.0,
     harsh_light: HarshLightOpt = 0.0,
     turned_share: TurnedShareOpt = 0.0,
     as_json: JsonOpt = False,
@@ -257,6 +261,7 @@ def train_face(
         ssim_weight=ssim_weight,
         d_warmup=d_warmup,
         low_res=low_res,
+        align_jitter=align_jitter,
         harsh_light=harsh_light,
         turned_share=turned_share,
     )
