@@ -8,10 +8,18 @@ import pytest
 
 from unmask_cli import grain, pipeline
 
+SKIN = np.array((180, 140, 120), np.float32)
+
 
 def _noisy(shape: tuple[int, int], sigma: float, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return (120 + rng.normal(0, sigma, shape)).astype(np.float32)
+
+
+def _noisy_skin(side: int, sigma: float) -> np.ndarray:
+    """A skin-coloured photo with luminance noise."""
+    noise = np.random.default_rng(0).normal(0, sigma, (side, side, 1))
+    return np.clip(SKIN + noise, 0, 255).round().astype(np.uint8)
 
 
 def test_the_grain_of_noise_is_its_spread_and_edges_do_not_count():
@@ -33,8 +41,8 @@ def _region(size: int = 200) -> np.ndarray:
 def test_a_smooth_fill_gets_the_photos_grain_and_a_clean_photo_adds_none():
     weight = _region()
     inside = weight >= 1
-    photo = np.repeat(np.clip(_noisy((200, 200), 5.0), 0, 255).astype(np.uint8)[..., None], 3, axis=-1)
-    patch = np.full((200, 200, 3), (180, 140, 120), np.uint8)  # a fill with no grain at all
+    photo = _noisy_skin(200, 5.0)
+    patch = np.full((200, 200, 3), SKIN, np.uint8)  # a fill with no grain at all
     crop = np.zeros((128, 128, 3), np.uint8)
     grained = grain.regrain(patch, photo, weight, seed_from=crop)
     luma = lambda image: image.astype(np.float32).mean(-1)  # noqa: E731
@@ -44,20 +52,21 @@ def test_a_smooth_fill_gets_the_photos_grain_and_a_clean_photo_adds_none():
     assert (spread[..., 0] == spread[..., 1]).all() and (spread[..., 1] == spread[..., 2]).all()  # luminance only
     assert np.array_equal(grain.regrain(patch, photo, weight, seed_from=crop), grained)  # seeded by the crop
 
-    clean = np.full((200, 200, 3), 128, np.uint8)
+    clean = np.full((200, 200, 3), SKIN, np.uint8)
     assert grain.regrain(patch, clean, weight, seed_from=crop) is patch
-    noisy_fill = np.clip(photo.astype(int) + 20, 0, 255).astype(np.uint8)  # already as grainy as the photo
+    noisy_fill = photo.copy()  # already as grainy as the photo
     assert grain.regrain(noisy_fill, photo, weight, seed_from=crop) is noisy_fill
 
 
 def test_a_crop_enlarged_onto_a_big_face_takes_the_photos_grain(monkeypatch):
     """paste_back: a smooth 128² crop on a face four times its size in a noisy photo comes out as grainy as the
-    photo; without regrain it is the smooth patch the pipeline pasted before."""
-    crop = np.full((128, 128, 3), (170, 130, 110), np.uint8)
+    photo; without regrain it is the smooth patch the pipeline pasted before; a crop pasted at about its own size
+    gets none (noise there showed as speckle)."""
+    crop = np.full((128, 128, 3), SKIN, np.uint8)
     mask = np.zeros((128, 128), np.float32)
     mask[40:110, 24:104] = 1
     big = np.array([[0.25, 0, 0], [0, 0.25, 0]])  # photo (0..512) → crop (0..128)
-    photo = np.repeat(np.clip(_noisy((512, 512), 5.0), 0, 255).astype(np.uint8)[..., None], 3, axis=-1)
+    photo = _noisy_skin(512, 5.0)
     inside = np.zeros((512, 512), bool)
     inside[200:400, 130:380] = True  # well inside the mask's 160..440 × 96..416
 
@@ -70,3 +79,5 @@ def test_a_crop_enlarged_onto_a_big_face_takes_the_photos_grain(monkeypatch):
     photo_grain = grain.grain_level(photo.astype(np.float32).mean(-1), inside)
     assert grain.grain_level(pasted(True), inside) / photo_grain > 0.8
     assert grain.grain_level(pasted(False), inside) / photo_grain < 0.1
+    big = np.array([[0.8, 0, 0], [0, 0.8, 0]])  # enlarged 1.25 times: left as Face G painted it
+    assert np.array_equal(pasted(True), pasted(False))

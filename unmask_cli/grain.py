@@ -4,7 +4,7 @@ times and comes out smooth beside the photo's sensor noise and JPEG grain — a 
 The grain is measured as the spread of the photo's fine detail (the image minus its blur at GRAIN_SIGMA px) in its
 smoother parts (`grain_level`), in the upper half of a ring around the region, and the same of the fill; where the
 fill is smoother, white luminance noise makes up the difference. Luminance only: JPEG keeps little colour noise,
-and equal noise in R, G and B leaves a grey photo grey.
+and equal noise in R, G and B leaves a grey photo grey. Only for crops enlarged FROM_ENLARGEMENT times or more.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ import numpy as np
 GRAIN_SIGMA = 1.0  # px: detail finer than this blur is grain
 RING_SHARE = 0.08  # width of the ring the photo's grain is measured in, as a share of the region's larger side
 MIN_RING_PIXELS = 64
+# Only crops enlarged at least this much (photo px per crop px): at about their own size (the 200 real photos'
+# faces) Face G's fill is not much smoother than the photo, and noise added there showed as speckle on pale skin
+FROM_ENLARGEMENT = 1.5
 WINDOW = 5  # px: windows the detail's spread is taken in
 GRAIN_QUANTILE = 0.3  # of those windows' spreads: the smoother ones, skin rather than eyes and hair
 

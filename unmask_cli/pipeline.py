@@ -418,13 +418,14 @@ def paste_back(photo: np.ndarray, crop: np.ndarray, mask: np.ndarray, matrix: np
         return weight
     # Warp only the bounding box of the region (cost follows the face, not the photo size), with a margin where
     # the photo's grain is measured (`grain.regrain`).
-    pad = max(2, round(grain.RING_SHARE * max(ys.max() - ys.min(), xs.max() - xs.min()))) + 1 if REGRAIN else 0
+    regrain = REGRAIN and scale * grain.FROM_ENLARGEMENT <= 1.0
+    pad = max(2, round(grain.RING_SHARE * max(ys.max() - ys.min(), xs.max() - xs.min()))) + 1 if regrain else 0
     y0, y1 = max(ys.min() - pad, 0), min(ys.max() + 1 + pad, h)
     x0, x1 = max(xs.min() - pad, 0), min(xs.max() + 1 + pad, w)
     inv = inverse_matrix(matrix).copy()
     inv[:, 2] -= (x0, y0)
     patch = cv2.warpAffine(crop, inv, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-    if REGRAIN:
+    if regrain:
         patch = grain.regrain(patch, photo[y0:y1, x0:x1], weight[y0:y1, x0:x1], seed_from=crop)
     a = weight[y0:y1, x0:x1, None]
     region = photo[y0:y1, x0:x1].astype(np.float32)
