@@ -134,6 +134,27 @@ resume=(); [ -f "$work/runs/mask_gate_hands/run.json" ] && resume=(--resume)
 unmask train mask "$work/utk128T" --out "$work/runs/mask_gate_hands" \
   --init "$work/runs/mask_gate_export/mask_gate.onnx" --steps-per-epoch 1000 --epochs 5 --lr 1e-4 \
   --lr-decay-epochs 3 --bare-share 0.03 --align-jitter 0.5 --hand-share 0.05 "${resume[@]}"
+# Face G, session 14 (CPU, 36 min beside a control run): 1,200 steps from session 10's Face G (exported) with half
+# the samples shifted, scaled and turned a little (--align-jitter 0.5, as Mask G's fourth stage): at inference the
+# crop is aligned on landmarks found on the masked face, and on such crops the shipped Face G scored 0.75 dB below
+# its clean-alignment figure (benchmarks/mask_alignment.py). A new draw (seed 9) of 9,000 UTKFace photos picked at
+# random (seed 14), the fourth-stage Mask G's holes. Shipped alone: higher PSNR and SSIM on celeba_small than the
+# shipped model and than the same run without the jitter (exported/README.md).
+if [ ! -f "$work/runs/face_lowres_avg_export/face_g.onnx" ]; then
+  unmask export --onnx --only face --face-run "$work/runs/face_lowres_avg" --out "$work/runs/face_lowres_avg_export"
+fi
+if [ ! -d "$work/utk_subset" ]; then
+  mkdir -p "$work/utk_subset"
+  python -c "import glob, os, random, sys
+files = sorted(glob.glob(os.path.abspath('../shared/data/utkface') + '/*.jpg')); random.Random(14).shuffle(files)
+for f in files[:9000]: os.symlink(f, os.path.join(sys.argv[1], os.path.basename(f)))" "$work/utk_subset"
+fi
+unmask synthesize "$work/utk_subset" "$work/utk128J" --variants 1 --seed 9
+resume=(); [ -f "$work/runs/face_jitter/run.json" ] && resume=(--resume)
+unmask train face "$work/utk128J" --out "$work/runs/face_jitter" --init "$work/runs/face_lowres_avg_export/face_g.onnx" \
+  --mask-source mask_g --mask-run "$work/runs/mask_jitter" --d-warmup 150 --lr 5e-5 --epochs 5 \
+  --steps-per-epoch 240 --lr-decay-epochs 5 --ssim-weight 5 --adv-weight 0.5 --fm-weight 20 --low-res 0.3 \
+  --align-jitter 0.5 "${resume[@]}"
 # int8 variants calibrated on 64 training photos spread over the folder (celeb_aligned stays unseen)
-unmask export --onnx --mask-run "$work/runs/mask_jitter" --face-run "$work/runs/face_lowres_avg" \
+unmask export --onnx --mask-run "$work/runs/mask_jitter" --face-run "$work/runs/face_jitter" \
   --gate-run "$work/runs/mask_gate_hands" --out exported --int8 --parity-photos ../shared/data/utkface --parity-count 64
