@@ -43,8 +43,8 @@ BLAZE_TRUSTED_SCORE = 0.6
 # dlib's shape predictor starts from the detector's box and, on a masked face, can settle a quarter of a face too
 # low or too high, taking the mask's top edge for the lower lids. BlazeFace's eye points come from the face as a
 # whole. Where dlib's eye centres stray further than this (in eye distances) from them, dlib fits the landmarks
-# again in a box placed from BlazeFace's eyes. On bare UTKFace faces the two agree to 0.03 at the median; on the
-# real masked photos 14% of the faces stray further.
+# again in boxes placed from BlazeFace's eyes (`checked_landmarks`). On bare UTKFace faces the two agree to 0.03
+# at the median; on the real masked photos 14% of the faces stray further.
 EYES_DISAGREE = 0.3
 # ... on faces big enough for BlazeFace's points to be precise: on faces 12-27 px wide in crowd photos its eye points
 # lay too far apart, and dlib fitted to them framed the face twice too big
@@ -144,8 +144,9 @@ def checked_landmarks(rgb: np.ndarray, landmarks: np.ndarray, keypoints: np.ndar
     on a masked face the fit swings with the box), the one whose eyes agree best.
 
     BlazeFace's eyes win: where dlib cannot read a face it puts its mean shape where the box says, so its fit
-    follows the box; BlazeFace looks at the whole face. On the 200 real photos they disagreed on 18 faces of 35 px
-    and more, and BlazeFace's eyes framed the face better or as well on each, looked at one by one. Eye points
+    follows the box; BlazeFace looks at the whole face. On the 200 real photos they disagreed on 17 faces of 35 px
+    and more found by trusted hits, and BlazeFace's eyes framed each of them better, looked at one by one
+    (`benchmarks/eye_check.py`). Eye points
     outside the photo, or that no fit agrees with, leave dlib's landmarks as they are."""
     if keypoints is None or np.linalg.norm(keypoints[1] - keypoints[0]) < EYE_CHECK_MIN_DISTANCE:
         return landmarks
