@@ -146,8 +146,8 @@ def checked_landmarks(rgb: np.ndarray, landmarks: np.ndarray, keypoints: np.ndar
     BlazeFace's eyes win: where dlib cannot read a face it puts its mean shape where the box says, so its fit
     follows the box; BlazeFace looks at the whole face. On the 200 real photos they disagreed on 17 faces of 35 px
     and more found by trusted hits, and BlazeFace's eyes framed each of them better, looked at one by one
-    (`benchmarks/eye_check.py`). Eye points
-    outside the photo, or that no fit agrees with, leave dlib's landmarks as they are."""
+    (`benchmarks/eye_check.py`). Eye points outside the photo, or that no fit agrees with, leave dlib's landmarks
+    as they are."""
     if keypoints is None or np.linalg.norm(keypoints[1] - keypoints[0]) < EYE_CHECK_MIN_DISTANCE:
         return landmarks
     height, width = rgb.shape[:2]
@@ -252,7 +252,11 @@ def _checked_by(face: Face, blaze_faces: list[Face], rgb: np.ndarray) -> Face:
     overlaps = box_iou(face.box, [f.box for f in found]) if found else np.zeros(0)
     if not len(overlaps) or overlaps.max() < 0.3:
         return face
-    keypoints = found[int(overlaps.argmax())].keypoints
+    return _with_keypoints(face, found[int(overlaps.argmax())].keypoints, rgb)
+
+
+def _with_keypoints(face: Face, keypoints: np.ndarray, rgb: np.ndarray) -> Face:
+    """`face` carrying BlazeFace's keypoints, its landmarks checked by them (`checked_landmarks`)."""
     return replace(face, keypoints=keypoints, landmarks=checked_landmarks(rgb, face.landmarks, keypoints))
 
 
@@ -270,8 +274,7 @@ def _blazeface(rgb: np.ndarray, small: np.ndarray, scale: float) -> list[Face]:
         name = "blaze" if found.score >= BLAZE_TRUSTED_SCORE else "blaze-low"
         (face,) = _faces(rgb, [found.box], [found.score], scale, name)
         if found.keypoints is not None and name == "blaze":  # a low score's points are no better than its box
-            keypoints = found.keypoints / scale
-            face = replace(face, keypoints=keypoints, landmarks=checked_landmarks(rgb, face.landmarks, keypoints))
+            face = _with_keypoints(face, found.keypoints / scale, rgb)
         faces.append(face)
     return faces  # in BlazeFace's order: detect_faces sorts them with HOG's
 
