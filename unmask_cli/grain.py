@@ -39,6 +39,12 @@ def grain_level(gray: np.ndarray, where: np.ndarray) -> float:
     return float(np.sqrt(np.quantile(values, GRAIN_QUANTILE))) if values.size else float("nan")
 
 
+def ring_width(extent: int) -> int:
+    """Width in px of the ring around a region whose larger side spans `extent` px: where its grain is measured,
+    and the margin the caller leaves around the region's box for it."""
+    return max(2, round(RING_SHARE * extent))
+
+
 def regrain(patch: np.ndarray, photo_box: np.ndarray, weight: np.ndarray, seed_from: np.ndarray) -> np.ndarray:
     """`patch` (the restored crop warped onto the photo's box, uint8 RGB) with the photo's grain: measured where
     `weight` (the blend weights over the box) is full, added all over (the blend fades it out with the fill);
@@ -47,8 +53,8 @@ def regrain(patch: np.ndarray, photo_box: np.ndarray, weight: np.ndarray, seed_f
     inside = weight >= 1.0
     if not inside.any():
         return patch
-    side = max(patch.shape[:2])
-    width = max(2, round(RING_SHARE * side))
+    ys, xs = np.nonzero(weight > 0)
+    width = ring_width(max(np.ptp(ys), np.ptp(xs)))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
     ring = (cv2.dilate((weight > 0).astype(np.uint8), kernel) > 0) & (weight == 0)
     # its upper half: cheeks and nose beside and above a mask are skin, like the fill; below and at the sides lie

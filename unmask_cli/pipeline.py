@@ -419,7 +419,7 @@ def paste_back(photo: np.ndarray, crop: np.ndarray, mask: np.ndarray, matrix: np
     # Warp only the bounding box of the region (cost follows the face, not the photo size), with a margin where
     # the photo's grain is measured (`grain.regrain`).
     regrain = REGRAIN and scale * grain.FROM_ENLARGEMENT <= 1.0
-    pad = max(2, round(grain.RING_SHARE * max(ys.max() - ys.min(), xs.max() - xs.min()))) + 1 if regrain else 0
+    pad = grain.ring_width(max(np.ptp(ys), np.ptp(xs))) + 1 if regrain else 0
     y0, y1 = max(ys.min() - pad, 0), min(ys.max() + 1 + pad, h)
     x0, x1 = max(xs.min() - pad, 0), min(xs.max() + 1 + pad, w)
     inv = inverse_matrix(matrix).copy()
