@@ -12,6 +12,11 @@ many passes over the faces are not passes over the same holes.
 
 writes `val.npz` (held-out faces, same split rule as training) and `train_<k>.npz`, each at most its --part-mb
 (caps that fit three calls beside a 35 MB working tree; see device_run.sh for how the parts travel).
+
+`--align-jitter P`: a share P of the training faces (not the held-out ones) is shifted, scaled and turned a little
+— the clean crop and every draw's masked crop by the same random warp, before Mask G finds the hole — as `unmask
+train face --align-jitter` does (`pipelines._jitter_alignment`, its ranges), since the crops `infer` aligns on a
+masked face drift. Here the warp is drawn once per face at packing time, not again every epoch.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import onnxruntime as ort
 
 from unmask_cli.data import load_manifest, split
 from unmask_cli.images import read_rgb
+from unmask_cli.pipelines import JITTER_DEGREES, JITTER_SCALE, JITTER_SHIFT
 
 
 def holes(session: ort.InferenceSession, masked: np.ndarray) -> np.ndarray:
@@ -36,17 +42,54 @@ def holes(session: ort.InferenceSession, masked: np.ndarray) -> np.ndarray:
     return np.stack([cv2.dilate((p > 0.5).astype(np.uint8), kernel) for p in prob])
 
 
+def jitter_matrix(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A random shift, scale and turn in `pipelines._jitter_alignment`'s ranges, as the 2×3 matrix from an output
+    pixel to the input pixel it samples (output p ← c + R⁻¹(p − c − t) / scale, c the crop's centre)."""
+    centre = (size - 1) / 2
+    u = rng.random(4)
+    scale = JITTER_SCALE[0] + (JITTER_SCALE[1] - JITTER_SCALE[0]) * u[0]
+    angle = (2 * u[1] - 1) * np.radians(JITTER_DEGREES)
+    tx, ty = (2 * u[2:] - 1) * JITTER_SHIFT * size
+    a0, a1 = np.cos(angle) / scale, np.sin(angle) / scale
+    b0, b1 = -a1, a0
+    return np.array(
+        [
+            [a0, a1, centre - a0 * (centre + tx) - a1 * (centre + ty)],
+            [b0, b1, centre - b0 * (centre + tx) - b1 * (centre + ty)],
+        ]
+    )
+
+
+def warped(image: np.ndarray, matrix: np.ndarray | None) -> np.ndarray:
+    """`image` warped by `matrix` (None: as it is); the border mirrored, as training's jitter and `faces.align` do."""
+    if matrix is None:
+        return image
+    h, w = image.shape[:2]
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    return cv2.warpAffine(image, matrix, (w, h), flags=flags, borderMode=cv2.BORDER_REFLECT)
+
+
 def encode(
-    records: list[dict], roots: list[Path], draws: list[dict[str, dict]], session: ort.InferenceSession, quality: int
+    records: list[dict],
+    roots: list[Path],
+    draws: list[dict[str, dict]],
+    session: ort.InferenceSession,
+    quality: int,
+    jitter: float = 0.0,
+    rng: np.random.Generator | None = None,
 ) -> tuple[list, np.ndarray]:
-    """WebP crops and holes (N × draws × S × S) of `records` (from the first draw; the others matched by clean crop)."""
+    """WebP crops and holes (N × draws × S × S) of `records` (from the first draw; the others matched by clean crop);
+    a share `jitter` of the faces warped by `jitter_matrix`, the clean crop and every draw alike."""
     blobs, hole_list = [], []
     for start in range(0, len(records), 64):
         chunk = records[start : start + 64]
         clean = [read_rgb(roots[0] / r["clean"]) for r in chunk]
+        moves = [jitter_matrix(rng, c.shape[0]) if jitter and rng.random() < jitter else None for c in clean]
+        clean = [warped(c, m) for c, m in zip(clean, moves, strict=True)]
         per_draw = []
         for root, by_clean in zip(roots, draws, strict=True):
-            masked = np.stack([read_rgb(root / by_clean[r["clean"]]["masked"]) for r in chunk])
+            masked = [read_rgb(root / by_clean[r["clean"]]["masked"]) for r in chunk]
+            masked = np.stack([warped(x, m) for x, m in zip(masked, moves, strict=True)])
             per_draw.append(holes(session, masked))
         hole_list.append(np.stack(per_draw, axis=1))
         for image in clean:
@@ -82,6 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--val-fraction", type=float, default=0.05)
     ap.add_argument("--quality", type=int, default=90)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--align-jitter", type=float, default=0.0, help="share of training faces shifted/scaled/turned")
     args = ap.parse_args(argv)
 
     records = load_manifest(args.data)
@@ -106,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
         part_blobs, part_holes = [], []
         while pos < len(train) and used < cap * 0.97:
             chunk = train[pos : pos + 128]
-            b, h = encode(chunk, roots, draws, session, args.quality)
+            b, h = encode(chunk, roots, draws, session, args.quality, args.align_jitter, rng)
             part_blobs += b
             part_holes.append(h)
             used += sum(map(len, b)) + 400 * len(b) * len(roots)  # ~400 B per compressed hole
