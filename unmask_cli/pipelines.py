@@ -93,21 +93,28 @@ JITTER_SCALE = (0.9, 1.12)
 JITTER_DEGREES = 7.0
 
 
+def jitter_transform(u, size, xp=np) -> tuple:
+    """The alignment jitter drawn from four uniforms `u` in [0, 1) (scale, turn, x and y shift) for a crop of
+    `size` px, as the coefficients (a0, a1, a2, b0, b1, b2) of the map from an output pixel to the input pixel it
+    samples: p ← c + R⁻¹(p − c − t) / scale, c the crop's centre. `xp`: the module whose cos and sin apply (numpy,
+    or tensorflow for tensors), so training and `benchmarks/gpu/pack_face_data.py` draw the same warps."""
+    centre = (size - 1) / 2
+    scale = JITTER_SCALE[0] + (JITTER_SCALE[1] - JITTER_SCALE[0]) * u[0]
+    angle = (2 * u[1] - 1) * JITTER_DEGREES * np.pi / 180
+    tx, ty = (2 * u[2] - 1) * JITTER_SHIFT * size, (2 * u[3] - 1) * JITTER_SHIFT * size
+    a0, a1 = xp.cos(angle) / scale, xp.sin(angle) / scale
+    b0, b1 = -a1, a0
+    a2 = centre - a0 * (centre + tx) - a1 * (centre + ty)
+    b2 = centre - b0 * (centre + tx) - b1 * (centre + ty)
+    return a0, a1, a2, b0, b1, b2
+
+
 def _jitter_alignment(masked, mask, clean, seed, chance: float):
     """The same random shift, scale and rotation of all three images (the mask stays exact: nearest sampling),
     for a share `chance` of the samples; the border is mirrored as `faces.align` mirrors it."""
     size = tf.cast(tf.shape(mask)[0], tf.float32)
-    centre = (size - 1) / 2
     u = [tf.random.stateless_uniform([], _sub_seed(seed, 30 + k)) for k in range(5)]
-    scale = JITTER_SCALE[0] + (JITTER_SCALE[1] - JITTER_SCALE[0]) * u[0]
-    angle = (2 * u[1] - 1) * JITTER_DEGREES * np.pi / 180
-    tx, ty = (2 * u[2] - 1) * JITTER_SHIFT * size, (2 * u[3] - 1) * JITTER_SHIFT * size
-    # output pixel p ← input c + R⁻¹(p - c - t) / scale
-    a0, a1 = tf.cos(angle) / scale, tf.sin(angle) / scale
-    b0, b1 = -a1, a0
-    a2 = centre - a0 * (centre + tx) - a1 * (centre + ty)
-    b2 = centre - b0 * (centre + tx) - b1 * (centre + ty)
-    transform = tf.stack([a0, a1, a2, b0, b1, b2, 0.0, 0.0])[None]
+    transform = tf.stack([*jitter_transform(u[:4], size, tf), 0.0, 0.0])[None]
 
     def warp(x, how):
         return tf.raw_ops.ImageProjectiveTransformV3(

@@ -31,7 +31,7 @@ import onnxruntime as ort
 
 from unmask_cli.data import load_manifest, split
 from unmask_cli.images import read_rgb
-from unmask_cli.pipelines import JITTER_DEGREES, JITTER_SCALE, JITTER_SHIFT
+from unmask_cli.pipelines import jitter_transform
 
 
 def holes(session: ort.InferenceSession, masked: np.ndarray) -> np.ndarray:
@@ -43,21 +43,9 @@ def holes(session: ort.InferenceSession, masked: np.ndarray) -> np.ndarray:
 
 
 def jitter_matrix(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A random shift, scale and turn in `pipelines._jitter_alignment`'s ranges, as the 2×3 matrix from an output
-    pixel to the input pixel it samples (output p ← c + R⁻¹(p − c − t) / scale, c the crop's centre)."""
-    centre = (size - 1) / 2
-    u = rng.random(4)
-    scale = JITTER_SCALE[0] + (JITTER_SCALE[1] - JITTER_SCALE[0]) * u[0]
-    angle = (2 * u[1] - 1) * np.radians(JITTER_DEGREES)
-    tx, ty = (2 * u[2:] - 1) * JITTER_SHIFT * size
-    a0, a1 = np.cos(angle) / scale, np.sin(angle) / scale
-    b0, b1 = -a1, a0
-    return np.array(
-        [
-            [a0, a1, centre - a0 * (centre + tx) - a1 * (centre + ty)],
-            [b0, b1, centre - b0 * (centre + tx) - b1 * (centre + ty)],
-        ]
-    )
+    """A random warp of `unmask train face --align-jitter` (`pipelines.jitter_transform`), as the 2×3 matrix from an
+    output pixel to the input pixel it samples (cv2's WARP_INVERSE_MAP)."""
+    return np.array(jitter_transform(rng.random(4), size)).reshape(2, 3)
 
 
 def warped(image: np.ndarray, matrix: np.ndarray | None) -> np.ndarray:
