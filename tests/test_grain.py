@@ -70,14 +70,14 @@ def test_a_crop_enlarged_onto_a_big_face_takes_the_photos_grain(monkeypatch):
     inside = np.zeros((512, 512), bool)
     inside[200:400, 130:380] = True  # well inside the mask's 160..440 × 96..416
 
-    def pasted(regrain: bool) -> np.ndarray:
+    def pasted(regrain: bool, matrix: np.ndarray = big) -> np.ndarray:
         monkeypatch.setattr(pipeline, "REGRAIN", regrain)
         out = photo.copy()
-        pipeline.paste_back(out, crop, mask, big)
+        pipeline.paste_back(out, crop, mask, matrix)
         return out.astype(np.float32).mean(-1)
 
     photo_grain = grain.grain_level(photo.astype(np.float32).mean(-1), inside)
     assert grain.grain_level(pasted(True), inside) / photo_grain > 0.8
     assert grain.grain_level(pasted(False), inside) / photo_grain < 0.1
-    big = np.array([[0.8, 0, 0], [0, 0.8, 0]])  # enlarged 1.25 times: left as Face G painted it
-    assert np.array_equal(pasted(True), pasted(False))
+    near_own_size = np.array([[0.8, 0, 0], [0, 0.8, 0]])  # enlarged 1.25 times: left as Face G painted it
+    assert np.array_equal(pasted(True, near_own_size), pasted(False, near_own_size))
