@@ -107,3 +107,39 @@ def test_a_thin_strip_finds_no_face_instead_of_failing_inside_dlib(shape):
 
     strip = np.random.default_rng(0).integers(0, 256, (*shape, 3), dtype=np.uint8)
     assert detect_faces(strip, robust=True) == []
+
+
+@pytest.mark.parametrize("corner", [(0.5, 0.5), (0.02, 0.03), (0.97, 0.95)])
+def test_a_big_face_is_cropped_from_its_own_box_as_from_the_whole_photo(face_photos, corner):
+    """A face far bigger than the crop is shrunk before warping; only the box under the crop is (the whole photo,
+    once per face, made big group photos slow). The crop must be what shrinking the whole photo gives — to
+    resampling, not missing a piece — also where the crop runs off the photo's edge and is mirrored in."""
+    import cv2
+
+    from unmask_cli.faces import alignment_matrix, crop_scale
+
+    rgb = read_rgb(face_photos[0])
+    lm = detect_faces(rgb)[0].landmarks
+    big = cv2.resize(rgb, None, fx=12, fy=12, interpolation=cv2.INTER_CUBIC)
+    photo = np.zeros((big.shape[0] * 2, big.shape[1] * 2, 3), np.uint8)
+    photo[:] = (40, 90, 160)
+    centre = lm.mean(0) * 12
+    y, x = (int(corner[1] * photo.shape[0] - centre[1]), int(corner[0] * photo.shape[1] - centre[0]))
+    ys, xs = (
+        slice(max(y, 0), min(y + big.shape[0], photo.shape[0])),
+        slice(max(x, 0), min(x + big.shape[1], photo.shape[1])),
+    )
+    photo[ys, xs] = big[ys.start - y : ys.stop - y, xs.start - x : xs.stop - x]
+    landmarks = lm * 12 + (x, y)
+    crop, matrix = align(photo, landmarks, 128)
+    scale = crop_scale(alignment_matrix(landmarks, 128))
+    assert scale < 0.5  # the pre-shrunk path
+    whole = cv2.resize(photo, None, fx=2 * scale, fy=2 * scale, interpolation=cv2.INTER_AREA)
+    shrunk = matrix.copy()
+    shrunk[:, :2] /= 2 * scale
+    expected = cv2.warpAffine(whole, shrunk, (128, 128), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    diff = np.abs(crop.astype(int) - expected).mean(-1)
+    inside = cv2.warpAffine(np.ones(photo.shape[:2], np.uint8), matrix, (128, 128), flags=cv2.INTER_NEAREST) > 0
+    assert diff[inside].mean() < 1.5 and np.percentile(diff[inside], 99) < 12
+    if not inside.all():  # mirrored in about an edge that resampling puts a fraction of a pixel apart
+        assert diff[~inside].mean() < 8

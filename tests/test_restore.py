@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from unmask_cli.restore import crop_noise, restore_batch, with_rim
 
@@ -78,3 +79,32 @@ def test_a_crop_shrunk_onto_a_small_face_is_low_passed_first(monkeypatch):
     assert abs(aliased.mean() - 127.5) > 60  # what the low-pass prevents: every 4th pixel, all of one colour
     same_scale = np.array([[1.0, 0, 0], [0, 1.0, 0]])
     assert np.array_equal(pasted(True, same_scale, 128)[20:108, 20:108], crop[20:108, 20:108])
+
+
+@pytest.mark.parametrize(
+    "scale, turn, shift", [(0.05, 10, (30, 70)), (0.6, -20, (-30, -10)), (3.0, 0, (-200, 5)), (0.1, 0, (500, 500))]
+)
+def test_a_face_is_blended_over_its_own_box_as_over_the_whole_photo(scale, turn, shift):
+    """The blend weights of a face are found over the box its crop covers, not the whole photo (a full-photo map
+    per face made group photos slow): the same weights as warping over the whole photo, nothing of them cut off,
+    for a big face, one at the crop's size and a small one, also where the crop runs off the photo or lies
+    wholly off it."""
+    import cv2
+
+    from unmask_cli import pipeline
+    from unmask_cli.restore import with_rim
+
+    mask = np.zeros((128, 128), np.float32)
+    cv2.ellipse(mask, (64, 92), (40, 30), 0, 0, 360, 1.0, -1)
+    matrix = cv2.getRotationMatrix2D((0, 0), turn, scale)
+    matrix[:, 2] += shift
+    shape = (900, 1300)
+    weight, box = pipeline.blend_weights(mask, matrix, shape)
+    soft = cv2.GaussianBlur(with_rim(mask).astype(np.float32), (0, 0), pipeline.FEATHER_PX)
+    soft = np.maximum(soft, with_rim(mask).astype(np.float32))
+    whole = cv2.warpAffine(soft, cv2.invertAffineTransform(matrix), shape[::-1], flags=cv2.INTER_LINEAR)
+    whole[whole < 1.0 / 255] = 0
+    assert whole.any() == (weight.size > 0)  # the last case: the crop lies off the photo
+    placed = np.zeros(shape, np.float32)
+    placed[box] = weight
+    assert np.abs(placed - whole).max() < 2e-3

@@ -355,18 +355,37 @@ def transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
 
 
+Box = tuple[slice, slice]  # rows, columns of a photo
+
+
+def crop_footprint(matrix: np.ndarray, size: int, shape: tuple[int, int], margin: int = 2) -> Box:
+    """The box of a photo of `shape` (h, w) under the S×S crop made by `matrix` (the crop's corners mapped back),
+    `margin` photo px wider for interpolation, clipped to the photo: all a face's crop reads and its paste writes,
+    so their cost follows the face and not the photo."""
+    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float32)
+    back = transform_points(inverse_matrix(matrix), corners)
+    h, w = shape
+    x0, y0 = np.floor(back.min(0)).astype(int) - margin
+    x1, y1 = np.ceil(back.max(0)).astype(int) + margin + 1
+    return slice(min(max(y0, 0), h), min(max(y1, 0), h)), slice(min(max(x0, 0), w), min(max(x1, 0), w))
+
+
 def align(rgb: np.ndarray, landmarks: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """The S×S aligned crop and the matrix used; pixels outside the photo are mirrored in."""
     matrix = alignment_matrix(landmarks, size)
-    # INTER_AREA is not supported by warpAffine; pre-shrink big faces so bilinear does not alias.
+    warp = matrix
+    # INTER_AREA is not supported by warpAffine; pre-shrink big faces so bilinear does not alias — only the box
+    # the crop covers (shrinking the whole photo once per face made a big group photo slow)
     scale = crop_scale(matrix)
     if scale < 0.5:
         factor = 2 * scale
-        rgb = cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-        matrix = matrix.copy()
-        matrix[:, :2] /= factor
-    crop = cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-    return crop, alignment_matrix(landmarks, size)
+        rows, cols = crop_footprint(matrix, size, rgb.shape[:2], margin=int(np.ceil(2 / factor)) + 2)
+        rgb = cv2.resize(rgb[rows, cols], None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+        warp = matrix.copy()
+        warp[:, 2] += matrix[:, :2] @ (cols.start, rows.start)  # photo px = box px + the box's corner
+        warp[:, :2] /= factor
+    crop = cv2.warpAffine(rgb, warp, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    return crop, matrix
 
 
 # Detectors whose hits are faces often enough to restore as found (on the 200 real masked photos: 199 of 199). The

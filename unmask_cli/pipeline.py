@@ -24,8 +24,10 @@ import numpy as np
 from unmask_cli import below_crop, grain, registry
 from unmask_cli.faces import (
     TRUSTED_DETECTORS,
+    Box,
     Face,
     align,
+    crop_footprint,
     crop_scale,
     detect_faces,
     inverse_matrix,
@@ -208,12 +210,13 @@ class Unmasker:
                 if done:
                     # found on the photo as it was: GrabCut learns the mask's colours from the crop
                     below = below_crop.region_below(pending.rgb, mask[..., 0], pending.matrices[i])
-                    weight = paste_back(pending.rgb, restored_crop, mask[..., 0], pending.matrices[i])
+                    weight, box = paste_back(pending.rgb, restored_crop, mask[..., 0], pending.matrices[i])
+                    if pending.mask_union is None:  # zeros: the pages of the photo no face touches stay unwritten
+                        pending.mask_union = np.zeros(pending.rgb.shape[:2], np.float32)
+                    np.maximum(pending.mask_union[box], weight, out=pending.mask_union[box])
                     if below is not None:
                         below_crop.fill(pending.rgb, below)
-                        weight = np.maximum(weight, below.astype(np.float32))
-                    union = pending.mask_union
-                    pending.mask_union = weight if union is None else np.maximum(union, weight)
+                        np.maximum(pending.mask_union, below, out=pending.mask_union)
                 pending.result.faces.append(
                     FaceResult(face.box, face.detector, done, fraction, in_place, filled_below=below is not None)
                 )
@@ -390,34 +393,49 @@ def photo_mask(item: _Pending) -> np.ndarray:
     return (item.mask_union * 255).round().astype(np.uint8)
 
 
-def blend_weights(mask: np.ndarray, matrix: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def blend_weights(mask: np.ndarray, matrix: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, Box]:
     """Per-pixel blend weight in the photo: the crop's mask and its rim (`restore.with_rim`), feathered, warped back;
-    exactly 0 outside it."""
+    over the box it lies in (`faces.crop_footprint`), exactly 0 outside it. Returns (weights over the box, the box)."""
     replaced = with_rim(mask).astype(np.float32)
     soft = cv2.GaussianBlur(replaced, (0, 0), FEATHER_PX)
     soft = np.maximum(soft, replaced)  # feather outward only: the mask and its rim are fully replaced
-    h, w = shape
-    weight = cv2.warpAffine(
-        soft, inverse_matrix(matrix), (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
-    )
+    rows, cols = crop_footprint(matrix, mask.shape[0], shape)
+    if rows.start == rows.stop or cols.start == cols.stop:  # the crop lies off the photo (warpAffine reads 0 as "auto")
+        return np.zeros((rows.stop - rows.start, cols.stop - cols.start), np.float32), (rows, cols)
+    inv = inverse_matrix(matrix).copy()
+    inv[:, 2] -= (cols.start, rows.start)
+    size = (cols.stop - cols.start, rows.stop - rows.start)
+    weight = cv2.warpAffine(soft, inv, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     weight[weight < 1.0 / 255] = 0.0
-    return weight
+    return weight, (rows, cols)
 
 
-def paste_back(photo: np.ndarray, crop: np.ndarray, mask: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """Blend a restored S×S crop into `photo` (in place) under its mask; returns the weight map used."""
+def _moved(values: np.ndarray, box: Box, target: Box) -> np.ndarray:
+    """`values` over the photo box `box`, taken over the photo box `target` instead (0 where they have none)."""
+    out = np.zeros((target[0].stop - target[0].start, target[1].stop - target[1].start), values.dtype)
+    (r0, r1), (c0, c1) = ((max(b.start, t.start), min(b.stop, t.stop)) for b, t in zip(box, target, strict=True))
+    if r0 < r1 and c0 < c1:
+        out[r0 - target[0].start : r1 - target[0].start, c0 - target[1].start : c1 - target[1].start] = values[
+            r0 - box[0].start : r1 - box[0].start, c0 - box[1].start : c1 - box[1].start
+        ]
+    return out
+
+
+def paste_back(photo: np.ndarray, crop: np.ndarray, mask: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, Box]:
+    """Blend a restored S×S crop into `photo` (in place) under its mask; returns the weights used and the box of
+    the photo they cover (0 outside it)."""
     scale = crop_scale(matrix)
     if LOW_PASS_ON_PASTE and scale > 1.0:
         # a small face's crop is shrunk by `scale` here, and warpAffine does not low-pass: Face G's stubble and grain
         # would alias into speckle. A Gaussian for that factor, less the blur the crop got from being enlarged.
         crop = cv2.GaussianBlur(crop, (0, 0), 0.5 * np.sqrt(scale**2 - 1.0))
     h, w = photo.shape[:2]
-    weight = blend_weights(mask, matrix, (h, w))
+    weight, (rows, cols) = blend_weights(mask, matrix, (h, w))
     ys, xs = np.nonzero(weight)
     if not len(ys):
-        return weight
-    # Warp only the bounding box of the region (cost follows the face, not the photo size), with a margin where
-    # the photo's grain is measured (`grain.regrain`).
+        return weight, (rows, cols)
+    ys, xs = ys + rows.start, xs + cols.start
+    # Warp only the bounding box of the region, with a margin where the photo's grain is measured (`grain.regrain`).
     regrain = REGRAIN and scale * grain.FROM_ENLARGEMENT <= 1.0
     pad = grain.ring_width(max(np.ptp(ys), np.ptp(xs))) + 1 if regrain else 0
     y0, y1 = max(ys.min() - pad, 0), min(ys.max() + 1 + pad, h)
@@ -425,13 +443,14 @@ def paste_back(photo: np.ndarray, crop: np.ndarray, mask: np.ndarray, matrix: np
     inv = inverse_matrix(matrix).copy()
     inv[:, 2] -= (x0, y0)
     patch = cv2.warpAffine(crop, inv, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    a = _moved(weight, (rows, cols), (slice(y0, y1), slice(x0, x1)))  # the grain's margin can reach past the box
     if regrain:
-        patch = grain.regrain(patch, photo[y0:y1, x0:x1], weight[y0:y1, x0:x1], seed_from=crop)
-    a = weight[y0:y1, x0:x1, None]
+        patch = grain.regrain(patch, photo[y0:y1, x0:x1], a, seed_from=crop)
+    a = a[..., None]
     region = photo[y0:y1, x0:x1].astype(np.float32)
     blended = region * (1 - a) + patch.astype(np.float32) * a
     photo[y0:y1, x0:x1] = np.where(a > 0, np.clip(blended, 0, 255).round(), region).astype(np.uint8)
-    return weight
+    return weight, (rows, cols)
 
 
 def stage_shares(summary: Summary) -> dict[str, float]:
