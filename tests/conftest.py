@@ -85,6 +85,10 @@ def make_bad_inputs(folder: Path, face_photo: Path) -> dict[str, Path]:
         + b"\x08\x02\x00\x00\x00"
         + b"\x00" * 16,
     )
+    # A link whose target is gone (a moved photo library): listed, and reported as unreadable.
+    link = folder / "broken_link.jpg"
+    link.symlink_to(folder / "moved_away.jpg")
+    cases["broken_link"] = link
     # Real cases that must work.
     put(
         "huge_ok.jpg",

@@ -5,7 +5,7 @@ import pytest
 
 from unmask_cli.images import ImageError, iter_images, read_rgb, write_atomic
 
-BAD = ["corrupt", "truncated", "empty", "not_an_image", "tiny", "huge_header"]
+BAD = ["corrupt", "truncated", "empty", "not_an_image", "tiny", "huge_header", "broken_link"]
 
 
 @pytest.mark.parametrize("case", BAD)
@@ -14,6 +14,8 @@ def test_bad_files_raise_one_line_reason(bad_inputs, case):
         read_rgb(bad_inputs[case])
     message = str(info.value)
     assert message and "\n" not in message
+    if case == "broken_link":
+        assert message.startswith("broken link") and "moved_away.jpg" in message
 
 
 def test_odd_but_valid_files_decode_to_rgb_uint8(bad_inputs, face_photos):

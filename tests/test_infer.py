@@ -79,6 +79,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def _hash(path: Path) -> str:
+    if not path.exists():  # a broken link: what it points to
+        return f"link to {path.readlink()}"
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 

@@ -41,7 +41,12 @@ def iter_images(inputs: Iterable[Path], exclude: Path | None = None) -> Iterator
     for item in inputs:
         item = Path(item)
         if item.is_dir():
-            found = (p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            # a broken link is listed too, to be reported as unreadable rather than silently left out
+            found = (
+                p
+                for p in item.rglob("*")
+                if (p.is_file() or (p.is_symlink() and not p.exists())) and p.suffix.lower() in IMAGE_SUFFIXES
+            )
             yield from sorted(p for p in found if skip is None or not p.resolve().is_relative_to(skip))
         else:
             yield item
@@ -208,6 +213,8 @@ def read_photo(path: Path) -> Photo:
     try:
         data = path.read_bytes()
     except OSError as exc:
+        if path.is_symlink() and not path.exists():
+            raise ImageError(f"broken link (nothing at {os.readlink(path)})") from exc
         raise ImageError(f"cannot read file ({exc.strerror or exc})") from exc
     if not data:
         raise ImageError("empty file")

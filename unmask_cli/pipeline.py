@@ -242,7 +242,7 @@ class Unmasker:
         summary = Summary()
         jobs = list(plan_outputs(inputs, out))
         summary.photos = len(jobs)
-        todo, claimed = [], {}
+        todo, claimed, refused = [], {}, 0
         for source, target in jobs:
             reason = None
             key = target.resolve()
@@ -252,13 +252,14 @@ class Unmasker:
                 reason = f"same output name as another photo ({claimed[key]} → {target}; use different --out)"
             claimed.setdefault(key, source)
             if reason is not None:
+                refused += 1
                 self._finish(PhotoResult(source, skipped=reason), summary, on_result)
             elif target.exists() and not overwrite and (not save_masks or mask_path(target).exists()):
                 summary.already_done += 1
             else:
                 todo.append((source, target))
         if on_start:
-            on_start(len(todo))
+            on_start(len(todo) + refused)  # the refused ones have been reported (on_result) already
         with _detector_pool(self.workers, len(todo)) as pool:
             self._run_groups(todo, pool, summary, keep_images, save_masks, on_result, keep_metadata)
         summary.stage_seconds = dict(self.stage_seconds)
