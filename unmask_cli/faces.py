@@ -358,11 +358,14 @@ def transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
 Box = tuple[slice, slice]  # rows, columns of a photo
 
 
-def crop_footprint(matrix: np.ndarray, size: int, shape: tuple[int, int], margin: int = 2) -> Box:
-    """The box of a photo of `shape` (h, w) under the S×S crop made by `matrix` (the crop's corners mapped back),
-    `margin` photo px wider for interpolation, clipped to the photo: all a face's crop reads and its paste writes,
-    so their cost follows the face and not the photo."""
-    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float32)
+def crop_footprint(
+    matrix: np.ndarray, size: int, shape: tuple[int, int], margin: int = 2, height: int | None = None
+) -> Box:
+    """The box of a photo of `shape` (h, w) under the S×S crop made by `matrix` (the crop's corners mapped back;
+    S × `height` for a taller one), `margin` photo px wider for interpolation, clipped to the photo: all a face's
+    crop reads and its paste writes, so their cost follows the face and not the photo."""
+    tall = size if height is None else height
+    corners = np.array([[0, 0], [size, 0], [0, tall], [size, tall]], np.float32)
     back = transform_points(inverse_matrix(matrix), corners)
     h, w = shape
     x0, y0 = np.floor(back.min(0)).astype(int) - margin
