@@ -216,7 +216,9 @@ class Unmasker:
                     np.maximum(pending.mask_union[box], weight, out=pending.mask_union[box])
                     if below is not None:
                         below_crop.fill(pending.rgb, below)
-                        np.maximum(pending.mask_union, below, out=pending.mask_union)
+                        x, y, w, h = cv2.boundingRect(below)  # the union over the strip's box, not the photo
+                        strip = (slice(y, y + h), slice(x, x + w))
+                        np.maximum(pending.mask_union[strip], below[strip], out=pending.mask_union[strip])
                 pending.result.faces.append(
                     FaceResult(face.box, face.detector, done, fraction, in_place, filled_below=below is not None)
                 )
