@@ -127,3 +127,32 @@ def test_models_default_to_the_shipped_folder_from_anywhere(tmp_path, monkeypatc
     assert default_models_dir() == Path(__file__).resolve().parents[1] / "exported"
     (tmp_path / "exported").mkdir()  # a folder of one's own here wins
     assert default_models_dir() == Path("exported")
+
+
+def test_big_photos_are_held_fewer_at_a_time():
+    """Photos decoded ahead and photos restored together are bounded by pixels, not only by count: a folder of
+    48 MP photos must not hold 2 × batch + workers of them at once."""
+    from multiprocessing.pool import ThreadPool
+    from types import SimpleNamespace
+
+    from unmask_cli import pipeline
+
+    def photo(megapixels: float):
+        return SimpleNamespace(rgb=np.empty((1000, int(megapixels * 1000), 0), np.uint8))
+
+    # groups: by count for small photos, cut by the pixel budget for big ones, a failed decode weighs nothing
+    items = [(i, (photo(48) if i < 5 else photo(2) if i < 20 else None, [], None, 0, 0)) for i in range(24)]
+    sizes = [len(g) for g in pipeline._chunks(items, 8, weight=pipeline._pixels, budget=pipeline.GROUP_PIXELS)]
+    assert sizes == [3, 4, 8, 8, 1]  # 48+48+48 | 48+48+2+2 | then by count
+    # ahead: no more 48 MP photos submitted than the budget holds, also before the first one's size is known
+    submitted, taken = [], []
+
+    def decode(i):
+        submitted.append(i)
+        return photo(48), [], None, 0.0, 0.0
+
+    with ThreadPool(2) as pool:
+        for i, _ in enumerate(pipeline._ordered_ahead(pool, decode, list(range(30)), window=18)):
+            taken.append(i)
+            assert len(submitted) - len(taken) <= pipeline.AHEAD_PIXELS // 48_000_000
+    assert taken == list(range(30))

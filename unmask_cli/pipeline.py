@@ -9,7 +9,6 @@ below the crop inpainted, see below_crop) → written atomically. Only pixels un
 from __future__ import annotations
 
 import contextlib
-import itertools
 import multiprocessing
 import os
 import time
@@ -276,7 +275,7 @@ class Unmasker:
             detections = _ordered_ahead(pool, _decode_and_detect, jobs, window=2 * self.batch + self.workers)
         else:
             detections = map(_decode_and_detect, jobs)
-        for group in _chunks(zip(todo, detections, strict=True), self.batch):
+        for group in _chunks(zip(todo, detections, strict=True), self.batch, weight=_pixels, budget=GROUP_PIXELS):
             pending = []
             for (source, target), (photo, faces, error, decode_s, detect_s) in group:
                 result = PhotoResult(source=source, output=target)
@@ -354,22 +353,50 @@ def _detector_pool(workers: int, photos: int):
         pool.join()
 
 
+# Decoded photos held at once, in pixels: the photos decoded ahead and the group being restored (its photos and
+# their copies). By count alone (2 × batch + workers ahead, batch in a group) a folder of 48 MP photos peaked at
+# 5.7 GB; photos of a few MP are never held back by it.
+AHEAD_PIXELS = 200_000_000
+GROUP_PIXELS = 100_000_000
+
+
+def _pixels(item) -> int:
+    """Pixels of a (job, detection) pair's decoded photo (0 for one that failed to decode)."""
+    photo = item[1][0]
+    return 0 if photo is None else int(photo.rgb.shape[0] * photo.rgb.shape[1])
+
+
 def _ordered_ahead(pool, fn, jobs: list, window: int) -> Iterator:
     """fn over jobs in the pool, results in order, at most `window` photos decoded ahead (Pool.imap has no
-    limit: it would hold every decoded photo of a large folder in memory)."""
+    limit: it would hold every decoded photo of a large folder in memory), fewer when the photos are big: as many
+    as AHEAD_PIXELS holds of the size of the last one taken (a folder's photos are mostly alike), one before any."""
     ahead: deque = deque()
+    limit = 1  # until a photo's size is known (a first burst of `window` 48 MP photos would be the 5.7 GB again)
     for job in jobs:
         ahead.append(pool.apply_async(fn, (job,)))
-        if len(ahead) >= window:
-            yield ahead.popleft().get()
+        while len(ahead) >= limit:
+            result = ahead.popleft().get()
+            photo = result[0]
+            if photo is not None:
+                limit = max(1, min(window, AHEAD_PIXELS // max(photo.rgb.shape[0] * photo.rgb.shape[1], 1)))
+            yield result
     while ahead:
         yield ahead.popleft().get()
 
 
-def _chunks(items: Iterable, n: int) -> Iterator[list]:
-    """Lists of n items, lazily: the detections behind `items` are computed as the chunks are taken."""
+def _chunks(items: Iterable, n: int, weight: Callable[[object], int] | None = None, budget: int = 0) -> Iterator[list]:
+    """Lists of up to n items, lazily (the detections behind `items` are computed as the chunks are taken); with
+    `weight`, a list also ends once its items weigh `budget` or more together."""
     iterator = iter(items)
-    while chunk := list(itertools.islice(iterator, n)):
+    while True:
+        chunk, total = [], 0
+        for item in iterator:
+            chunk.append(item)
+            total += weight(item) if weight else 0
+            if len(chunk) == n or (weight and total >= budget):
+                break
+        if not chunk:
+            return
         yield chunk
 
 
