@@ -1,7 +1,7 @@
 """Does a face cost what the face covers, or what the photo holds? Seconds per stage of `Unmasker.restore_photo`
 (detection as `unmask infer --fast`) for the README's sample photos set into frames of growing size.
 
-Usage: python benchmarks/photo_size.py [--photos samples/masked] [--repeat 3] [--json-file PATH]
+Usage: python benchmarks/photo_size.py [--photos samples/masked] [--repeat 3] [--sizes 2 12 48] [--json-file PATH]
 
 Scenes, each at 2, 12 and 48 MP (4:3), the sample photos in turn:
 - "same face, bigger frame": the photo enlarged to 1,000 px high and pasted into a grey frame — the face's work is
@@ -10,14 +10,16 @@ Scenes, each at 2, 12 and 48 MP (4:3), the sample photos in turn:
   1,024 px copy, misses most faces: README, small faces.)
 - "face fills the frame": the photo enlarged to fill it — the face grows with the frame, and so does its work.
 - "group of 24": 24 copies of the photos tiled, each a 24th of the frame's area.
-Printed: median seconds per stage over `--repeat` runs (same process, same frames), and align + blend as a ratio
-of the 2 MP frame's: about 1 for "same face, bigger frame" when the cost follows the face.
+Printed: median seconds per stage over `--repeat` runs (same process, same frames), align + blend as a ratio of
+the smallest frame's (about 1 for "same face, bigger frame" when the cost follows the face), and the process's peak
+memory so far (sizes run in increasing order, so it is the largest frame's so far).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import time
 from pathlib import Path
@@ -78,34 +80,57 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--photos", type=Path, default=Path("samples/masked"))
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--sizes", type=float, nargs="+", default=list(SIZES_MP), help="frame sizes in MP")
     ap.add_argument("--json-file", type=Path, default=None)
     args = ap.parse_args()
     photos = [read_rgb(p) for p in iter_images([args.photos])]
     unmasker = Unmasker(default_models_dir(), "onnxruntime", robust_detection=False, workers=1, device="cpu")
+    # each scene: its frames, made one at a time (only one big frame in memory, for the peak)
     scenes = {
-        "same face, bigger frame": lambda shape: [pasted(filling(p, (FACE_PHOTO_HEIGHT,) * 2), shape) for p in photos],
-        "face fills the frame": lambda shape: [filling(p, shape) for p in photos],
-        "group of 24": lambda shape: [group(photos, shape)],
+        "same face, bigger frame": lambda shape: (pasted(filling(p, (FACE_PHOTO_HEIGHT,) * 2), shape) for p in photos),
+        "face fills the frame": lambda shape: (filling(p, shape) for p in photos),
+        "group of 24": lambda shape: iter([group(photos, shape)]),
     }
     rows = []
-    for scene, make in scenes.items():
-        for mp in SIZES_MP:
-            frames = make(frame_shape(mp))
+    for mp in sorted(args.sizes):  # increasing, so that the peak so far is this size's
+        for scene, make in scenes.items():
             runs = []
             for _ in range(args.repeat):
-                per_frame = [timed(unmasker, f) for f in frames]
+                per_frame = [timed(unmasker, f) for f in make(frame_shape(mp))]
                 runs.append(
                     {key: sum(s[key] for s, _ in per_frame) for key in ("detect", "align", "model", "blend", "total")}
                 )
             restored = sum(n for _, n in per_frame)
             median = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
-            rows.append({"scene": scene, "megapixels": mp, "frames": len(frames), "restored": restored, **median})
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB → GiB
+            rows.append(
+                {
+                    "scene": scene,
+                    "megapixels": mp,
+                    "frames": len(per_frame),
+                    "restored": restored,
+                    "peak_gib": peak,
+                    **median,
+                }
+            )
     for row in rows:
-        base = next(r for r in rows if r["scene"] == row["scene"] and r["megapixels"] == SIZES_MP[0])
+        base = next(r for r in rows if r["scene"] == row["scene"] and r["megapixels"] == min(args.sizes))
         row["align_blend_ratio"] = (row["align"] + row["blend"]) / max(base["align"] + base["blend"], 1e-9)
     table = ui.table(
-        "seconds per scene (median of repeats); align + blend against the 2 MP frame's",
-        ["scene", "MP", "frames", "faces restored", "detect", "align", "model", "blend", "total", "align + blend"],
+        "seconds per scene (median of repeats); align + blend against the smallest frame's; peak memory so far",
+        [
+            "scene",
+            "MP",
+            "frames",
+            "faces restored",
+            "detect",
+            "align",
+            "model",
+            "blend",
+            "total",
+            "align + blend",
+            "peak GiB",
+        ],
         [
             [
                 r["scene"],
@@ -114,6 +139,7 @@ def main() -> None:
                 r["restored"],
                 *(f"{r[k]:.2f}" for k in ("detect", "align", "model", "blend", "total")),
                 f"{r['align_blend_ratio']:.1f}×",
+                f"{r['peak_gib']:.1f}",
             ]
             for r in rows
         ],

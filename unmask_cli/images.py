@@ -19,7 +19,9 @@ PILLOW_SUFFIXES = frozenset({".heic", ".heif", ".avif", ".gif"})
 IMAGE_SUFFIXES = OPENCV_SUFFIXES | PILLOW_SUFFIXES
 LOSSY_UNWRITABLE = frozenset({".heic", ".heif", ".avif"})  # camera photos: written back as JPEG, not a huge PNG
 MIN_SIDE = 32  # below this no face detector can find anything useful
-MAX_PIXELS = 100_000_000  # refuse decompression bombs before decoding them
+# refuse decompression bombs before decoding them; a 200 MP phone photo (16320×12240) is under it, and peaks at
+# ~4.5 GB (`benchmarks/photo_size.py --sizes 108 200`)
+MAX_PIXELS = 200_000_000
 
 
 _UMASK = os.umask(0)
