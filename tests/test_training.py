@@ -96,6 +96,19 @@ def test_resume_refuses_a_different_configuration(tiny_data, tmp_path):
         training.trainer(_config("mask", tiny_data), tmp_path / "run")  # no --resume: refuse to clobber
 
 
+def test_a_start_that_fails_on_its_data_leaves_no_run_behind(tiny_data, tmp_path):
+    """A wrong data or Mask G run folder is one error; the corrected command must not then be told the run already
+    exists."""
+    for data in (tmp_path / "missing", tmp_path / "empty"):
+        (tmp_path / "empty").mkdir(exist_ok=True)
+        with pytest.raises(FileNotFoundError):
+            training.trainer(_config("mask", data), tmp_path / "run")
+    with pytest.raises(FileNotFoundError):  # a Mask G run folder that is not one
+        training.trainer(_config("face", tiny_data, mask_source="mask_g", mask_run=str(tmp_path)), tmp_path / "run")
+    assert not (tmp_path / "run" / "run.json").exists()
+    training.trainer(_config("mask", tiny_data), tmp_path / "run")  # the corrected command starts
+
+
 def test_resume_of_a_run_from_before_turned_share_keeps_its_data_order(tiny_data, tmp_path):
     training.trainer(_config("mask", tiny_data), tmp_path / "run").fit(max_steps=1)
     run_json = tmp_path / "run" / "run.json"

@@ -125,7 +125,8 @@ class Trainer:
     def __init__(self, config: TrainConfig, run_dir: Path, resume: bool = False):
         self.config = config
         self.run_dir = Path(run_dir)
-        self._check_run(resume)
+        if resume:  # a resume that does not match is refused before anything is loaded
+            self._check_run(resume)
         if config.seed is not None:
             keras.utils.set_random_seed(config.seed)
         self.strategy = _strategy(config.strategy)
@@ -151,6 +152,7 @@ class Trainer:
         ]
         self.checkpoint = tf.train.Checkpoint(step=self.step, rng_states=rng_states, **self.trackables())
         self.manager = tf.train.CheckpointManager(self.checkpoint, self.run_dir / "checkpoints", max_to_keep=3)
+        init_summary = None
         if resume and self.manager.latest_checkpoint:
             self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
         elif config.init:  # checkpoints stay outside git: the shipped ONNX model is where a fresh machine starts
@@ -159,8 +161,11 @@ class Trainer:
             load_onnx_weights(self.generator(), Path(config.init))
             # what the init model was, now: `unmask export` reads it from here, as the file at that path (the shipped
             # model in exported/) is often replaced by this very run's export
-            summary = model_card.init_summary(Path(config.init))
-            write_bytes_atomic(self.run_dir / model_card.INIT_FROM_FILE, (summary + "\n").encode())
+            init_summary = model_card.init_summary(Path(config.init))
+        if not resume:  # only once data, models and init have loaded: a start that fails leaves no run behind
+            self._check_run(resume)
+        if init_summary is not None:
+            write_bytes_atomic(self.run_dir / model_card.INIT_FROM_FILE, (init_summary + "\n").encode())
         self.grid_batch = self._grid_batch()
 
     # -- subclasses --------------------------------------------------------------------------------------------
