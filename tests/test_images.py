@@ -76,3 +76,17 @@ def test_a_huge_jpeg_is_refused_from_its_header_before_decoding(tmp_path, progre
 def test_unwritable_format_is_an_image_error_not_a_crash(tmp_path):
     with pytest.raises(ImageError, match="cannot write"):
         write_atomic(tmp_path / "sheet.txt", np.zeros((8, 8, 3), np.uint8))
+
+
+def test_a_truncated_png_is_refused_without_libpng_noise(tmp_path, face_photos, capfd):
+    """libpng reports a PNG cut short on stderr, a line without the file's name above the one `infer` prints."""
+    import cv2
+
+    data = cv2.imencode(".png", cv2.imread(str(face_photos[0])))[1].tobytes()
+    path = tmp_path / "cut.png"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError, match="not a decodable image"):
+        read_rgb(path)
+    assert capfd.readouterr().err == ""
+    path.write_bytes(data + b"trailing bytes after the end chunk")  # still a photo
+    assert read_rgb(path).shape[:2] == cv2.imread(str(face_photos[0])).shape[:2]

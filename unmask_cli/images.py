@@ -223,6 +223,9 @@ def read_photo(path: Path) -> Photo:
     size = _header_size(data)
     if size and size[0] * size[1] > MAX_PIXELS:
         raise ImageError(f"image too large ({size[0]}×{size[1]} px, limit {MAX_PIXELS // 1_000_000} MP)")
+    if data.startswith(PNG_SIGNATURE) and data.rfind(b"IEND") == -1:
+        # cut short: libpng would say so on stderr, without the file's name, before the one line the caller prints
+        raise ImageError("not a decodable image (corrupt, truncated or unsupported format)")
     buffer = np.frombuffer(data, np.uint8)
     # IMREAD_COLOR applies EXIF orientation; ANYDEPTH keeps 16-bit precision until we scale it ourselves.
     image = cv2.imdecode(buffer, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
