@@ -132,7 +132,7 @@ def test_models_default_to_the_shipped_folder_from_anywhere(tmp_path, monkeypatc
 def test_big_photos_are_held_fewer_at_a_time():
     """Photos decoded ahead and photos restored together are bounded by pixels, not only by count: a folder of
     48 MP photos must not hold 2 × batch + workers of them at once."""
-    from multiprocessing.pool import ThreadPool
+    from concurrent.futures import ThreadPoolExecutor
     from types import SimpleNamespace
 
     from unmask_cli import pipeline
@@ -151,8 +151,43 @@ def test_big_photos_are_held_fewer_at_a_time():
         submitted.append(i)
         return photo(48), [], None, 0.0, 0.0
 
-    with ThreadPool(2) as pool:
-        for i, _ in enumerate(pipeline._ordered_ahead(pool, decode, list(range(30)), window=18)):
+    with ThreadPoolExecutor(2) as pool:
+        ahead = pipeline._ordered_ahead(pool, decode, list(range(30)), window=18, pixels=pipeline._photo_pixels)
+        for i, _ in enumerate(ahead):
             taken.append(i)
             assert len(submitted) - len(taken) <= pipeline.AHEAD_PIXELS // 48_000_000
     assert taken == list(range(30))
+
+
+def _dies_on_three(job: int) -> int:  # run in a worker process: it must be importable
+    import os
+    import signal
+
+    if job == 3:
+        os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would
+    return job * 10
+
+
+def test_a_worker_that_dies_costs_its_photo_not_the_run():
+    """multiprocessing.Pool waited forever for a killed worker's photo: the run hung. Now that photo is reported
+    and the photos around it are still done, in order."""
+    import threading
+    import time
+
+    results = []
+
+    def jobs():
+        for job in range(10):
+            yield job
+            if job == 3:
+                time.sleep(3)  # the pool breaks before the next photo is handed to it
+
+    def run():
+        with pipeline._detector_pool(2, 40) as pool:
+            results.extend(pipeline._ordered_ahead(pool, _dies_on_three, jobs(), window=6, died=lambda j: ("died", j)))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=240)
+    assert not thread.is_alive(), "hung on the dead worker"
+    assert results == [0, 10, 20, ("died", 3), 40, 50, 60, 70, 80, 90]
