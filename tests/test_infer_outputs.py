@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import LowerFaceBackend, stand_in_unmasker
-from unmask_cli import pipeline
+from unmask_cli import pipeline, workers
 
 
 @pytest.fixture
@@ -152,7 +152,9 @@ def test_big_photos_are_held_fewer_at_a_time():
         return photo(48), [], None, 0.0, 0.0
 
     with ThreadPoolExecutor(2) as pool:
-        ahead = pipeline._ordered_ahead(pool, decode, list(range(30)), window=18, pixels=pipeline._photo_pixels)
+        ahead = workers.ordered_ahead(
+            pool, decode, list(range(30)), window=18, pixels=pipeline._photo_pixels, budget=pipeline.AHEAD_PIXELS
+        )
         for i, _ in enumerate(ahead):
             taken.append(i)
             assert len(submitted) - len(taken) <= pipeline.AHEAD_PIXELS // 48_000_000
@@ -184,7 +186,7 @@ def test_a_worker_that_dies_costs_its_photo_not_the_run():
 
     def run():
         with pipeline._detector_pool(2, 40) as pool:
-            results.extend(pipeline._ordered_ahead(pool, _dies_on_three, jobs(), window=6, died=lambda j: ("died", j)))
+            results.extend(workers.ordered_ahead(pool, _dies_on_three, jobs(), window=6, died=lambda j: ("died", j)))
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()

@@ -9,13 +9,10 @@ below the crop inpainted, see below_crop) → written atomically. Only pixels un
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +43,7 @@ from unmask_cli.images import (
     write_atomic,
 )
 from unmask_cli.restore import MIN_MASK_FRACTION, with_rim
+from unmask_cli.workers import WORKER_DIED, Workers, ordered_ahead
 
 FEATHER_PX = 2.0  # blur of the blend mask, in crop pixels: hides the seam without touching pixels beyond it
 REGRAIN = True  # the photo's grain on an enlarged, smoother fill (grain.regrain); off only to measure
@@ -274,12 +272,13 @@ class Unmasker:
         # decoding and detection (~90% of the time) run ahead in worker processes when there are several photos;
         # the models, blending and writing stay here, in order
         if pool:
-            detections = _ordered_ahead(
+            detections = ordered_ahead(
                 pool,
                 _decode_and_detect,
                 jobs,
                 window=2 * self.batch + self.workers,
                 pixels=_photo_pixels,
+                budget=AHEAD_PIXELS,
                 died=lambda job: (None, [], WORKER_DIED, 0.0, 0.0),
             )
         else:
@@ -346,51 +345,15 @@ class Unmasker:
 MIN_PHOTOS_PER_WORKER = 4
 
 
-# A worker process that dies — the OOM killer on a huge photo, a crash in a native library — costs its photo
-WORKER_DIED = "the process reading it died (out of memory, or a crash in a native library)"
-
-
-class _Workers:
-    """Processes decoding and detecting ahead of the models. multiprocessing.Pool waits forever for the result of a
-    worker that died (the run hung); ProcessPoolExecutor says it broke, and is started again (`restart`)."""
-
-    def __init__(self, workers: int):
-        self.workers = workers
-        self.executor = self._start()
-
-    def _start(self) -> ProcessPoolExecutor:
-        # spawn, not fork: this process already runs onnxruntime's and OpenCV's threads
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
-
-    def submit(self, fn: Callable, job) -> Future:
-        try:
-            return self.executor.submit(fn, job)
-        except BrokenProcessPool as exc:  # broken since the last result was taken: say so where it is awaited
-            future: Future = Future()
-            future.set_exception(exc)
-            return future
-
-    def restart(self) -> None:
-        self.close()
-        self.executor = self._start()
-
-    def close(self) -> None:
-        # stopped at once, also on Ctrl-C: shutdown alone lets each worker finish its photo first. The executor
-        # has no public way to stop its processes before Python 3.14 (terminate_workers).
-        for process in list((getattr(self.executor, "_processes", None) or {}).values()):
-            process.terminate()
-        self.executor.shutdown(wait=True, cancel_futures=True)
-
-
 @contextlib.contextmanager
 def _detector_pool(workers: int, photos: int):
-    """Worker processes for decoding + detection (`_Workers`), or None when one process is as fast (few photos, one
-    core)."""
+    """Worker processes for decoding + detection (`workers.Workers`), or None when one process is as fast (few
+    photos, one core)."""
     workers = min(workers, photos // MIN_PHOTOS_PER_WORKER)
     if workers < 2:
         yield None
         return
-    pool = _Workers(workers)
+    pool = Workers(workers)  # spawn, not fork: this process already runs onnxruntime's and OpenCV's threads
     try:
         yield pool
     finally:
@@ -413,52 +376,6 @@ def _photo_pixels(detection) -> int:
 def _pixels(item) -> int:
     """Pixels of a (job, detection) pair's decoded photo."""
     return _photo_pixels(item[1])
-
-
-def _ordered_ahead(
-    pool: _Workers,
-    fn: Callable,
-    jobs: list,
-    window: int,
-    pixels: Callable[[object], int] | None = None,
-    died: Callable[[object], object] | None = None,
-) -> Iterator:
-    """fn over jobs in the pool, results in order, at most `window` jobs ahead (Pool.imap has no limit: it would
-    hold every decoded photo of a large folder in memory); with `pixels` (a result's size), fewer when the photos
-    are big: as many as AHEAD_PIXELS holds of the size of the last one taken (a folder's photos are mostly alike),
-    one before any. When a worker dies the pool breaks and which job killed it is not known: the job awaited is run
-    again alone on a fresh pool, `died(job)` taking its place if it kills that one too; the jobs behind it go again."""
-    ahead: deque = deque()  # (job, future)
-    limit = 1 if pixels else window  # until a photo's size is known (a first burst of 48 MP photos: the 5.7 GB)
-
-    def take():
-        job, future = ahead.popleft()
-        try:
-            return future.result()
-        except BrokenProcessPool:
-            behind = list(ahead)
-            ahead.clear()
-            pool.restart()
-            try:
-                result = pool.submit(fn, job).result()
-            except BrokenProcessPool:
-                if died is None:
-                    raise
-                pool.restart()
-                result = died(job)
-            for j, f in behind:  # those done before the break keep their results
-                ahead.append((j, f) if f.done() and f.exception() is None else (j, pool.submit(fn, j)))
-            return result
-
-    for job in jobs:
-        ahead.append((job, pool.submit(fn, job)))
-        while len(ahead) >= limit:
-            result = take()
-            if pixels and (size := pixels(result)):
-                limit = max(1, min(window, AHEAD_PIXELS // size))
-            yield result
-    while ahead:
-        yield take()
 
 
 def _chunks(items: Iterable, n: int, weight: Callable[[object], int] | None = None, budget: int = 0) -> Iterator[list]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import zlib
 from collections import Counter
@@ -18,6 +17,7 @@ from unmask_cli import data, registry
 from unmask_cli.faces import align, detect_faces, transform_points
 from unmask_cli.images import ImageError, iter_images, read_rgb, write_atomic, write_bytes_atomic
 from unmask_cli.outputs import OutputPathError, check_writable_folder
+from unmask_cli.workers import WORKER_DIED, Workers, ordered_ahead
 
 MIN_FACE_FRACTION = 0.25  # a face box narrower than this share of S would be upscaled into mush
 
@@ -224,8 +224,11 @@ def run(
         on_start(len(todo))
     workers = workers or os.cpu_count() or 1
     if workers > 1 and len(todo) >= 32:
-        pool = multiprocessing.get_context("fork").Pool(workers, _init_worker, (out, config))
-        results = pool.imap_unordered(_work, todo, chunksize=8)
+        # a worker that dies costs its photo (one line), not the run: multiprocessing.Pool waited for it forever
+        pool = Workers(workers, "fork", _init_worker, (out, config))
+        results = ordered_ahead(
+            pool, _work, todo, window=8 * workers, died=lambda item: PhotoResult(source=item[1], skipped=WORKER_DIED)
+        )
     else:
         pool = None
         _init_worker(out, config)
@@ -246,5 +249,5 @@ def run(
                 on_result(result)
     finally:
         if pool is not None:
-            pool.terminate()
+            pool.close()
     return summary

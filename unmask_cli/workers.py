@@ -1,0 +1,99 @@
+"""Worker processes for per-photo work (decoding and detection for `infer`, synthesis), results in order with a
+bounded look-ahead. multiprocessing.Pool waits forever for the result of a worker that died — the OOM killer on a
+huge photo, a crash in a native library — so a run hung; here the pool's break is seen, the photo awaited is tried
+again alone on a fresh pool, and only a photo that kills that one too is given up.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+# what a photo whose worker died twice is skipped with
+WORKER_DIED = "the process reading it died (out of memory, or a crash in a native library)"
+
+
+class Workers:
+    """A process pool that can be started again after a worker died (`restart`)."""
+
+    def __init__(self, workers: int, context: str = "spawn", initializer: Callable | None = None, initargs=()):
+        self.workers, self.context, self.initializer, self.initargs = workers, context, initializer, initargs
+        self.executor = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            self.workers,
+            mp_context=multiprocessing.get_context(self.context),
+            initializer=self.initializer,
+            initargs=self.initargs,
+        )
+
+    def submit(self, fn: Callable, job) -> Future:
+        try:
+            return self.executor.submit(fn, job)
+        except BrokenProcessPool as exc:  # broken since the last result was taken: say so where it is awaited
+            future: Future = Future()
+            future.set_exception(exc)
+            return future
+
+    def restart(self) -> None:
+        self.close()
+        self.executor = self._start()
+
+    def close(self) -> None:
+        # stopped at once, also on Ctrl-C: shutdown alone lets each worker finish its photo first. The executor
+        # has no public way to stop its processes before Python 3.14 (terminate_workers).
+        for process in list((getattr(self.executor, "_processes", None) or {}).values()):
+            process.terminate()
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def ordered_ahead(
+    pool: Workers,
+    fn: Callable,
+    jobs: Iterable,
+    window: int,
+    pixels: Callable[[object], int] | None = None,
+    budget: int = 0,
+    died: Callable[[object], object] | None = None,
+) -> Iterator:
+    """fn over jobs in the pool, results in order, at most `window` jobs ahead (Pool.imap has no limit: it would
+    hold every decoded photo of a large folder in memory); with `pixels` (a result's size), fewer when the photos
+    are big: as many as `budget` pixels hold of the size of the last one taken (a folder's photos are mostly alike),
+    one before any. When a worker dies the pool breaks and which job killed it is not known: the job awaited is run
+    again alone on a fresh pool, `died(job)` taking its place if it kills that one too; the jobs behind it that had
+    not finished go again."""
+    ahead: deque = deque()  # (job, future)
+    limit = 1 if pixels else window  # until a photo's size is known (a first burst of 48 MP photos: 5.7 GB)
+
+    def take():
+        job, future = ahead.popleft()
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            behind = list(ahead)
+            ahead.clear()
+            pool.restart()
+            try:
+                result = pool.submit(fn, job).result()
+            except BrokenProcessPool:
+                if died is None:
+                    raise
+                pool.restart()
+                result = died(job)
+            for j, f in behind:  # those done before the break keep their results
+                ahead.append((j, f) if f.done() and f.exception() is None else (j, pool.submit(fn, j)))
+            return result
+
+    for job in jobs:
+        ahead.append((job, pool.submit(fn, job)))
+        while len(ahead) >= limit:
+            result = take()
+            if pixels and (size := pixels(result)):
+                limit = max(1, min(window, budget // size))
+            yield result
+    while ahead:
+        yield take()
