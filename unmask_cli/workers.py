@@ -85,7 +85,8 @@ def ordered_ahead(
                 pool.restart()
                 result = died(job)
             for j, f in behind:  # those done before the break keep their results
-                ahead.append((j, f) if f.done() and f.exception() is None else (j, pool.submit(fn, j)))
+                kept = f.done() and not f.cancelled() and f.exception() is None
+                ahead.append((j, f) if kept else (j, pool.submit(fn, j)))
             return result
 
     for job in jobs:
