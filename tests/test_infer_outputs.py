@@ -135,8 +135,6 @@ def test_big_photos_are_held_fewer_at_a_time():
     from concurrent.futures import ThreadPoolExecutor
     from types import SimpleNamespace
 
-    from unmask_cli import pipeline
-
     def photo(megapixels: float):
         return SimpleNamespace(rgb=np.empty((1000, int(megapixels * 1000), 0), np.uint8))
 
