@@ -700,3 +700,42 @@ def test_cli_keeps_the_colour_profile_unless_told_to_strip_it(tiny_models, maske
         assert _cli(*args).returncode == 0
         with Image.open(out / "phone.jpg") as written:
             assert written.info.get("icc_profile") == expected
+
+
+def test_ctrl_c_stops_in_one_line_and_the_same_command_goes_on(tiny_models, masked_photos, tmp_path):
+    """Ctrl-C reaches the whole process group: the main process says what is done in one line and exits 130, the
+    workers go without a traceback each, no half-written file is left, and the same command finishes the rest."""
+    import os
+    import shutil
+    import signal
+    import time
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    photos = sorted(masked_photos.iterdir())
+    for i in range(40):
+        shutil.copy(photos[i % len(photos)], folder / f"{i:02d}{photos[i % len(photos)].suffix}")
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "unmask_cli", "infer", str(folder), "--out", str(out), "--models",
+            str(tiny_models / "exported"), "--fast", "--workers", "2"]  # fmt: skip
+    proc = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own group, as a terminal's foreground job
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # pytest may run with it ignored
+    )
+    deadline = time.time() + 300
+    while not (out.is_dir() and any(out.iterdir())) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted:" in stderr
+    done = {p.name for p in out.iterdir()}
+    assert all(name[:2].isdigit() for name in done), done  # finished photos only, no temporary files
+    assert 0 < len(done) < 40
+    result = subprocess.run([*args, "--json"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["already_done"] == len(done)

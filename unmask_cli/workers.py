@@ -7,6 +7,7 @@ again alone on a fresh pool, and only a photo that kills that one too is given u
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -14,6 +15,14 @@ from concurrent.futures.process import BrokenProcessPool
 
 # what a photo whose worker died twice is skipped with
 WORKER_DIED = "the process reading it died (out of memory, or a crash in a native library)"
+
+
+def _worker_start(initializer: Callable | None, initargs: tuple) -> None:
+    # Ctrl-C reaches the whole process group; the main process stops the workers (`Workers.close`), so theirs would
+    # only print a traceback each from the middle of multiprocessing
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if initializer is not None:
+        initializer(*initargs)
 
 
 class Workers:
@@ -27,8 +36,8 @@ class Workers:
         return ProcessPoolExecutor(
             self.workers,
             mp_context=multiprocessing.get_context(self.context),
-            initializer=self.initializer,
-            initargs=self.initargs,
+            initializer=_worker_start,
+            initargs=(self.initializer, self.initargs),
         )
 
     def submit(self, fn: Callable, job) -> Future:

@@ -111,16 +111,22 @@ def infer(
                 pairs.append((result.before, result.after))
             bar.update(task, advance=1, status=f"{faces_restored} faces restored")
 
-        summary = unmasker.run(
-            [p for p in inputs if p.exists()],
-            out,
-            overwrite=overwrite,
-            keep_images=sheet is not None,
-            keep_metadata=keep_metadata,
-            save_masks=save_mask,
-            on_start=on_start,
-            on_result=on_result,
-        )
+        try:
+            summary = unmasker.run(
+                [p for p in inputs if p.exists()],
+                out,
+                overwrite=overwrite,
+                keep_images=sheet is not None,
+                keep_metadata=keep_metadata,
+                save_masks=save_mask,
+                on_start=on_start,
+                on_result=on_result,
+            )
+        except KeyboardInterrupt:
+            bar.stop()
+            written = sum(1 for r in records if not r.get("skipped"))
+            ui.fail(f"interrupted: {written} photos written to {out}; the same command goes on from there")
+            raise typer.Exit(130) from None
     sheet_failed = False
     if sheet is not None and pairs:
         from unmask_cli.images import ImageError, write_atomic
