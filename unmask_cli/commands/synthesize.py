@@ -53,12 +53,19 @@ def synthesize(
             def on_start(total: int) -> None:
                 bar.update(task, total=total)
 
+            done = 0
+
             def on_result(result) -> None:
+                nonlocal done
+                done += 1
                 if result.skipped:
                     ui.warn(str(base / result.source), result.skipped)
                 bar.update(task, advance=1, status=f"{result.faces} face(s)")
 
             summary = synth.run(src, out, config, limit, workers, on_start, on_result)
+    except KeyboardInterrupt:
+        ui.fail(f"interrupted: {done} photos done into {out}; the same command goes on from there")
+        raise typer.Exit(130) from None
     except OSError as exc:  # the manifest could not be written (disk full, folder gone): finished photos are kept
         ui.fail(f"{out}: writing the dataset failed ({exc.strerror or exc}); a rerun resumes")
         raise typer.Exit(2) from None
