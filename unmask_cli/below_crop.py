@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from unmask_cli.faces import crop_footprint, inverse_matrix
+from unmask_cli.faces import crop_footprint, warp_back
 
 BAND = 0.3  # how far below the crop to look, as a share of the crop's side
 MIN_EDGE = 0.1  # the mask must cross the crop's bottom edge over at least this share of its width
@@ -59,17 +59,13 @@ def region_below(rgb: np.ndarray, mask: np.ndarray, matrix: np.ndarray) -> np.nd
     hanging = cv2.dilate(hanging.astype(np.uint8), np.ones((3, 3), np.uint8))  # its rim too
     hanging[: size - 2] = 0
     # warped back over the box under the tall crop only: a photo-sized warp per face made big photos slow
-    rows, cols = crop_footprint(matrix, size, rgb.shape[:2], height=size + band)
-    if rows.start == rows.stop or cols.start == cols.stop:
+    box = crop_footprint(matrix, size, rgb.shape[:2], height=size + band)
+    warped = warp_back(hanging.astype(np.float32), matrix, box) > 0.3
+    if not warped.any():
         return None
-    inv = inverse_matrix(matrix).copy()
-    inv[:, 2] -= (cols.start, rows.start)
-    warped = cv2.warpAffine(
-        hanging.astype(np.float32), inv, (cols.stop - cols.start, rows.stop - rows.start), flags=cv2.INTER_LINEAR
-    )
     region = np.zeros(rgb.shape[:2], np.uint8)
-    region[rows, cols] = warped > 0.3
-    return region if region[rows, cols].any() else None
+    region[box] = warped
+    return region
 
 
 def fill(photo: np.ndarray, region: np.ndarray) -> None:

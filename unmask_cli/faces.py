@@ -373,6 +373,24 @@ def crop_footprint(
     return slice(min(max(y0, 0), h), min(max(y1, 0), h)), slice(min(max(x0, 0), w), min(max(x1, 0), w))
 
 
+def warp_back(
+    image: np.ndarray,
+    matrix: np.ndarray,
+    box: Box,
+    flags: int = cv2.INTER_LINEAR,
+    border: int = cv2.BORDER_CONSTANT,
+) -> np.ndarray:
+    """`image` in crop pixels (made by `matrix`, photo → crop) warped back onto the photo box `box` only: the box's
+    pixels (an empty array for an empty box, which warpAffine would read as "the image's own size")."""
+    rows, cols = box
+    height, width = rows.stop - rows.start, cols.stop - cols.start
+    if height <= 0 or width <= 0:
+        return np.zeros((max(height, 0), max(width, 0), *image.shape[2:]), image.dtype)
+    inv = inverse_matrix(matrix).copy()
+    inv[:, 2] -= (cols.start, rows.start)  # photo px → box px
+    return cv2.warpAffine(image, inv, (width, height), flags=flags, borderMode=border, borderValue=0)
+
+
 def align(rgb: np.ndarray, landmarks: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """The S×S aligned crop and the matrix used; pixels outside the photo are mirrored in."""
     matrix = alignment_matrix(landmarks, size)

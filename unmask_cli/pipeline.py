@@ -28,9 +28,9 @@ from unmask_cli.faces import (
     crop_footprint,
     crop_scale,
     detect_faces,
-    inverse_matrix,
     mask_where_a_mask_belongs,
     restored_is_a_face,
+    warp_back,
     weak_candidates,
 )
 from unmask_cli.images import (
@@ -423,15 +423,10 @@ def blend_weights(mask: np.ndarray, matrix: np.ndarray, shape: tuple[int, int]) 
     replaced = with_rim(mask).astype(np.float32)
     soft = cv2.GaussianBlur(replaced, (0, 0), FEATHER_PX)
     soft = np.maximum(soft, replaced)  # feather outward only: the mask and its rim are fully replaced
-    rows, cols = crop_footprint(matrix, mask.shape[0], shape)
-    if rows.start == rows.stop or cols.start == cols.stop:  # the crop lies off the photo (warpAffine reads 0 as "auto")
-        return np.zeros((rows.stop - rows.start, cols.stop - cols.start), np.float32), (rows, cols)
-    inv = inverse_matrix(matrix).copy()
-    inv[:, 2] -= (cols.start, rows.start)
-    size = (cols.stop - cols.start, rows.stop - rows.start)
-    weight = cv2.warpAffine(soft, inv, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    box = crop_footprint(matrix, mask.shape[0], shape)
+    weight = warp_back(soft, matrix, box)
     weight[weight < 1.0 / 255] = 0.0
-    return weight, (rows, cols)
+    return weight, box
 
 
 def _moved(values: np.ndarray, box: Box, target: Box) -> np.ndarray:
@@ -464,9 +459,7 @@ def paste_back(photo: np.ndarray, crop: np.ndarray, mask: np.ndarray, matrix: np
     pad = grain.ring_width(max(np.ptp(ys), np.ptp(xs))) + 1 if regrain else 0
     y0, y1 = max(ys.min() - pad, 0), min(ys.max() + 1 + pad, h)
     x0, x1 = max(xs.min() - pad, 0), min(xs.max() + 1 + pad, w)
-    inv = inverse_matrix(matrix).copy()
-    inv[:, 2] -= (x0, y0)
-    patch = cv2.warpAffine(crop, inv, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    patch = warp_back(crop, matrix, (slice(y0, y1), slice(x0, x1)), cv2.INTER_CUBIC, cv2.BORDER_REPLICATE)
     a = _moved(weight, (rows, cols), (slice(y0, y1), slice(x0, x1)))  # the grain's margin can reach past the box
     if regrain:
         patch = grain.regrain(patch, photo[y0:y1, x0:x1], a, seed_from=crop)
