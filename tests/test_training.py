@@ -440,7 +440,8 @@ def test_face_training_jitters_the_alignment_when_asked(tiny_data, tmp_path, mon
         return real(*args, **kwargs)
 
     monkeypatch.setattr(pipelines, "dataset", spy)
-    training.trainer(_config("face", tiny_data, epochs=1, align_jitter=0.5), tmp_path / "run").fit()
+    # with widened holes too: their code path runs inside the compiled training step
+    training.trainer(_config("face", tiny_data, epochs=1, align_jitter=0.5, wide_hole=0.5), tmp_path / "run").fit()
     assert shares and set(shares) == {0.5}
 
 
@@ -533,3 +534,27 @@ def test_harsh_light_lights_both_images_alike_and_leaves_the_mask(tiny_data):
     plain, plain_mask, _ = _first_training_batch(tiny_data, harsh_light=0.0)
     harsh, mask, _ = _first_training_batch(tiny_data, harsh_light=1.0)
     assert np.array_equal(mask, plain_mask) and harsh.mean() < plain.mean()
+
+
+def test_widened_holes_grow_sideways_and_down_never_up_for_the_share_asked():
+    """`--wide-hole`: a share of the holes reaches 2-12 px (at 128²) past each side of the mask and half that below
+    it, never above it (the eyes stay in view); the rest are left as Mask G found them."""
+    hole = np.zeros((64, 128, 128, 1), np.float32)
+    hole[:, 60:90, 40:88] = 1.0
+    seed = tf.constant([3, 5], tf.int64)
+    assert np.array_equal(training.widen_holes(tf.constant(hole), seed, 0.0).numpy(), hole)
+
+    grown = training.widen_holes(tf.constant(hole), seed, 1.0).numpy()[..., 0]
+    cols = grown.any(axis=1)
+    left = 40 - cols.argmax(axis=1)
+    right = (127 - cols[:, ::-1].argmax(axis=1)) - 87
+    assert np.all(grown >= hole[..., 0])
+    assert not grown[:, :60].any()
+    assert np.array_equal(left, right) and left.min() >= 2 and left.max() <= 12
+    assert len(set(left.tolist())) >= 5  # the reach is drawn per sample
+    last_row = 127 - grown.any(axis=2)[:, ::-1].argmax(axis=1)
+    assert np.array_equal(last_row - 89, left // 2)
+
+    half = training.widen_holes(tf.constant(hole), seed, 0.5).numpy()
+    changed = (half != hole).reshape(64, -1).any(axis=1).mean()
+    assert 0.25 <= changed <= 0.75

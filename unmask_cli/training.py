@@ -64,6 +64,7 @@ class TrainConfig:
     turned_share: float = 0.0  # turned faces repeated until they make up this share of the training samples (both)
     # Face G only
     low_res: float = 0.0  # share of training samples blurred as a small face enlarged to the crop
+    wide_hole: float = 0.0  # share of training holes grown sideways and down past the drawn mask (`widen_holes`)
     mask_source: str = "gt"  # "gt": the synthesized mask; "mask_g": Mask G's prediction (original recipe)
     mask_run: str | None = None  # run folder of a trained Mask G, for mask_source=mask_g
     l1_hole: float = 10.0
@@ -115,6 +116,29 @@ def noisy_input(masked, mask, seed):
     """The generator's input: uniform noise in [-1, 1] where the mask is, the image elsewhere; mask appended."""
     noise = tf.random.stateless_uniform(tf.shape(masked), seed, -1.0, 1.0)
     return tf.concat([masked * (1 - mask) + noise * mask, mask], axis=-1)
+
+
+WIDE_HOLE_PX = (2, 12)  # at 128²: how far a widened hole reaches past the mask on each side (down: half as far)
+
+
+def widen_holes(hole, seed, share: float):
+    """`share` of the N×S×S×1 holes grown sideways by 2–12 px at 128² (scaled with S) and down by half that. Real
+    masks stand out past the cheeks and the jaw into the background, and Mask G marks all of it; the drawn masks
+    follow the jaw, so a Face G trained on them only ever painted inside the face and paints a face as wide as the
+    mask. In a widened hole it must find where the jaw ends from the face above and paint background beyond it."""
+    size = hole.shape[1]
+    lo, hi = (max(1, round(px * size / 128)) for px in WIDE_HOLE_PX)
+    n = tf.shape(hole)[0]
+    picks = tf.random.stateless_uniform([n], seed, 0.0, 1.0)
+    reach = tf.random.stateless_uniform([n], seed + 1, lo, hi + 1, tf.int32)
+    grown = [hole]
+    for px in range(lo, hi + 1):
+        side = tf.nn.max_pool2d(hole, [1, 2 * px + 1], 1, "SAME")
+        down = px // 2
+        shifted = tf.pad(side, [[0, 0], [down, 0], [0, 0], [0, 0]])[:, :size]  # the same region, `down` px lower
+        grown.append(tf.maximum(side, shifted))
+    choice = tf.where(picks < share, reach - lo + 1, 0)
+    return tf.gather(tf.stack(grown, axis=1), choice, batch_dims=1)
 
 
 class Trainer:
@@ -438,6 +462,8 @@ class FaceTrainer(Trainer):
         cfg = self.config
         hole = self.hole_mask(masked, mask)
         seed = tf.stack([tf.cast(cfg.seed, tf.int64), self.step])
+        if cfg.wide_hole > 0:
+            hole = widen_holes(hole, seed + tf.constant([7919, 0], tf.int64), cfg.wide_hole)
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             raw, comp = self.generate(masked, hole, seed, training=True)
             (real_g, *real_gf), (real_l, *real_lf) = self._critics(clean, hole)

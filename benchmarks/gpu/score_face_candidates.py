@@ -11,7 +11,9 @@ it with the same noise; printed: PSNR and SSIM in the drawn mask, texture ratio 
 figures `unmask evaluate` reports, without exporting each candidate first. `--lit`: every case (the face with and
 without its mask alike) lit by coloured, dim or one-sided light (`pipelines._harsh_light`, seeded by photo and
 style, not training's seeds): does the fill take the photo's light? `--by-pose`: the figures again for the frontal
-and the turned faces apart (|head turn| >= pipelines.TURNED, from each face's landmarks).
+and the turned faces apart (|head turn| >= pipelines.TURNED, from each face's landmarks). `--wide PX`: every mask
+made to stand out PX px past its sides and PX/2 below (as real masks stand out past the cheeks and jaw), the new rim
+in the colour of the nearest mask pixel; scored in that wider region.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import sys
 import zlib
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -78,6 +81,27 @@ def lit(case: evaluate.Case) -> evaluate.Case:
     return dataclasses.replace(case, masked=masked, clean=clean, clean_descriptor=None)
 
 
+def widened(case: evaluate.Case, px: int) -> evaluate.Case:
+    """`case` with its mask `px` px wider on each side and `px` // 2 longer, each new pixel in the colour of the
+    nearest pixel 3 px inside the drawn mask (fabric carried outward, over its blended edge too), the mask grown to
+    match."""
+    mask = (case.mask > 0).astype(np.uint8)
+    side = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * px + 1, 1)))
+    down = np.zeros_like(side)
+    down[px // 2 :] = side[: len(side) - px // 2]
+    wide = np.maximum(side, down)
+    inner = cv2.erode(mask, np.ones((7, 7), np.uint8))  # the drawn mask's edge is blended with the skin
+    inner = inner if inner.any() else mask
+    _, labels = cv2.distanceTransformWithLabels(1 - inner, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    ys, xs = np.nonzero(inner)
+    nearest = np.zeros((labels.max() + 1, 2), np.intp)
+    nearest[labels[ys, xs]] = np.stack([ys, xs], 1)  # each mask pixel's label → its position
+    new = (wide > 0) & (inner == 0)
+    masked = case.masked.copy()
+    masked[new] = case.masked[tuple(nearest[labels[new]].T)]
+    return dataclasses.replace(case, masked=masked, mask=wide)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", type=Path)
@@ -87,12 +111,15 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=32, help="Face G's base width (the shipped model's: 32)")
     ap.add_argument("--lit", action="store_true", help="light every case harshly (colour cast, dim, one-sided)")
     ap.add_argument("--by-pose", action="store_true", help="also score frontal and turned faces apart")
+    ap.add_argument("--wide", type=int, default=0, help="masks standing out PX px past the face's sides")
     args = ap.parse_args()
 
     cases = evaluate.make_cases(args.data, registry.names(registry.SYNTHESIZERS), 128, args.limit)
     turned = [abs(head_turn(case.landmarks)) >= pipelines.TURNED for case in cases]
     if args.lit:
         cases = [lit(case) for case in cases]
+    if args.wide:
+        cases = [widened(case, args.wide) for case in cases]
     # the shipped backend, its Face G swapped for each candidate: `unmask evaluate`'s own restore and scoring
     backend = registry.open_backend("onnxruntime", models_dir=args.models)
     model = models.face_g(backend.input_size, args.width)

@@ -234,6 +234,15 @@ def train_face(
     align_jitter: AlignJitterOpt = 0.0,
     harsh_light: HarshLightOpt = 0.0,
     turned_share: TurnedShareOpt = 0.0,
+    wide_hole: Annotated[
+        float,
+        typer.Option(
+            help="Share of holes grown sideways (2-12 px at 128²) and down past the mask: real masks stand out past "
+            "the cheeks and jaw into the background, and Face G must paint the jaw line and background there.",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = 0.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Train Face G with global + local Face D: L1 + SSIM + adversarial + feature matching."""
@@ -264,5 +273,6 @@ def train_face(
         align_jitter=align_jitter,
         harsh_light=harsh_light,
         turned_share=turned_share,
+        wide_hole=wide_hole,
     )
     _train(config, out, resume, max_steps, as_json)
