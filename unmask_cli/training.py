@@ -122,10 +122,10 @@ WIDE_HOLE_PX = (2, 12)  # at 128²: how far a widened hole reaches past the mask
 
 
 def widen_holes(hole, seed, share: float):
-    """`share` of the N×S×S×1 holes grown sideways by 2–12 px at 128² (scaled with S) and down by half that. Real
-    masks stand out past the cheeks and the jaw into the background, and Mask G marks all of it; the drawn masks
-    follow the jaw, so a Face G trained on them only ever painted inside the face and paints a face as wide as the
-    mask. In a widened hole it must find where the jaw ends from the face above and paint background beyond it."""
+    """`share` of the N×S×S×1 holes grown sideways by 2–12 px at 128² (scaled with S) and down by half that. Where
+    a real mask stands out past the cheek into the background, Mask G marks all of it and Face G paints a face as
+    wide as the mask; in a widened hole it must find where the jaw ends from the face above and paint background
+    beyond it. (Over whole sets, real masks stand out no more than the drawn ones: model card, session 17.)"""
     size = hole.shape[1]
     lo, hi = (max(1, round(px * size / 128)) for px in WIDE_HOLE_PX)
     n = tf.shape(hole)[0]

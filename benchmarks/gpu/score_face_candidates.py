@@ -12,8 +12,8 @@ figures `unmask evaluate` reports, without exporting each candidate first. `--li
 without its mask alike) lit by coloured, dim or one-sided light (`pipelines._harsh_light`, seeded by photo and
 style, not training's seeds): does the fill take the photo's light? `--by-pose`: the figures again for the frontal
 and the turned faces apart (|head turn| >= pipelines.TURNED, from each face's landmarks). `--wide PX`: every mask
-made to stand out PX px past its sides and PX/2 below (as real masks stand out past the cheeks and jaw), the new rim
-in the colour of the nearest mask pixel; scored in that wider region.
+made to stand out PX px past its sides and PX/2 below (as some real masks stand out past the cheeks and jaw), the
+new rim in the colour of the nearest fabric 3 px inside the mask; scored in that wider region.
 """
 
 from __future__ import annotations

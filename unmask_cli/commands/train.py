@@ -237,8 +237,8 @@ def train_face(
     wide_hole: Annotated[
         float,
         typer.Option(
-            help="Share of holes grown sideways (2-12 px at 128²) and down past the mask: real masks stand out past "
-            "the cheeks and jaw into the background, and Face G must paint the jaw line and background there.",
+            help="Share of holes grown sideways (2-12 px at 128²) and down past the mask: where a mask stands out "
+            "past the cheek into the background, Face G must paint the jaw line and the background beyond it.",
             min=0.0,
             max=1.0,
         ),
