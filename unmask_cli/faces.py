@@ -398,13 +398,14 @@ def align(rgb: np.ndarray, landmarks: np.ndarray, size: int) -> tuple[np.ndarray
     # INTER_AREA is not supported by warpAffine; pre-shrink big faces so bilinear does not alias — only the box
     # the crop covers (shrinking the whole photo once per face made a big group photo slow)
     scale = crop_scale(matrix)
-    factor = 2 * scale
-    rows, cols = crop_footprint(matrix, size, rgb.shape[:2], margin=int(np.ceil(2 / factor)) + 2)
-    if scale < 0.5 and rows.stop - rows.start > 1 and cols.stop - cols.start > 1:  # (landmarks off the photo: none)
-        rgb = cv2.resize(rgb[rows, cols], None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-        warp = matrix.copy()
-        warp[:, 2] += matrix[:, :2] @ (cols.start, rows.start)  # photo px = box px + the box's corner
-        warp[:, :2] /= factor
+    if scale < 0.5:
+        factor = 2 * scale
+        rows, cols = crop_footprint(matrix, size, rgb.shape[:2], margin=int(np.ceil(2 / factor)) + 2)
+        if rows.stop - rows.start > 1 and cols.stop - cols.start > 1:  # (landmarks off the photo: no box)
+            rgb = cv2.resize(rgb[rows, cols], None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+            warp = matrix.copy()
+            warp[:, 2] += matrix[:, :2] @ (cols.start, rows.start)  # photo px = box px + the box's corner
+            warp[:, :2] /= factor
     crop = cv2.warpAffine(rgb, warp, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     return crop, matrix
 
