@@ -20,6 +20,9 @@
 #     also sharpens or softens half the faces, b does not (an ablation of --sharpness).
 #   PAIR=session10: the CPU fine-tunes' recipe at batch 16 on packs with two holes per face, a 4,000 and b 12,000
 #     steps (how many passes before UTKFace's look takes over).
+#   PAIR=session18: packs made with --align-jitter 0.5; a = a width-48 Face G from scratch for MINUTES (capacity);
+#     b = the shipped Face G fine-tuned 3,000 steps with the CPU fine-tunes' recipe. Both keep only their weight
+#     average (--save ema): a width-48 run's raw and averaged weights alone are 6 of the 8 files a call returns.
 # benchmarks/results/gpu_face_runs.json has what each pair gave.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -57,6 +60,10 @@ elif [ "${PAIR}" = session10 ]; then
   slow=(--width 32 "${init[@]}" --lr 5e-5 --decay 1.0 --d-warmup 300 --fm-weight 20 --val-every 2000)
   a_cfg=("${slow[@]}" --max-steps 4000)
   b_cfg=("${slow[@]}" --max-steps 12000)
+elif [ "${PAIR}" = session18 ]; then
+  a_cfg=(--width 48 --lr 2e-4 --decay 0.5 --save ema --val-every 5000)
+  b_cfg=(--width 32 "${init[@]}" --lr 5e-5 --decay 1.0 --d-warmup 300 --fm-weight 20 --max-steps 3000 --save ema
+    --val-every 1000)
 else
   a_cfg=("${tune[@]}")
   b_cfg=(--width 48 --lr 2e-4 --decay 0.5)

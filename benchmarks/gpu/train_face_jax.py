@@ -286,13 +286,13 @@ def save_weights(model, out: Path, chunk_bytes: int = 15 * 2**20) -> list[str]:
     return names
 
 
-def save_both(gan: FaceGan, state, out: Path) -> list[str]:
-    """The generator's current weights in OUT, their running average in OUT/ema."""
+def save_both(gan: FaceGan, state, out: Path, raw: bool = True) -> list[str]:
+    """The generator's running weight average in OUT/ema and, with `raw`, its current weights in OUT."""
     (out / "ema").mkdir(exist_ok=True)
     gan.write_back(state, ema=True)
     names = [f"ema/{n}" for n in save_weights(gan.g, out / "ema")]
     gan.write_back(state)
-    return save_weights(gan.g, out) + names
+    return (save_weights(gan.g, out) if raw else []) + names
 
 
 def sheet(images, holes, outs, averaged, path: Path, n: int = 8) -> None:
@@ -329,6 +329,13 @@ def main() -> None:
     ap.add_argument("--ema", type=float, default=0.999, help="decay of the generator's weight average (saved in ema/)")
     ap.add_argument("--hole-swap", type=float, default=0.0, help="chance a face gets another face's hole")
     ap.add_argument("--sharpness", type=float, default=0.0, help="chance a face is sharpened or softened")
+    ap.add_argument(
+        "--save",
+        choices=("both", "ema"),
+        default="both",
+        help="ema: keep only the weight average (a width-48 generator's raw and averaged weights are 6 files of the"
+        " 8 the device tool returns per call)",
+    )
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     log_path = args.out / "metrics.jsonl"
@@ -395,7 +402,7 @@ def main() -> None:
                 figures, _ = validate(restore, state, val_images, val_holes, ema)
                 log({"event": "val", "step": step, "ema": ema, **figures})
         if time.time() - last_save > args.save_every:
-            names = save_both(gan, state, args.out)
+            names = save_both(gan, state, args.out, raw=args.save == "both")
             log({"event": "saved", "step": step, "weights": names})
             last_save = time.time()
     composites = []
@@ -404,7 +411,7 @@ def main() -> None:
         log({"event": "val", "step": step, "ema": ema, **figures})
         composites.append(outs)
     sheet(val_images, val_holes, *composites, args.out / "sheet.png")
-    names = save_both(gan, state, args.out)
+    names = save_both(gan, state, args.out, raw=args.save == "both")
     per_step = (time.time() - started) / max(1, step - 5) if started else float("nan")
     log({"event": "done", "step": step, "weights": names, "sec_per_step_incl_val": per_step})
 
