@@ -70,6 +70,26 @@ def candidate_weights(spec: str, shipped: list[np.ndarray], model) -> list[np.nd
     return [t + left * s for t, s in zip(total, shipped, strict=True)]
 
 
+def onnx_width(path: Path) -> int:
+    """An exported Face G's base width: the output channels of its first convolution."""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    first = next(n for n in graph.node if n.op_type == "Conv")
+    kernel = next(i for i in graph.initializer if i.name == first.input[1])
+    return int(kernel.dims[0])
+
+
+def candidate_model(spec: str, shipped_model, size: int):
+    """The shipped model's architecture, or a new Face G for a lone GPU run of another width (a run trained from
+    scratch; averages need the shipped model's width)."""
+    folder = Path(spec)
+    if "@" in spec or "+" in spec or spec == "shipped" or not list(folder.glob("weights_*.npz")):
+        return shipped_model
+    width = int(load_chunks(folder)[0].shape[-1])  # the first convolution's filters
+    return shipped_model if width == shipped_model.get_weights()[0].shape[-1] else models.face_g(size, width)
+
+
 def lit(case: evaluate.Case) -> evaluate.Case:
     """`case` with its clean and masked face lit alike by a harsh light drawn from its photo's name and style."""
     import tensorflow as tf
@@ -108,7 +128,6 @@ def main() -> None:
     ap.add_argument("candidates", nargs="+")
     ap.add_argument("--limit", type=int, default=None, help="first N photos only")
     ap.add_argument("--models", type=Path, default=Path("exported"))
-    ap.add_argument("--width", type=int, default=32, help="Face G's base width (the shipped model's: 32)")
     ap.add_argument("--lit", action="store_true", help="light every case harshly (colour cast, dim, one-sided)")
     ap.add_argument("--by-pose", action="store_true", help="also score frontal and turned faces apart")
     ap.add_argument("--wide", type=int, default=0, help="masks standing out PX px past the face's sides")
@@ -122,12 +141,15 @@ def main() -> None:
         cases = [widened(case, args.wide) for case in cases]
     # the shipped backend, its Face G swapped for each candidate: `unmask evaluate`'s own restore and scoring
     backend = registry.open_backend("onnxruntime", models_dir=args.models)
-    model = models.face_g(backend.input_size, args.width)
-    load_onnx_weights(model, args.models / "face_g.onnx")
-    shipped = model.get_weights()
-    backend.face_fn = lambda x: model.predict(x, verbose=0)
+    shipped_model = models.face_g(backend.input_size, onnx_width(args.models / "face_g.onnx"))
+    load_onnx_weights(shipped_model, args.models / "face_g.onnx")
+    shipped = shipped_model.get_weights()
     for spec in args.candidates:
-        model.set_weights(candidate_weights(spec, shipped, model))
+        model = candidate_model(spec, shipped_model, backend.input_size)
+        model.set_weights(
+            candidate_weights(spec, shipped, model) if model is shipped_model else load_chunks(Path(spec))
+        )
+        backend.face_fn = lambda x, model=model: model.predict(x, verbose=0)
         scores = evaluate.score(cases, backend)
         groups = {"": scores.rows}
         if args.by_pose:
