@@ -136,6 +136,12 @@ class FaceGan:
         self.dg, self.dl = models.face_d(args.size, args.width)
         if args.init and args.init.suffix == ".onnx":  # the shipped model itself: the repo travels with it
             load_onnx_weights(self.g, args.init)
+        elif args.init and args.init.is_dir():  # an earlier GPU run's weights_*.npz (fp16 copies travel at half size)
+            arrays = {}
+            for path in sorted(args.init.glob("weights_*.npz")):
+                with np.load(path) as chunk:
+                    arrays.update({k: chunk[k].astype(np.float32) for k in chunk.files})
+            self.g.set_weights([arrays[k] for k in sorted(arrays)])
         elif args.init:
             self.g.load_weights(args.init)
         self.g_opt = keras.optimizers.Adam(args.lr, beta_1=0.5)
@@ -309,7 +315,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, nargs="+", required=True, help="folders of pack files (train_*.npz, val.npz)")
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--init", type=Path, help="Face G to start from: an exported fp32 .onnx or a .weights.h5")
+    ap.add_argument(
+        "--init",
+        type=Path,
+        help="Face G to start from: an exported fp32 .onnx, a .weights.h5 or a run's folder of weights_*.npz",
+    )
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--width", type=int, default=32)
     ap.add_argument("--batch", type=int, default=16)
