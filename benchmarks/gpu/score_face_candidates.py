@@ -5,7 +5,8 @@
 Each candidate is `shipped` (exported/face_g.onnx), a folder of `train_face_jax.py` weights (weights_*.npz), an
 `unmask train face` run (its folder or its face_g.weights.h5), or
 FOLDER@W: W × the folder's weights + (1 − W) × the shipped model's (a "model soup"; same architecture); several
-joined by '+' average several runs with the shipped model. Every face
+joined by '+' average several runs with the shipped model; a lone run of another width (a width-48 Face G from
+scratch) is scored in a Face G of its own width. Every face
 of DATA wears every built-in style (as `unmask evaluate`), the shipped Mask G finds the region, each candidate fills
 it with the same noise; printed: PSNR and SSIM in the drawn mask, texture ratio (median), identity distance — the
 figures `unmask evaluate` reports, without exporting each candidate first. `--lit`: every case (the face with and
@@ -80,14 +81,17 @@ def onnx_width(path: Path) -> int:
     return int(kernel.dims[0])
 
 
-def candidate_model(spec: str, shipped_model, size: int):
-    """The shipped model's architecture, or a new Face G for a lone GPU run of another width (a run trained from
-    scratch; averages need the shipped model's width)."""
+def candidate(spec: str, shipped_model, shipped: list[np.ndarray], size: int) -> tuple:
+    """The model and weights to score for `spec`: the shipped model's architecture with `candidate_weights`, or, for
+    a lone GPU run of another width (one trained from scratch; averages need the shipped model's width), a new Face G
+    of that width with the run's weights."""
     folder = Path(spec)
-    if "@" in spec or "+" in spec or spec == "shipped" or not list(folder.glob("weights_*.npz")):
-        return shipped_model
-    width = int(load_chunks(folder)[0].shape[-1])  # the first convolution's filters
-    return shipped_model if width == shipped_model.get_weights()[0].shape[-1] else models.face_g(size, width)
+    if "@" not in spec and "+" not in spec and spec != "shipped" and list(folder.glob("weights_*.npz")):
+        weights = load_chunks(folder)
+        width = int(weights[0].shape[-1])  # the first convolution's filters
+        if width != shipped[0].shape[-1]:
+            return models.face_g(size, width), weights
+    return shipped_model, candidate_weights(spec, shipped, shipped_model)
 
 
 def lit(case: evaluate.Case) -> evaluate.Case:
@@ -145,10 +149,8 @@ def main() -> None:
     load_onnx_weights(shipped_model, args.models / "face_g.onnx")
     shipped = shipped_model.get_weights()
     for spec in args.candidates:
-        model = candidate_model(spec, shipped_model, backend.input_size)
-        model.set_weights(
-            candidate_weights(spec, shipped, model) if model is shipped_model else load_chunks(Path(spec))
-        )
+        model, weights = candidate(spec, shipped_model, shipped, backend.input_size)
+        model.set_weights(weights)
         backend.face_fn = lambda x, model=model: model.predict(x, verbose=0)
         scores = evaluate.score(cases, backend)
         groups = {"": scores.rows}

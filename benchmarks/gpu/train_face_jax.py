@@ -137,6 +137,7 @@ class FaceGan:
         if args.init and args.init.suffix == ".onnx":  # the shipped model itself: the repo travels with it
             load_onnx_weights(self.g, args.init)
         elif args.init and args.init.is_dir():  # an earlier GPU run's weights_*.npz (fp16 copies travel at half size)
+            # import_run.load_chunks reads the same files, but importing it pulls in TensorFlow, absent here
             arrays = {}
             for path in sorted(args.init.glob("weights_*.npz")):
                 with np.load(path) as chunk:
