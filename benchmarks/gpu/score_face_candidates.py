@@ -14,7 +14,8 @@ without its mask alike) lit by coloured, dim or one-sided light (`pipelines._har
 style, not training's seeds): does the fill take the photo's light? `--by-pose`: the figures again for the frontal
 and the turned faces apart (|head turn| >= pipelines.TURNED, from each face's landmarks). `--wide PX`: every mask
 made to stand out PX px past its sides and PX/2 below (as some real masks stand out past the cheeks and jaw), the
-new rim in the colour of the nearest fabric 3 px inside the mask; scored in that wider region.
+new rim in the colour of the nearest fabric 3 px inside the mask; scored in that wider region. `--busy R`: also
+the share of fills with more than R × their truth's texture (the median hides such a tail: stubble on smooth skin).
 """
 
 from __future__ import annotations
@@ -135,6 +136,7 @@ def main() -> None:
     ap.add_argument("--lit", action="store_true", help="light every case harshly (colour cast, dim, one-sided)")
     ap.add_argument("--by-pose", action="store_true", help="also score frontal and turned faces apart")
     ap.add_argument("--wide", type=int, default=0, help="masks standing out PX px past the face's sides")
+    ap.add_argument("--busy", type=float, default=0.0, help="also print the share of fills with texture > R × truth's")
     args = ap.parse_args()
 
     cases = evaluate.make_cases(args.data, registry.names(registry.SYNTHESIZERS), 128, args.limit)
@@ -161,9 +163,13 @@ def main() -> None:
             }
         for label, rows in groups.items():
             s = dataclasses.replace(scores, rows=rows).summary()
+            # the median texture hides a tail of fills far busier than their truth (stubble on a smooth face)
+            ratios = np.array([r["texture_ratio"] for r in rows], float)
+            busy = f"  busy>{args.busy:g} {np.mean(ratios[~np.isnan(ratios)] > args.busy):.1%}" if args.busy else ""
             print(
                 f"{spec + label:40s} psnr {s['psnr_masked']:.2f}  ssim {s['ssim_masked']:.3f}"
-                f"  texture {s['texture_ratio']:.3f}  identity {s['identity_distance']:.3f}  ({s['faces']} cases)",
+                f"  texture {s['texture_ratio']:.3f}  identity {s['identity_distance']:.3f}{busy}"
+                f"  ({s['faces']} cases)",
                 flush=True,
             )
 
