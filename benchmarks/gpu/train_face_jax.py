@@ -347,6 +347,7 @@ def main() -> None:
         help="ema: keep only the weight average (a width-48 generator's raw and averaged weights are 6 files of the"
         " 8 the device tool returns per call)",
     )
+    ap.add_argument("--no-sheet", action="store_true", help="no sample sheet (one file fewer for the device tool)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     log_path = args.out / "metrics.jsonl"
@@ -421,7 +422,8 @@ def main() -> None:
         figures, outs = validate(restore, state, val_images, val_holes, ema)
         log({"event": "val", "step": step, "ema": ema, **figures})
         composites.append(outs)
-    sheet(val_images, val_holes, *composites, args.out / "sheet.png")
+    if not args.no_sheet:
+        sheet(val_images, val_holes, *composites, args.out / "sheet.png")
     names = save_both(gan, state, args.out, raw=args.save == "both")
     per_step = (time.time() - started) / max(1, step - 5) if started else float("nan")
     log({"event": "done", "step": step, "weights": names, "sec_per_step_incl_val": per_step})

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# A width-48 Face G in one device call, the next step session 18 left (benchmarks/results/gpu_face_runs.json,
+# "session18": 6.5 min from scratch plus 2 min of the fine-tune recipe passed the shipped Face G's PSNR on
+# celeba_small with 1.7x its texture, but lost SSIM, and PSNR on sharp faces).
+#   bash benchmarks/gpu/width48_run.sh S1 S2        carry .gpu (wheels, p1, p2 as for device_run.sh; init48 optional)
+# Stage 1: width 48 from scratch, alone on the GPU, S1 minutes (lr 2e-4 falling to 0 over the last half); skipped
+#   when .gpu/init48 holds an earlier run's weights_*.npz (fp16 copies do: train_face_jax.py casts them back).
+# Stage 2: its weight average continued S2 minutes with the fine-tune recipe (lr 5e-5 -> 0, 300 critic-only steps,
+#   feature matching x20), two variants side by side: c = session 18's (SSIM x5, adversarial x0.5); d = SSIM x10,
+#   adversarial x0.25 (some texture traded back for SSIM).
+# Returns $OUT/c and $OUT/d: weight average (3 files each) and log, no sample sheets (a call returns 8 files at most).
+# Each stage compiles for ~60 s; S1 4.5 + S2 2.5 fits a 600 s call.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+s1="${1:-4.5}"
+s2="${2:-2.5}"
+py="${PYTHON:-python3}"
+out="${OUT:-/tmp/out}"
+export KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
+if ! "$py" -c "import keras" 2>/dev/null; then  # the GPU machine has JAX but no Keras: carried wheels
+  "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+    .gpu/wheels/*.whl || exit 1
+  export PYTHONPATH=/tmp/site
+fi
+train=("$py" benchmarks/gpu/train_face_jax.py --data .gpu/p* --batch 16 --width 48 --save ema --no-sheet)
+init=.gpu/init48
+if ! ls "$init"/weights_*.npz >/dev/null 2>&1; then
+  init=/tmp/w48_stage1
+  "${train[@]}" --out "$init" --lr 2e-4 --decay 0.5 --minutes "$s1" --save-every 60 --val-every 5000 \
+    --ssim-weight 5 --adv-weight 0.5 2>&1 | grep --line-buffered -v -i warning | grep --line-buffered -v '"lr"'
+  init="$init/ema"
+fi
+tune=(--init "$init" --lr 5e-5 --decay 1.0 --d-warmup 300 --fm-weight 20 --minutes "$s2" --save-every 30
+  --val-every 2000)
+"${train[@]}" "${tune[@]}" --out "$out/c" --ssim-weight 5 --adv-weight 0.5 2>&1 | sed -u 's/^/[c] /' |
+  grep --line-buffered -v -i 'warning\|"lr"' &
+"${train[@]}" "${tune[@]}" --out "$out/d" --ssim-weight 10 --adv-weight 0.25 2>&1 | sed -u 's/^/[d] /' |
+  grep --line-buffered -v -i 'warning\|"lr"' &
+wait
+ls -R "$out"
