@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("tensorflow")
 
 from unmask_cli import models
-from unmask_cli.onnx_weights import WeightImportError, load_onnx_weights
+from unmask_cli.onnx_weights import WeightImportError, base_width, load_onnx_weights
 
 EXPORTED = Path(__file__).resolve().parents[1] / "exported"
 
@@ -33,6 +33,12 @@ def test_shipped_generator_reproduces_its_onnx_outputs(name, builder, channels):
     assert np.abs(keras_out - _onnx_output(path, x)).max() < 1e-4
     changed = sum(not np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
     assert changed == len(before)  # every weight came from the file, none left at its initial value
+
+
+def test_base_width_is_read_from_the_file_and_builds_a_model_that_loads_it():
+    assert (base_width(EXPORTED / "face_g.onnx"), base_width(EXPORTED / "mask_g.onnx")) == (32, 16)
+    model = models.face_g(128, width=base_width(EXPORTED / "face_g.onnx"))
+    assert load_onnx_weights(model, EXPORTED / "face_g.onnx") > 0
 
 
 def test_another_width_is_refused_and_leaves_the_model_untouched():

@@ -47,6 +47,13 @@ def _onnx_layers(path: Path) -> tuple[list[list[np.ndarray | None]], list[list[n
     return convs, norms
 
 
+def base_width(path: Path) -> int:
+    """An exported generator's base width (`models.face_g`'s and `mask_g`'s `width`): its first convolution's
+    output channels, so the Keras model to load it into can be built first."""
+    convs, _ = _onnx_layers(Path(path))
+    return int(convs[0][0].shape[0])
+
+
 def load_onnx_weights(model, path: Path) -> int:
     """Set `model`'s Conv2D and GroupNormalization(groups=-1) weights from the ONNX file; returns arrays set."""
     from keras import layers

@@ -38,7 +38,7 @@ from import_run import load_chunks
 
 from unmask_cli import evaluate, models, pipelines, registry
 from unmask_cli.faces import head_turn
-from unmask_cli.onnx_weights import load_onnx_weights
+from unmask_cli.onnx_weights import base_width, load_onnx_weights
 
 
 def ingredient(path: Path, model) -> list[np.ndarray]:
@@ -72,26 +72,15 @@ def candidate_weights(spec: str, shipped: list[np.ndarray], model) -> list[np.nd
     return [t + left * s for t, s in zip(total, shipped, strict=True)]
 
 
-def onnx_width(path: Path) -> int:
-    """An exported Face G's base width: the output channels of its first convolution."""
-    import onnx
-
-    graph = onnx.load(str(path)).graph
-    first = next(n for n in graph.node if n.op_type == "Conv")
-    kernel = next(i for i in graph.initializer if i.name == first.input[1])
-    return int(kernel.dims[0])
-
-
 def candidate(spec: str, shipped_model, shipped: list[np.ndarray], size: int) -> tuple:
     """The model and weights to score for `spec`: the shipped model's architecture with `candidate_weights`, or, for
     a lone GPU run of another width (one trained from scratch; averages need the shipped model's width), a new Face G
     of that width with the run's weights."""
     folder = Path(spec)
     if "@" not in spec and "+" not in spec and spec != "shipped" and list(folder.glob("weights_*.npz")):
-        weights = load_chunks(folder)
+        weights = load_chunks(folder)  # a lone run: its own weights, nothing averaged (loaded once)
         width = int(weights[0].shape[-1])  # the first convolution's filters
-        if width != shipped[0].shape[-1]:
-            return models.face_g(size, width), weights
+        return (shipped_model if width == shipped[0].shape[-1] else models.face_g(size, width)), weights
     return shipped_model, candidate_weights(spec, shipped, shipped_model)
 
 
@@ -147,7 +136,7 @@ def main() -> None:
         cases = [widened(case, args.wide) for case in cases]
     # the shipped backend, its Face G swapped for each candidate: `unmask evaluate`'s own restore and scoring
     backend = registry.open_backend("onnxruntime", models_dir=args.models)
-    shipped_model = models.face_g(backend.input_size, onnx_width(args.models / "face_g.onnx"))
+    shipped_model = models.face_g(backend.input_size, base_width(args.models / "face_g.onnx"))
     load_onnx_weights(shipped_model, args.models / "face_g.onnx")
     shipped = shipped_model.get_weights()
     for spec in args.candidates:
