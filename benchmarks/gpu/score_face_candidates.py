@@ -5,8 +5,8 @@
 Each candidate is `shipped` (exported/face_g.onnx), a folder of `train_face_jax.py` weights (weights_*.npz), an
 `unmask train face` run (its folder or its face_g.weights.h5), or
 FOLDER@W: W × the folder's weights + (1 − W) × the shipped model's (a "model soup"; same architecture); several
-joined by '+' average several runs with the shipped model; a lone run of another width (a width-48 Face G from
-scratch) is scored in a Face G of its own width. Every face
+joined by '+' average several runs with the shipped model; a lone run of another width (a GPU run's weights or a CPU
+run's folder, whose run.json gives its width) is scored in a Face G of its own width. Every face
 of DATA wears every built-in style (as `unmask evaluate`), the shipped Mask G finds the region, each candidate fills
 it with the same noise; printed: PSNR and SSIM in the drawn mask, texture ratio (median), identity distance — the
 figures `unmask evaluate` reports, without exporting each candidate first. `--lit`: every case (the face with and
@@ -16,13 +16,16 @@ and the turned faces apart (|head turn| >= pipelines.TURNED, from each face's la
 made to stand out PX px past its sides and PX/2 below (as some real masks stand out past the cheeks and jaw), the
 new rim in the colour of the nearest fabric 3 px inside the mask; scored in that wider region. `--busy R`: also
 the share of fills with more than R × their truth's texture (the median hides such a tail: stubble on smooth skin).
+`--by-sex`: the figures again for women and men apart, read from UTKFace's file names (stubble on a woman's fill).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
+import re
 import sys
 import zlib
 from pathlib import Path
@@ -77,11 +80,33 @@ def candidate(spec: str, shipped_model, shipped: list[np.ndarray], size: int) ->
     a lone GPU run of another width (one trained from scratch; averages need the shipped model's width), a new Face G
     of that width with the run's weights."""
     folder = Path(spec)
-    if "@" not in spec and "+" not in spec and spec != "shipped" and list(folder.glob("weights_*.npz")):
+    lone = "@" not in spec and "+" not in spec and spec != "shipped"
+    if lone and list(folder.glob("weights_*.npz")):
         weights = load_chunks(folder)  # a lone run: its own weights, nothing averaged (loaded once)
         width = int(weights[0].shape[-1])  # the first convolution's filters
         return (shipped_model if width == shipped[0].shape[-1] else models.face_g(size, width)), weights
+    width = run_width(folder) if lone else None
+    if width is not None and width != shipped[0].shape[-1]:  # a CPU run of another width (a fine-tuned width-48 run)
+        model = models.face_g(size, width)
+        model.load_weights(folder / "face_g.weights.h5")
+        return model, model.get_weights()
     return shipped_model, candidate_weights(spec, shipped, shipped_model)
+
+
+def run_width(folder: Path) -> int | None:
+    """The width an `unmask train face` run folder was trained at, from its run.json (None: the model's default)."""
+    config = folder / "run.json"
+    return json.loads(config.read_text()).get("width") if config.is_file() else None
+
+
+SEXES = ("men", "women")  # UTKFace's gender field: 0, 1
+
+
+def utkface_sex(name: str) -> str | None:
+    """'women' or 'men' from a UTKFace file name (AGE_GENDER_RACE_DATE.jpg), None for any other name: the stubble
+    Face G may paint is judged on women's fills, where the truth has none."""
+    match = re.match(r"\d+_([01])_", Path(name).name)
+    return SEXES[int(match.group(1))] if match else None
 
 
 def lit(case: evaluate.Case) -> evaluate.Case:
@@ -126,10 +151,12 @@ def main() -> None:
     ap.add_argument("--by-pose", action="store_true", help="also score frontal and turned faces apart")
     ap.add_argument("--wide", type=int, default=0, help="masks standing out PX px past the face's sides")
     ap.add_argument("--busy", type=float, default=0.0, help="also print the share of fills with texture > R × truth's")
+    ap.add_argument("--by-sex", action="store_true", help="also score women and men apart (UTKFace file names)")
     args = ap.parse_args()
 
     cases = evaluate.make_cases(args.data, registry.names(registry.SYNTHESIZERS), 128, args.limit)
     turned = [abs(head_turn(case.landmarks)) >= pipelines.TURNED for case in cases]
+    sexes = [utkface_sex(case.source) for case in cases]
     if args.lit:
         cases = [lit(case) for case in cases]
     if args.wide:
@@ -150,6 +177,8 @@ def main() -> None:
                 " frontal": [r for r, t in zip(scores.rows, turned, strict=True) if not t],
                 " turned": [r for r, t in zip(scores.rows, turned, strict=True) if t],
             }
+        if args.by_sex:
+            groups |= {f" {sex}": [r for r, x in zip(scores.rows, sexes, strict=True) if x == sex] for sex in SEXES}
         for label, rows in groups.items():
             s = dataclasses.replace(scores, rows=rows).summary()
             # the median texture hides a tail of fills far busier than their truth (stubble on a smooth face)
