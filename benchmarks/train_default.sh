@@ -143,12 +143,7 @@ unmask train mask "$work/utk128T" --out "$work/runs/mask_gate_hands" \
 if [ ! -f "$work/runs/face_lowres_avg_export/face_g.onnx" ]; then
   unmask export --onnx --only face --face-run "$work/runs/face_lowres_avg" --out "$work/runs/face_lowres_avg_export"
 fi
-if [ ! -d "$work/utk_subset" ]; then
-  mkdir -p "$work/utk_subset"
-  python -c "import glob, os, random, sys
-files = sorted(glob.glob(os.path.abspath('../shared/data/utkface') + '/*.jpg')); random.Random(14).shuffle(files)
-for f in files[:9000]: os.symlink(f, os.path.join(sys.argv[1], os.path.basename(f)))" "$work/utk_subset"
-fi
+python benchmarks/utk_subset.py ../shared/data/utkface "$work/utk_subset" --seed 14 --start 0 --count 9000
 unmask synthesize "$work/utk_subset" "$work/utk128J" --variants 1 --seed 9
 resume=(); [ -f "$work/runs/face_jitter/run.json" ] && resume=(--resume)
 unmask train face "$work/utk128J" --out "$work/runs/face_jitter" --init "$work/runs/face_lowres_avg_export/face_g.onnx" \

@@ -4,6 +4,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -215,3 +216,26 @@ def test_limit_below_one_is_refused(sample_folder, tmp_path, limit):
     result = runner.invoke(app, ["synthesize", str(sample_folder), str(tmp_path / "ds"), "--limit", limit])
     assert result.exit_code == 2 and "--limit" in result.output
     assert not (tmp_path / "ds").exists()
+
+
+def test_utk_subset_links_the_same_photos_every_time_and_two_ranges_share_none(tmp_path):
+    """benchmarks/utk_subset.py: the draws the GPU packs are made from can be remade on a fresh machine."""
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "utk_subset.py"
+    photos = tmp_path / "utkface"
+    photos.mkdir()
+    for i in range(40):
+        (photos / f"{i}_{i % 2}_0_2017.jpg").write_bytes(b"x")
+    (photos / "notes.txt").write_text("not a photo")
+
+    def draw(out, start, count):
+        args = [sys.executable, str(script), str(photos), str(tmp_path / out), "--start", str(start)]
+        subprocess.run([*args, "--count", str(count)], check=True, capture_output=True)
+        return sorted(p.name for p in (tmp_path / out).iterdir())
+
+    first, second = draw("a", 0, 25), draw("b", 25, 25)
+    assert len(first) == 25 and len(second) == 15  # the second range runs past the 40 photos
+    assert not set(first) & set(second) and len(set(first) | set(second)) == 40
+    assert draw("a_again", 0, 25) == first  # the same seed picks the same photos
+    assert first != sorted(p.name for p in sorted(photos.glob("*.jpg"))[:25])  # shuffled, not the first by name
+    assert all((tmp_path / "a" / name).resolve() == (photos / name).resolve() for name in first)
+    assert draw("a", 0, 25) == first  # a rerun leaves the links it finds
