@@ -85,6 +85,17 @@ def test_manifest_records_landmarks_style_and_seed(sample_folder, tmp_path):
         assert all(0 <= x < 96 and 0 <= y < 96 for x, y in r["landmarks"][27:48])
 
 
+def test_manifest_loads_in_one_order_whatever_order_the_workers_wrote_it(sample_folder, tmp_path):
+    """Workers append samples as they finish: the same draw made twice must train and pack the same list."""
+    out = tmp_path / "ds"
+    runner.invoke(app, ["synthesize", str(sample_folder), str(out), "--variants", "2"])
+    lines = (out / MANIFEST).read_text().splitlines()
+    first = load_manifest(out)
+    (out / MANIFEST).write_text("\n".join(reversed(lines)) + "\n")
+    assert len(first) == 8 and load_manifest(out) == first
+    assert [r["id"] for r in first] == sorted(r["id"] for r in first)
+
+
 def test_append_jsonl_starts_on_a_fresh_line(tmp_path):
     path = tmp_path / "m.jsonl"
     path.write_text('{"a": 1}\n{"torn')

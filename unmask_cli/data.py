@@ -84,9 +84,12 @@ def append_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
 
 
 def load_manifest(root: Path) -> list[dict[str, Any]]:
-    """Samples of a synthesized dataset whose three files all exist."""
+    """Samples of a synthesized dataset whose three files all exist, sorted by id: `synthesize`'s workers append them
+    in the order they finish, and training and packing must see the same list on every machine that draws it."""
     root = Path(root)
-    return [r for r in read_jsonl(root / MANIFEST) if all((root / r[k]).is_file() for k in ("clean", "masked", "mask"))]
+    records = read_jsonl(root / MANIFEST)
+    complete = [r for r in records if all((root / r[k]).is_file() for k in ("clean", "masked", "mask"))]
+    return sorted(complete, key=lambda r: r["id"])
 
 
 def split(records: list[dict[str, Any]], val_fraction: float) -> tuple[list[dict], list[dict]]:
