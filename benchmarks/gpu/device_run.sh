@@ -5,7 +5,8 @@
 #   bash benchmarks/gpu/device_run.sh train MINUTES   stage, then both runs for MINUTES each, into $OUT/a and $OUT/b
 # Each call carries at most 64 MiB, working tree included (42 MiB in session 10), so the packs travel over several
 # calls and stay in the machine's cache while it is warm (calls within 30 s of each other); .gpu/ is git-ignored:
-#   .gpu/wheels   keras, namex, optree wheels for Python 3.12 (pip download, see the device tool's notes)
+#   .gpu/wheels   keras, namex, optree wheels for Python 3.12 (benchmarks/gpu/make_packs.sh downloads them, and
+#                 makes session 18's packs p1 and p2; lighten_tree.sh makes room for them in a call)
 #   .gpu/p1       train_0.npz + val.npz      call 1: carry [.gpu/wheels, .gpu/p1]            mode smoke
 #   .gpu/p2       train_1.npz                call 2: carry [.gpu/p2]                         mode stage
 #   .gpu/p3       train_2.npz                call 3: carry [.gpu/p3]                         mode train 8.5

@@ -10,9 +10,9 @@
 #   adversarial x0.25 (some texture traded back for SSIM).
 # Returns $OUT/c and $OUT/d: weight average (3 files each) and log, no sample sheets (a call returns 8 files at most).
 # Each stage compiles for ~60 s; S1 4.5 + S2 2.5 fits a 600 s call.
-# The call carries at most 64 MiB: the tracked files (~52 MB, most of it docs/*.png and exported/*.onnx, none of
-# which this reads) and ~42 MB of packs do not fit together, so move those out of the working tree for the call and
-# back after (`git status` shows anything left out).
+# The call carries at most 64 MiB: the tracked files (~53 MB, most of it docs/*.png and exported/*.onnx, none of
+# which this reads) and ~42 MB of packs do not fit together: `bash benchmarks/gpu/lighten_tree.sh out` before the
+# call, `back` after. On a fresh machine `bash benchmarks/gpu/make_packs.sh` first makes .gpu's packs and wheels.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 s1="${1:-4.5}"
