@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A device call carries the working tree and .gpu/ together, 64 MiB at most: the tracked files (~53 MB) and the packs
-# (~40 MB) do not fit. This moves the tracked files the GPU trainer never reads (docs' sheets, the ONNX models other
+# (~42 MB) do not fit. This moves the tracked files the GPU trainer never reads (docs' sheets, the ONNX models other
 # than Face G... and Face G itself when .gpu/init48 holds the start) out of the tree, and back.
 #   bash benchmarks/gpu/lighten_tree.sh out [STASH]     before the call (STASH default ../work/tree_stash)
 #   bash benchmarks/gpu/lighten_tree.sh back [STASH]    after it; `git status` is then clean again

@@ -77,18 +77,19 @@ def candidate_weights(spec: str, shipped: list[np.ndarray], model) -> list[np.nd
 
 def candidate(spec: str, shipped_model, shipped: list[np.ndarray], size: int) -> tuple:
     """The model and weights to score for `spec`: the shipped model's architecture with `candidate_weights`, or, for
-    a lone GPU run of another width (one trained from scratch; averages need the shipped model's width), a new Face G
-    of that width with the run's weights."""
+    a lone run of another width (a GPU run's weights_*.npz, or a CPU run whose run.json names its width; averages
+    need the shipped model's width), a new Face G of that width with the run's weights."""
     folder = Path(spec)
     lone = "@" not in spec and "+" not in spec and spec != "shipped"
     if lone and list(folder.glob("weights_*.npz")):
         weights = load_chunks(folder)  # a lone run: its own weights, nothing averaged (loaded once)
         width = int(weights[0].shape[-1])  # the first convolution's filters
         return (shipped_model if width == shipped[0].shape[-1] else models.face_g(size, width)), weights
-    width = run_width(folder) if lone else None
+    run_dir = folder.parent if folder.suffix == ".h5" else folder  # the run's folder or its face_g.weights.h5
+    width = run_width(run_dir) if lone else None
     if width is not None and width != shipped[0].shape[-1]:  # a CPU run of another width (a fine-tuned width-48 run)
         model = models.face_g(size, width)
-        model.load_weights(folder / "face_g.weights.h5")
+        model.load_weights(run_dir / "face_g.weights.h5")
         return model, model.get_weights()
     return shipped_model, candidate_weights(spec, shipped, shipped_model)
 
