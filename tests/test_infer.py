@@ -727,7 +727,11 @@ def test_ctrl_c_stops_in_one_line_and_the_same_command_goes_on(tiny_models, mask
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # pytest may run with it ignored
     )
     deadline = time.time() + 300
-    while not (out.is_dir() and any(out.iterdir())) and proc.poll() is None and time.time() < deadline:
+
+    def finished() -> bool:  # a photo written; not the write probe or a temporary file (both start with '.')
+        return out.is_dir() and any(p.name[:2].isdigit() for p in out.iterdir())
+
+    while not finished() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
