@@ -6,7 +6,7 @@ Each candidate is `shipped` (exported/face_g.onnx), a folder of `train_face_jax.
 `unmask train face` run (its folder or its face_g.weights.h5), or
 FOLDER@W: W × the folder's weights + (1 − W) × the shipped model's (a "model soup"; same architecture); several
 joined by '+' average several runs with the shipped model; a lone run of another width (a GPU run's weights or a CPU
-run's folder, whose run.json gives its width) is scored in a Face G of its own width. Every face
+run, rebuilt from its run.json as `unmask export` does) is scored in a Face G of its own width. Every face
 of DATA wears every built-in style (as `unmask evaluate`), the shipped Mask G finds the region, each candidate fills
 it with the same noise; printed: PSNR and SSIM in the drawn mask, texture ratio (median), identity distance — the
 figures `unmask evaluate` reports, without exporting each candidate first. `--lit`: every case (the face with and
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import re
 import sys
@@ -39,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from import_run import load_chunks
 
-from unmask_cli import evaluate, models, pipelines, registry
+from unmask_cli import evaluate, export, models, pipelines, registry
 from unmask_cli.faces import head_turn
 from unmask_cli.onnx_weights import base_width, load_onnx_weights
 
@@ -77,27 +76,23 @@ def candidate_weights(spec: str, shipped: list[np.ndarray], model) -> list[np.nd
 
 def candidate(spec: str, shipped_model, shipped: list[np.ndarray], size: int) -> tuple:
     """The model and weights to score for `spec`: the shipped model's architecture with `candidate_weights`, or, for
-    a lone run of another width (a GPU run's weights_*.npz, or a CPU run whose run.json names its width; averages
-    need the shipped model's width), a new Face G of that width with the run's weights."""
+    a lone run (a GPU run's weights_*.npz, or a CPU run's folder or its face_g.weights.h5), the run's own weights, in
+    a new Face G of its width when that is not the shipped model's (averages need the shipped model's width)."""
     folder = Path(spec)
+    run_dir = folder.parent if folder.suffix == ".h5" else folder
     lone = "@" not in spec and "+" not in spec and spec != "shipped"
+    model = None
     if lone and list(folder.glob("weights_*.npz")):
-        weights = load_chunks(folder)  # a lone run: its own weights, nothing averaged (loaded once)
-        width = int(weights[0].shape[-1])  # the first convolution's filters
-        return (shipped_model if width == shipped[0].shape[-1] else models.face_g(size, width)), weights
-    run_dir = folder.parent if folder.suffix == ".h5" else folder  # the run's folder or its face_g.weights.h5
-    width = run_width(run_dir) if lone else None
-    if width is not None and width != shipped[0].shape[-1]:  # a CPU run of another width (a fine-tuned width-48 run)
-        model = models.face_g(size, width)
-        model.load_weights(run_dir / "face_g.weights.h5")
-        return model, model.get_weights()
-    return shipped_model, candidate_weights(spec, shipped, shipped_model)
-
-
-def run_width(folder: Path) -> int | None:
-    """The width an `unmask train face` run folder was trained at, from its run.json (None: the model's default)."""
-    config = folder / "run.json"
-    return json.loads(config.read_text()).get("width") if config.is_file() else None
+        weights = load_chunks(folder)  # loaded once, nothing averaged
+    elif lone and (run_dir / "run.json").is_file():
+        model, _ = export.load_run(run_dir, "face")  # a Face G of the width its run.json names
+        weights = model.get_weights()
+    else:
+        return shipped_model, candidate_weights(spec, shipped, shipped_model)
+    width = int(weights[0].shape[-1])  # the first convolution's filters
+    if width == shipped[0].shape[-1]:
+        return shipped_model, weights
+    return model or models.face_g(size, width), weights
 
 
 SEXES = ("men", "women")  # UTKFace's gender field: 0, 1
