@@ -56,6 +56,24 @@ def test_iter_images_recurses_and_filters(tmp_path):
     assert list(iter_images([Path(tmp_path / "a/notes.txt")])) == [tmp_path / "a/notes.txt"]
 
 
+def test_a_link_loop_in_a_folder_is_one_bad_photo_not_a_crash(tmp_path):
+    from unmask_cli.pipeline import plan_outputs
+    from unmask_cli.synthesize import is_own_output
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "face.jpg").write_bytes(b"x")
+    (photos / "loop_a.jpg").symlink_to("loop_b.jpg")
+    (photos / "loop_b.jpg").symlink_to("loop_a.jpg")
+    found = [p.name for p in iter_images([photos], exclude=tmp_path / "out")]
+    assert found == ["face.jpg", "loop_a.jpg", "loop_b.jpg"]  # listed, to be reported, not silently dropped
+    assert [p.name for p, _ in plan_outputs([photos], tmp_path / "out")] == found
+    assert [p.name for p, _ in plan_outputs([photos / "loop_a.jpg"], tmp_path / "out")] == ["loop_a.jpg"]
+    assert not is_own_output(photos / "loop_a.jpg", photos / "out")
+    with pytest.raises(ImageError, match=r"^link loop \(via loop_b\.jpg"):
+        read_rgb(photos / "loop_a.jpg")
+
+
 @pytest.mark.parametrize("progressive", [0, 1])
 def test_a_huge_jpeg_is_refused_from_its_header_before_decoding(tmp_path, progressive):
     import cv2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -34,12 +35,21 @@ class ImageError(ValueError):
     """An input that cannot be used as a photo; the message is the one-line reason."""
 
 
+def resolved(path: Path | str) -> Path:
+    """`path` with its links followed; its absolute path where a link loop leaves nothing to follow (Python 3.11's
+    `resolve` raises then, and one looping link in a folder must be one bad photo, not a crashed batch)."""
+    try:
+        return Path(path).resolve()
+    except (OSError, RuntimeError):
+        return Path(path).absolute()
+
+
 def iter_images(inputs: Iterable[Path], exclude: Path | None = None) -> Iterator[Path]:
     """Files given directly, and image files under folders (recursive, sorted for a stable order).
 
     Files under `exclude` are left out: an output folder inside an input folder must not be read back as input.
     """
-    skip = Path(exclude).resolve() if exclude is not None else None
+    skip = resolved(exclude) if exclude is not None else None
     for item in inputs:
         item = Path(item)
         if item.is_dir():
@@ -49,7 +59,7 @@ def iter_images(inputs: Iterable[Path], exclude: Path | None = None) -> Iterator
                 for p in item.rglob("*")
                 if (p.is_file() or (p.is_symlink() and not p.exists())) and p.suffix.lower() in IMAGE_SUFFIXES
             )
-            yield from sorted(p for p in found if skip is None or not p.resolve().is_relative_to(skip))
+            yield from sorted(p for p in found if skip is None or not resolved(p).is_relative_to(skip))
         else:
             yield item
 
@@ -215,6 +225,8 @@ def read_photo(path: Path) -> Photo:
     try:
         data = path.read_bytes()
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ImageError(f"link loop (via {os.readlink(path)}, never reaches a file)") from exc
         if path.is_symlink() and not path.exists():
             raise ImageError(f"broken link (nothing at {os.readlink(path)})") from exc
         raise ImageError(f"cannot read file ({exc.strerror or exc})") from exc

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from unmask_cli.images import IMAGE_SUFFIXES
+from unmask_cli.images import IMAGE_SUFFIXES, resolved
 
 
 class OutputPathError(ValueError):
@@ -35,11 +35,11 @@ def _overwrites_input(path: Path, inputs: Sequence[Path]) -> bool:
     folder)."""
     if not path.is_file():
         return False
-    target = path.resolve()
+    target = resolved(path)
     for item in map(Path, inputs):
-        if target == item.resolve():
+        if target == resolved(item):
             return True
-        if item.is_dir() and target.is_relative_to(item.resolve()) and path.suffix.lower() in IMAGE_SUFFIXES:
+        if item.is_dir() and target.is_relative_to(resolved(item)) and path.suffix.lower() in IMAGE_SUFFIXES:
             return True
     return False
 

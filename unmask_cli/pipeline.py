@@ -39,6 +39,7 @@ from unmask_cli.images import (
     as_written,
     iter_images,
     read_photo,
+    resolved,
     writable_name,
     write_atomic,
 )
@@ -246,8 +247,8 @@ class Unmasker:
         todo, claimed, refused = [], {}, 0
         for source, target in jobs:
             reason = None
-            key = target.resolve()
-            if key == source.resolve():
+            key = resolved(target)
+            if key == resolved(source):
                 reason = "output would overwrite the input"
             elif key in claimed:
                 reason = f"same output name as another photo ({claimed[key]} → {target}; use different --out)"
@@ -401,7 +402,7 @@ def plan_outputs(inputs: Iterable[Path | str], out: Path) -> Iterator[tuple[Path
         item = Path(item)
         base = item if item.is_dir() else item.parent
         # (--out equal to an input folder is no exclusion: each of its photos is then refused one by one)
-        for path in iter_images([item], exclude=None if out.resolve() == item.resolve() else out):
+        for path in iter_images([item], exclude=None if resolved(out) == resolved(item) else out):
             yield path, writable_name(out / path.relative_to(base))
 
 

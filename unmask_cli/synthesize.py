@@ -15,7 +15,7 @@ import numpy as np
 
 from unmask_cli import data, registry
 from unmask_cli.faces import align, detect_faces, transform_points
-from unmask_cli.images import ImageError, iter_images, read_rgb, write_atomic, write_bytes_atomic
+from unmask_cli.images import ImageError, iter_images, read_rgb, resolved, write_atomic, write_bytes_atomic
 from unmask_cli.outputs import OutputPathError, check_writable_folder
 from unmask_cli.workers import WORKER_DIED, Workers, ordered_ahead
 
@@ -188,8 +188,8 @@ def _work(item: tuple[str, str]) -> PhotoResult:
 def is_own_output(path: Path, out: Path) -> bool:
     """Whether `path` is an image this dataset wrote: with OUT inside SRC, a rerun must not read them back as
     photos (the whole of OUT is not excluded, so that `synthesize faces faces` still finds the photos)."""
-    resolved = Path(path).resolve()
-    return any(resolved.is_relative_to((Path(out) / sub).resolve()) for sub in data.OUTPUT_DIRS)
+    here = resolved(path)
+    return any(here.is_relative_to(resolved(Path(out) / sub)) for sub in data.OUTPUT_DIRS)
 
 
 def plan(src: Path, out: Path, limit: int | None) -> tuple[list[tuple[str, str]], int]:
