@@ -196,6 +196,22 @@ def test_bad_inputs_one_line_each_batch_goes_on_inputs_untouched(tiny_models, tm
     assert {p: _hash(p) for p in cases.values()} == before
 
 
+def test_links_named_on_the_command_line_are_skipped_with_their_reason(tiny_models, tmp_path):
+    (tmp_path / "gone.jpg").symlink_to(tmp_path / "moved_away.jpg")
+    (tmp_path / "loop_a.jpg").symlink_to("loop_b.jpg")
+    (tmp_path / "loop_b.jpg").symlink_to("loop_a.jpg")
+    names = ["gone.jpg", "loop_a.jpg", "absent.jpg"]
+    args = ["infer", *(str(tmp_path / n) for n in names), "--out", str(tmp_path / "out")]
+    result = _cli(*args, "--models", str(tiny_models / "exported"), "--fast")
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith(("skip ", "error "))]
+    assert lines == [
+        f"error {tmp_path / 'absent.jpg'}: no such file or folder",
+        f"skip {tmp_path / 'gone.jpg'}: broken link (nothing at {tmp_path / 'moved_away.jpg'})",
+        f"skip {tmp_path / 'loop_a.jpg'}: link loop (via loop_b.jpg, never reaches a file)",
+    ], result.stderr
+    assert result.returncode == 1 and "Traceback" not in result.stderr  # the missing photo is an error
+
+
 def test_output_folder_equal_to_input_never_overwrites(tiny_models, masked_photos, tmp_path):
     import shutil
 

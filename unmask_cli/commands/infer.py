@@ -56,7 +56,9 @@ def infer(
     from unmask_cli.pipeline import Unmasker, stage_shares
     from unmask_cli.runtime import ProviderError
 
-    missing = [p for p in inputs if not p.exists()]
+    # a broken or looping link named here is still an input: the run skips it with the reason, like one in a folder
+    given = [p for p in inputs if p.exists() or p.is_symlink()]
+    missing = [p for p in inputs if p not in given]
     for p in missing:
         ui.fail(f"{p}: no such file or folder")
     # checked before any work: a run must not end in a failed write after minutes of it
@@ -113,7 +115,7 @@ def infer(
 
         try:
             summary = unmasker.run(
-                [p for p in inputs if p.exists()],
+                given,
                 out,
                 overwrite=overwrite,
                 keep_images=sheet is not None,
