@@ -217,13 +217,29 @@ def test_avif_gif_and_a_misnamed_heic_are_read(tmp_path, name, fmt):
 
 
 def test_new_formats_are_found_in_folders_and_named_for_writing(tmp_path):
-    for name in ("a.heic", "b.HEIF", "c.avif", "d.gif", "e.txt"):
+    for name in ("a.heic", "b.HEIF", "c.avif", "d.gif", "e.txt", "f.ppm", "g.PGM", "h.jp2"):
         (tmp_path / name).write_bytes(b"x")
-    assert [p.name for p in images.iter_images([tmp_path])] == ["a.heic", "b.HEIF", "c.avif", "d.gif"]
+    found = [p.name for p in images.iter_images([tmp_path])]
+    assert found == ["a.heic", "b.HEIF", "c.avif", "d.gif", "f.ppm", "g.PGM", "h.jp2"]
+    assert images.writable_name(Path("x/f.ppm")).name == "f.ppm.png"
+    assert images.writable_name(Path("x/h.jp2")).name == "h.jp2.png"
     assert images.writable_name(Path("x/IMG_1.HEIC")).name == "IMG_1.HEIC.jpg"
     assert images.writable_name(Path("x/c.avif")).name == "c.avif.jpg"
     assert images.writable_name(Path("x/d.gif")).name == "d.gif.png"  # lossless palette art stays lossless
     assert images.writable_name(Path("x/e.jpg")).name == "e.jpg"
+
+
+@pytest.mark.parametrize("name", ["face.ppm", "face.pgm", "face.jp2"])
+def test_netpbm_and_jpeg_2000_photos_in_a_folder_are_read(tmp_path, name):
+    import cv2
+
+    rgb = _noise((48, 64, 3))
+    cv2.imwrite(str(tmp_path / name), rgb[:, :, ::-1] if not name.endswith(".pgm") else rgb[:, :, 0])
+    [path] = images.iter_images([tmp_path])
+    decoded = images.read_rgb(path)
+    assert np.array_equal(decoded, cv2.imread(str(path))[:, :, ::-1])  # as OpenCV decodes it, in RGB order
+    if name.endswith(".ppm"):
+        assert np.array_equal(decoded, rgb)  # lossless, and not BGR
 
 
 def test_a_broken_heic_is_one_line_and_the_batch_goes_on(unmasker, tmp_path):
