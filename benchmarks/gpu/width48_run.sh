@@ -3,6 +3,7 @@
 # "session18": 6.5 min from scratch plus 2 min of the fine-tune recipe passed the shipped Face G's PSNR on
 # celeba_small with 1.7x its texture, but lost SSIM, and PSNR on sharp faces).
 #   bash benchmarks/gpu/width48_run.sh S1 S2        carry .gpu (wheels, p1, p2 as for device_run.sh; init48 optional)
+#   DATA='.gpu/all/*' bash benchmarks/gpu/width48_run.sh S1 S2    carry .gpu/all, .gpu/wheels [, .gpu/init48]
 # Stage 1: width 48 from scratch, alone on the GPU, S1 minutes (lr 2e-4 falling to 0 over the last half); skipped
 #   when .gpu/init48 holds an earlier run's weights_*.npz (fp16 copies do: train_face_jax.py casts them back).
 # Stage 2: its weight average continued S2 minutes with the fine-tune recipe (lr 5e-5 -> 0, 300 critic-only steps,
@@ -25,7 +26,9 @@ if ! "$py" -c "import keras" 2>/dev/null; then  # the GPU machine has JAX but no
     .gpu/wheels/*.whl || exit 1
   export PYTHONPATH=/tmp/site
 fi
-train=("$py" benchmarks/gpu/train_face_jax.py --data .gpu/p* --batch 16 --width 48 --save ema --no-sheet)
+data="${DATA:-.gpu/p*}"  # DATA='.gpu/all/*': every UTKFace face (make_packs.sh with PACKS=all)
+# shellcheck disable=SC2206  # the packs' glob is meant to expand here
+train=("$py" benchmarks/gpu/train_face_jax.py --data $data --batch 16 --width 48 --save ema --no-sheet)
 init=.gpu/init48
 if ! ls "$init"/weights_*.npz >/dev/null 2>&1; then
   init=/tmp/w48_stage1
