@@ -10,7 +10,8 @@
 #   feature matching x20), two variants side by side: c = session 18's (SSIM x5, adversarial x0.5); d = SSIM x10,
 #   adversarial x0.25 (some texture traded back for SSIM).
 # Returns $OUT/c and $OUT/d: weight average (3 files each) and log, no sample sheets (a call returns 8 files at most).
-# Each stage compiles for ~60 s; S1 4.5 + S2 2.5 fits a 600 s call.
+# S1 and S2 are training alone: loading, validating and compiling (up to ~1 min a stage, done before the clock
+# starts since session 20) come on top, so S1 4 + S2 2.5 fits a 600 s call (0 7 took 454 s before that change).
 # The call carries at most 64 MiB: the tracked files (~53 MB, most of it docs/*.png and exported/*.onnx, none of
 # which this reads) and ~42 MB of packs do not fit together: `bash benchmarks/gpu/lighten_tree.sh out` before the
 # call, `back` after. On a fresh machine `bash benchmarks/gpu/make_packs.sh` first makes .gpu's packs and wheels.
