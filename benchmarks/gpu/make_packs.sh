@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What a lent GPU needs in the git-ignored .gpu/, made from ../shared/data on a fresh machine (nothing made by hand
-# survives one): the packs and wheels device_run.sh and width48_run.sh carry. ~15 min on 2 cores; rerun to resume.
+# survives one): the packs and wheels device_run.sh and width48_run.sh carry. ~15 min on 2 cores (PACKS=all: ~8 min
+# more); rerun to resume.
 #   bash benchmarks/gpu/make_packs.sh [WORKDIR]      (default ../work: the draws stay outside git; GPU_DIR=.gpu)
 # 1. Sessions 14 and 15's two UTKFace draws: photos [0, 9000) and [9000, 18000) of seed 14's shuffle
 #    (benchmarks/utk_subset.py), masks drawn with --variants 1 --seed 9 and --seed 10 (WORKDIR/utk128J, utk128K).
