@@ -217,10 +217,11 @@ def test_avif_gif_and_a_misnamed_heic_are_read(tmp_path, name, fmt):
 
 
 def test_new_formats_are_found_in_folders_and_named_for_writing(tmp_path):
-    for name in ("a.heic", "b.HEIF", "c.avif", "d.gif", "e.txt", "f.ppm", "g.PGM", "h.jp2"):
+    for name in ("a.heic", "b.HEIF", "c.avif", "d.gif", "e.txt", "f.ppm", "g.PGM", "h.jp2", "i.tga"):
         (tmp_path / name).write_bytes(b"x")
     found = [p.name for p in images.iter_images([tmp_path])]
-    assert found == ["a.heic", "b.HEIF", "c.avif", "d.gif", "f.ppm", "g.PGM", "h.jp2"]
+    assert found == ["a.heic", "b.HEIF", "c.avif", "d.gif", "f.ppm", "g.PGM", "h.jp2", "i.tga"]
+    assert images.writable_name(Path("x/i.tga")).name == "i.tga.png"
     assert images.writable_name(Path("x/f.ppm")).name == "f.ppm.png"
     assert images.writable_name(Path("x/h.jp2")).name == "h.jp2.png"
     assert images.writable_name(Path("x/IMG_1.HEIC")).name == "IMG_1.HEIC.jpg"
@@ -240,6 +241,15 @@ def test_netpbm_and_jpeg_2000_photos_in_a_folder_are_read(tmp_path, name):
     assert np.array_equal(decoded, cv2.imread(str(path))[:, :, ::-1])  # as OpenCV decodes it, in RGB order
     if name.endswith(".ppm"):
         assert np.array_equal(decoded, rgb)  # lossless, and not BGR
+
+
+def test_a_tga_in_a_folder_is_read_through_pillow(tmp_path):
+    from PIL import Image
+
+    rgb = _noise((48, 64, 3))
+    Image.fromarray(rgb).save(tmp_path / "face.tga")
+    [path] = images.iter_images([tmp_path])
+    assert np.array_equal(images.read_rgb(path), rgb)
 
 
 def test_a_broken_heic_is_one_line_and_the_batch_goes_on(unmasker, tmp_path):

@@ -14,12 +14,12 @@ import numpy as np
 
 from unmask_cli.metadata import Metadata, encode_with_metadata, png_with_metadata, read_metadata
 
-# OpenCV decodes these; Pillow (with pillow-heif) the rest: iPhone HEIC/HEIF, AVIF, GIF
+# OpenCV decodes these; Pillow (with pillow-heif) the rest: iPhone HEIC/HEIF, AVIF, GIF, TGA
 # (+ the Netpbm family and JPEG 2000, which OpenCV reads too: found in folders, written back as PNG)
 OPENCV_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".jfif", ".ppm", ".pgm", ".pbm", ".pnm", ".jp2"}
 )
-PILLOW_SUFFIXES = frozenset({".heic", ".heif", ".avif", ".gif"})
+PILLOW_SUFFIXES = frozenset({".heic", ".heif", ".avif", ".gif", ".tga"})
 IMAGE_SUFFIXES = OPENCV_SUFFIXES | PILLOW_SUFFIXES
 LOSSY_UNWRITABLE = frozenset({".heic", ".heif", ".avif"})  # camera photos: written back as JPEG, not a huge PNG
 MIN_SIDE = 32  # below this no face detector can find anything useful
