@@ -583,6 +583,43 @@ def test_export_gate_writes_the_presence_check_beside_the_models(tiny_models, tm
     assert backend.description.endswith("+ presence check")
 
 
+def test_export_structure_writes_the_second_face_g_beside_the_models(tiny_models, tmp_path):
+    import shutil
+
+    import onnx
+
+    from unmask_cli import export
+    from unmask_cli.model_card import PREFIX, STRUCTURE_FILE
+
+    out = tmp_path / "exported"
+    shutil.copytree(tiny_models / "exported", out)
+    before = {name: _hash(out / name) for name in ("mask_g.onnx", "face_g.onnx")}
+    runs = tiny_models / "runs"
+    with pytest.raises(ValueError, match="structure-run"):
+        export.export(runs / "mask", runs / "face", out, on_line=lambda _: None, only="structure")
+    plain = registry.open_backend("onnxruntime", models_dir=out)
+    export.export(
+        tmp_path / "none",
+        tmp_path / "none",
+        out,
+        parity_photos=[SAMPLES],
+        on_line=lambda _: None,
+        only="structure",
+        structure_run=runs / "face",
+    )
+    assert {name: _hash(out / name) for name in before} == before
+    props = {p.key.removeprefix(PREFIX): p.value for p in onnx.load(str(out / STRUCTURE_FILE)).metadata_props}
+    assert props["role"].startswith("structure") and props["kind"] == "face_g"
+    assert float(props["band_sigma"]) == 3.0 * int(props["input_size"]) / 128
+    banded = registry.open_backend("onnxruntime", models_dir=out)
+    assert banded.description.endswith("+ structure band") and banded.face_fn.sigma == float(props["band_sigma"])
+    x = np.zeros((1, banded.input_size, banded.input_size, 4), np.float32)
+    x[0, banded.input_size // 2 :, :, 3] = 1.0  # a lower-face hole
+    x[0, ..., :3] = np.random.default_rng(0).uniform(-1, 1, (*x.shape[1:3], 3))
+    # the same Face G as its own structure model: the two bands add up to its fill again
+    np.testing.assert_allclose(banded.face_fn(x), plain.face_fn(x), atol=1e-5)
+
+
 def test_metadata_of_a_fine_tuned_run_names_what_it_started_from(tiny_models):
     from unmask_cli import export
 

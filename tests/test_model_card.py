@@ -141,3 +141,61 @@ def test_the_presence_check_keeps_or_drops_whole_masks(tmp_path, backend):
     assert dropped.mask_fn(crops).max() == 0.0
     masks, restored = dropped.run(crops)
     assert masks.max() == 0 and np.allclose(restored, crops, atol=1 / 127)  # nothing replaced (8-bit aside)
+
+
+def _outside_the_rim(masks: np.ndarray) -> np.ndarray:
+    from unmask_cli.restore import with_rim
+
+    return with_rim(masks)[..., 0] == 0
+
+
+def test_a_structure_model_gives_the_fill_its_low_frequencies_and_face_g_its_grain(tmp_path):
+    from tests.toy_models import write_structure
+    from unmask_cli import registry
+
+    folder = write_models(tmp_path / "m")
+    rng = np.random.default_rng(0)
+    crops = rng.uniform(-0.6, -0.2, (2, 32, 32, 3)).astype(np.float32)
+    crops[:, 12:, 4:28] = 0.9  # a bright mask over the lower face: the toy Mask G marks it
+    plain = registry.open_backend("onnxruntime", models_dir=folder)
+    write_structure(folder, value=0.5, band_sigma="2")
+    banded = registry.open_backend("onnxruntime", models_dir=folder)
+    assert banded.description.endswith("+ structure band") and "structure" not in plain.description
+    (masks, before), (same, after) = plain.run(crops), banded.run(crops)
+    np.testing.assert_array_equal(masks, same)
+    inner = np.zeros((32, 32), bool)
+    inner[18:26, 10:22] = True  # 3 sigma inside the mask
+    assert masks[:, inner].min() == 1
+    # the toy Face G paints its noise (mean 0); the structure model's 0.5 becomes the fill's level
+    assert abs(before[:, inner].mean()) < 0.1 and abs(after[:, inner].mean() - 0.5) < 0.1
+    # and the grain is still Face G's noise
+    assert after[:, inner].std() > 0.5 * before[:, inner].std()
+    outside = _outside_the_rim(masks)
+    np.testing.assert_array_equal(after[outside], before[outside])
+
+
+@pytest.mark.parametrize(
+    ("props", "size", "reason"),
+    [
+        ({"band_sigma": "-1"}, 32, "band_sigma '-1' is not a positive number"),
+        ({"band_sigma": "wide"}, 32, "band_sigma 'wide'"),
+        ({"mask_g": "copy"}, 32, "not a Face G of input size 32"),
+        ({}, 64, "not a Face G of input size 32"),
+    ],
+)
+def test_a_structure_model_that_does_not_fit_is_refused_naming_it(tmp_path, props, size, reason):
+    import shutil
+
+    from tests.toy_models import write_structure
+    from unmask_cli import registry
+    from unmask_cli.model_card import ModelFileError
+
+    folder = write_models(tmp_path / "m")
+    props = dict(props)
+    mask_g = props.pop("mask_g", None)
+    path = write_structure(folder, size=size, **props)
+    if mask_g:  # a Mask G file under the structure model's name
+        shutil.copy(folder / "mask_g.onnx", path)
+    with pytest.raises(ModelFileError, match=reason) as caught:
+        registry.open_backend("onnxruntime", models_dir=folder)
+    assert str(path) in str(caught.value)

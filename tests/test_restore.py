@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -108,3 +109,32 @@ def test_a_face_is_blended_over_its_own_box_as_over_the_whole_photo(scale, turn,
     placed = np.zeros(shape, np.float32)
     placed[box] = weight
     assert np.abs(placed - whole).max() < 2e-3
+
+
+def test_two_band_takes_the_structure_fills_low_frequencies_and_the_detail_fills_high_ones():
+    from unmask_cli.restore import two_band
+
+    size, sigma = 64, 3.0
+    yy, xx = np.mgrid[:size, :size]
+    detail = np.zeros((1, size, size, 3), np.float32)
+    detail[0] = (((yy // 2 + xx // 2) % 2) * 0.4 - 0.2)[..., None]  # fine grain around 0, nothing else
+    structure = np.zeros_like(detail)
+    structure[0] = (0.5 * np.sin(yy / 10.0))[..., None]  # shading with no grain
+    masks = np.zeros((1, size, size, 1), np.float32)
+    masks[0, 16:56, 12:52] = 1.0
+    out = two_band(detail, structure, masks, sigma)
+    outside = with_rim(masks)[0, ..., 0] == 0
+    np.testing.assert_array_equal(out[0][outside], detail[0][outside])  # the seam to the photo stays
+    inner = np.zeros((size, size), bool)
+    inner[16 + 10 : 56 - 10, 12 + 10 : 52 - 10] = True  # 3 sigma in from the region's edge
+
+    def blurred(image):
+        return cv2.GaussianBlur(image, (0, 0), 2 * sigma)
+
+    # the shading is the structure's, within what the 3-sigma band leaves of it
+    assert np.abs(blurred(out[0])[inner] - blurred(structure[0])[inner]).max() < 0.05
+    # the grain is the detail's: the checkerboard comes through at full contrast
+    grain = out[0] - cv2.GaussianBlur(out[0], (0, 0), 1.0)
+    expected = detail[0] - cv2.GaussianBlur(detail[0], (0, 0), 1.0)
+    assert np.abs(grain[inner] - expected[inner]).max() < 0.05 * np.abs(expected[inner]).max()
+    np.testing.assert_allclose(two_band(detail, detail, masks, sigma), detail, atol=1e-6)

@@ -105,3 +105,33 @@ def write_gate(folder: Path, size: int = 32, present: bool = True) -> Path:
     path = Path(folder) / GATE_FILE
     onnx.save(model, path)
     return path
+
+
+def write_structure(folder: Path, size: int = 32, value: float = 0.5, **overrides: str) -> Path:
+    """A structure Face G (face_g_structure.onnx) whose fill is `value` everywhere; `overrides` its metadata."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from unmask_cli.model_card import STRUCTURE_FILE
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", size, size, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", size, size, 3])
+    nodes = [
+        helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["rgb"]),
+        helper.make_node("Mul", ["rgb", "zero"], ["z"]),
+        helper.make_node("Add", ["z", "value"], ["y"]),
+    ]
+    constants = [
+        *(numpy_helper.from_array(np.array([v], np.int64), n) for n, v in (("starts", 0), ("ends", 3), ("axes", 3))),
+        numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+        numpy_helper.from_array(np.array(value, np.float32), "value"),
+    ]
+    model = helper.make_model(
+        helper.make_graph(nodes, "structure", [x], [y], constants), opset_imports=[helper.make_opsetid("", 17)]
+    )
+    model.ir_version = 8
+    kind = overrides.pop("kind", "face_g")
+    onnx.helper.set_model_props(model, metadata(kind, size, **overrides))
+    path = Path(folder) / STRUCTURE_FILE
+    onnx.save(model, path)
+    return path

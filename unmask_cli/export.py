@@ -26,10 +26,11 @@ from unmask_cli.model_card import (
     INIT_FROM_FILE,
     MASK_FILE,
     PREFIX,
+    STRUCTURE_FILE,
     init_summary,
     variant_file,
 )
-from unmask_cli.restore import crop_noise, face_input
+from unmask_cli.restore import band_sigma, crop_noise, face_input
 
 # (max, mean) abs difference allowed against Keras, on outputs in [-1, 1] / [0, 1]. fp32 past it fails the
 # export; an fp16 or int8 variant past it is reported and not written.
@@ -336,21 +337,27 @@ def export(
     parity_count: int = 16,
     only: str | None = None,
     gate_run: Path | None = None,
+    structure_run: Path | None = None,
 ) -> ExportReport:
-    """Export both generators to `out` (or `only` "mask", "face" or "gate", keeping the other files and report
-    entries), and Mask G's presence check from `gate_run` (a Mask G run trained with bare faces) as mask_gate.onnx;
-    raises ParityError when ONNX disagrees with Keras past tolerance."""
+    """Export both generators to `out` (or `only` "mask", "face", "gate" or "structure", keeping the other files
+    and report entries), Mask G's presence check from `gate_run` (a Mask G run trained with bare faces) as
+    mask_gate.onnx, and a second Face G from `structure_run` as face_g_structure.onnx, whose fill's low frequencies
+    `infer` puts under Face G's detail; raises ParityError when ONNX disagrees with Keras past tolerance."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = [("mask", mask_run, MASK_FILE, 3), ("face", face_run, FACE_FILE, 4)]
     if gate_run is not None:
         jobs.append(("mask", gate_run, GATE_FILE, 3))
+    if structure_run is not None:
+        jobs.append(("face", structure_run, STRUCTURE_FILE, 4))
     if only is not None:
-        files = {"mask": MASK_FILE, "face": FACE_FILE, "gate": GATE_FILE}
+        files = {"mask": MASK_FILE, "face": FACE_FILE, "gate": GATE_FILE, "structure": STRUCTURE_FILE}
         if only not in files:
-            raise ValueError(f"only: 'mask', 'face' or 'gate' (got '{only}')")
+            raise ValueError(f"only: 'mask', 'face', 'gate' or 'structure' (got '{only}')")
         if only == "gate" and gate_run is None:
             raise ValueError("--only gate needs --gate-run RUN (a Mask G run trained with --bare-share)")
+        if only == "structure" and structure_run is None:
+            raise ValueError("--only structure needs --structure-run RUN (a Face G run)")
         jobs = [job for job in jobs if job[2] == files[only]]
     report = _kept_report(out / "export.json", Path(jobs[0][2]).stem) if only else ExportReport()
     inputs = None
@@ -364,6 +371,9 @@ def export(
         metadata = _metadata(kind, config, weights, "fp32")
         if filename == GATE_FILE:
             metadata[PREFIX + "role"] = "presence check: a face whose crop it finds no mask in is left as it is"
+        if filename == STRUCTURE_FILE:
+            metadata[PREFIX + "role"] = "structure: its fill's low frequencies go under face_g.onnx's detail"
+            metadata[PREFIX + "band_sigma"] = f"{band_sigma(config['size']):g}"
         fp32 = to_onnx(model, channels, config["size"], opset, metadata, on_line)
         variants = {"fp32": fp32}
         if fp16:

@@ -53,6 +53,26 @@ def gate_masks(prob: np.ndarray, gate_prob: np.ndarray, threshold: float = 0.5) 
     return prob * present[:, None, None, None].astype(prob.dtype)
 
 
+# The low band a structure Face G gives (restore.two_band): a Gaussian of this sigma at a 128² crop, scaled with the
+# crop. At 3 px it holds where the mouth, jaw and shading fall, and leaves lips, nostrils and grain to the detail.
+BAND_SIGMA_128 = 3.0
+
+
+def band_sigma(size: int) -> float:
+    return BAND_SIGMA_128 * size / 128
+
+
+def two_band(detail: np.ndarray, structure: np.ndarray, masks: np.ndarray, sigma: float) -> np.ndarray:
+    """One fill from two Face Gs (N×S×S×3, [-1, 1]): the structure fill's low frequencies under the detail fill's
+    high ones. A Face G trained towards pixel accuracy guesses where the mouth and the shading of the lower face fall
+    better; one trained harder as a GAN paints sharper lips, nostrils and skin. Their difference is blurred inside the
+    replaced region only (`masks`, N×S×S×1, plus its rim), so outside it the detail fill is left as it is and the
+    seam to the photo does not move."""
+    region = with_rim(masks)
+    diff = (structure - detail) * region
+    return detail + np.stack([cv2.GaussianBlur(d, (0, 0), sigma) for d in diff]).reshape(diff.shape) * region
+
+
 GREY_SPREAD = 0.03  # mean max-min channel spread (in [-1, 1]) under which a photo counts as black and white
 
 

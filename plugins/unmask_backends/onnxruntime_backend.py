@@ -10,12 +10,13 @@ from unmask_cli.model_card import (
     FACE_FILE,
     GATE_FILE,
     MASK_FILE,
+    STRUCTURE_FILE,
     ModelFileError,
     check_input_shape,
     parse,
     variant_file,
 )
-from unmask_cli.restore import gate_masks, restore_batch
+from unmask_cli.restore import band_sigma, gate_masks, restore_batch, two_band
 from unmask_cli.runtime import ProviderError, create_session
 
 
@@ -63,8 +64,7 @@ class MaskRunner:
         )
         self.warnings = [warning] if warning else []
         self.gate = None
-        gate_path = Path(models_dir) / variant_file(GATE_FILE, precision)
-        gate_path = gate_path if gate_path.is_file() else Path(models_dir) / GATE_FILE
+        gate_path = _optional_file(models_dir, GATE_FILE, precision)
         if gate_path.is_file():
             gate, info, warning = open_model(gate_path, device, providers, threads)
             if info.kind != "mask_g" or info.input_size != self.info.input_size:
@@ -76,6 +76,55 @@ class MaskRunner:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         prob = self._mask(x)
         return prob if self.gate is None else gate_masks(prob, self.gate(x), self.info.threshold)
+
+
+def _optional_file(models_dir: Path, filename: str, precision: str) -> Path:
+    """An optional model's file at `precision` when exported so, else its fp32 file (which may not exist)."""
+    path = Path(models_dir) / variant_file(filename, precision)
+    return path if path.is_file() else Path(models_dir) / filename
+
+
+def _sigma(info) -> float:
+    """The structure model's band (`band_sigma` in its metadata, pixels at its input size)."""
+    text = info.props.get("band_sigma")
+    if text is None:
+        return band_sigma(info.input_size)
+    try:
+        sigma = float(text)
+    except ValueError:
+        sigma = float("nan")
+    if not 0 < sigma < info.input_size:  # NaN fails too
+        raise ModelFileError(f"{info.path}: band_sigma '{text}' is not a positive number of pixels")
+    return sigma
+
+
+class FaceRunner:
+    """Face G's fill for a batch of Face G inputs; where the models folder has a structure model
+    (`face_g_structure.onnx`, at the same precision if exported so, else fp32), its fill's low frequencies go under
+    Face G's detail (`restore.two_band`)."""
+
+    def __init__(self, models_dir: Path, device: str, providers, threads, precision: str):
+        self.session, self.info, warning = open_model(
+            model_path(models_dir, FACE_FILE, precision), device, providers, threads
+        )
+        self.warnings = [warning] if warning else []
+        self.structure = None
+        self.sigma = 0.0
+        path = _optional_file(models_dir, STRUCTURE_FILE, precision)
+        if path.is_file():
+            session, info, warning = open_model(path, device, providers, threads)
+            if info.kind != "face_g" or info.input_size != self.info.input_size:
+                raise ModelFileError(f"{path}: not a Face G of input size {self.info.input_size}")
+            self.sigma = _sigma(info)
+            self.structure = _runner(session)
+            self.warnings += [warning] if warning else []
+        self._face = _runner(self.session)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        detail = self._face(x)
+        if self.structure is None:
+            return detail
+        return two_band(detail, self.structure(x), x[..., 3:], self.sigma)
 
 
 class OnnxRuntimeBackend:
@@ -92,9 +141,8 @@ class OnnxRuntimeBackend:
     ):
         self.mask_fn = MaskRunner(models_dir, device, providers, threads, precision)
         self.mask_info = self.mask_fn.info
-        self.face_session, self.face_info, w2 = open_model(
-            model_path(models_dir, FACE_FILE, precision), device, providers, threads
-        )
+        self.face_fn = FaceRunner(models_dir, device, providers, threads, precision)
+        self.face_session, self.face_info = self.face_fn.session, self.face_fn.info
         for info, kind in ((self.mask_info, "mask_g"), (self.face_info, "face_g")):
             if info.kind != kind:
                 raise ModelFileError(f"{info.path}: holds a {info.kind} model where {kind} was expected")
@@ -103,12 +151,12 @@ class OnnxRuntimeBackend:
         self.input_size = self.mask_info.input_size
         self.value_range = self.mask_info.value_range
         self.threshold = self.mask_info.threshold
-        self.warnings = [*self.mask_fn.warnings, *([w2] if w2 else [])]
+        self.warnings = [*self.mask_fn.warnings, *self.face_fn.warnings]
         self.providers = self.face_session.get_providers()
         gated = " + presence check" if self.mask_fn.gate is not None else ""
-        self.description = f"onnxruntime {precision} on {self.providers[0]}{gated}"
+        banded = " + structure band" if self.face_fn.structure is not None else ""
+        self.description = f"onnxruntime {precision} on {self.providers[0]}{gated}{banded}"
         self.seed = seed  # with each crop's pixels, seeds its noise (restore.crop_noise)
-        self.face_fn = _runner(self.face_session)
 
     def run(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return restore_batch(crops, self.mask_fn, self.face_fn, self.seed, self.threshold)

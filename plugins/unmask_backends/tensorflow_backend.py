@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unmask_cli.restore import restore_batch
+from unmask_cli.restore import band_sigma, restore_batch, two_band
 
 
 class TensorFlowBackend:
@@ -26,6 +26,9 @@ class TensorFlowBackend:
 
         self.mask_model, mask_cfg = load_run(Path(checkpoints) / "mask", "mask")
         self.face_model, _ = load_run(Path(checkpoints) / "face", "face")
+        # as face_g_structure.onnx beside face_g.onnx: a second Face G run gives the fill's low frequencies
+        structure = Path(checkpoints) / "face_structure"
+        self.structure_model = load_run(structure, "face")[0] if (structure / "run.json").is_file() else None
         self.input_size = mask_cfg["size"]
         self.value_range = (-1.0, 1.0)
         self.threshold = 0.5
@@ -33,14 +36,21 @@ class TensorFlowBackend:
         # @tf.function is TensorFlow's fast path (Keras predict() is ~8x slower at batch 1).
         self._mask = tf.function(lambda x: self.mask_model(x, training=False), jit_compile=jit, reduce_retracing=True)
         self._face = tf.function(lambda x: self.face_model(x, training=False), jit_compile=jit, reduce_retracing=True)
-        self.description = f"tensorflow {tf.__version__} (@tf.function{', XLA' if jit else ''})"
+        self._structure = self.structure_model and tf.function(
+            lambda x: self.structure_model(x, training=False), jit_compile=jit, reduce_retracing=True
+        )
+        banded = " + structure band" if self.structure_model is not None else ""
+        self.description = f"tensorflow {tf.__version__} (@tf.function{', XLA' if jit else ''}){banded}"
         self.seed = seed  # with each crop's pixels, seeds its noise (restore.crop_noise)
 
     def mask_fn(self, x: np.ndarray) -> np.ndarray:
         return self._mask(x).numpy()
 
     def face_fn(self, x: np.ndarray) -> np.ndarray:
-        return self._face(x).numpy()
+        detail = self._face(x).numpy()
+        if self._structure is None:
+            return detail
+        return two_band(detail, self._structure(x).numpy(), x[..., 3:], band_sigma(self.input_size))
 
     def run(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return restore_batch(crops, self.mask_fn, self.face_fn, self.seed, self.threshold)

@@ -26,11 +26,20 @@ def export(
     parity_count: Annotated[int, typer.Option(help="How many face crops to check and calibrate on.")] = 16,
     only: Annotated[
         str | None,
-        typer.Option(help="Export only 'mask', 'face' or 'gate'; the others' files in --out stay as they are."),
+        typer.Option(
+            help="Export only 'mask', 'face', 'gate' or 'structure'; the others' files in --out stay as they are."
+        ),
     ] = None,
     gate_run: Annotated[
         Path | None,
         typer.Option(help="A Mask G run trained with --bare-share, exported as mask_gate.onnx (presence check)."),
+    ] = None,
+    structure_run: Annotated[
+        Path | None,
+        typer.Option(
+            help="A second Face G run, exported as face_g_structure.onnx: `infer` puts its fill's low frequencies "
+            "under Face G's detail."
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -60,6 +69,7 @@ def export(
             parity_count=parity_count,
             only=only,
             gate_run=gate_run,
+            structure_run=structure_run,
         )
     except (exporter.ParityError, FileNotFoundError, ValueError) as exc:
         ui.fail(str(exc))
