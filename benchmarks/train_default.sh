@@ -153,3 +153,28 @@ unmask train face "$work/utk128J" --out "$work/runs/face_jitter" --init "$work/r
 # int8 variants calibrated on 64 training photos spread over the folder (celeb_aligned stays unseen)
 unmask export --onnx --mask-run "$work/runs/mask_jitter" --face-run "$work/runs/face_jitter" \
   --gate-run "$work/runs/mask_gate_hands" --out exported --int8 --parity-photos ../shared/data/utkface --parity-count 64
+# Face G's structure model (sessions 18, 19 and 21; exported/README.md): a Face G 1.5x as wide (width 48, 8.3 M
+# parameters) whose fill's low frequencies `infer` puts under the Face G above's detail (restore.two_band). Its
+# first part needs JAX on a CUDA GPU: session 18 trained it from scratch on a lent H200, 6.5 min (34,730 steps of
+# batch 16, sharing the GPU with another run), then 2 min (6,349 steps) of the fine-tune recipe, variant c of
+# width48_run.sh. The GPU stages run on the clock, so a rerun matches them in minutes, not steps. Then 1,500 steps on
+# 2 CPU cores with SSIM x10 and adversarial x0.25 (session 19, 51 min), on the seed-10 draw of make_packs.sh. With no
+# GPU and no earlier GPU part in WORKDIR, the shipped structure model stays.
+if [ ! -f "$work/runs/face_w48/run.json" ] &&
+  python -c "import jax, sys; sys.exit(jax.devices()[0].platform != 'gpu')" 2>/dev/null; then
+  bash benchmarks/gpu/make_packs.sh "$work"
+  OUT="$work/gpu48" bash benchmarks/gpu/width48_run.sh 6.5 2
+  python benchmarks/gpu/import_run.py "$work/gpu48/c/ema" --run-dir "$work/runs/face_w48" --data "$work/utk128J"
+fi
+if [ -f "$work/runs/face_w48/run.json" ]; then
+  if [ ! -f "$work/runs/face_w48_export/face_g.onnx" ]; then
+    unmask export --onnx --only face --face-run "$work/runs/face_w48" --out "$work/runs/face_w48_export"
+  fi
+  resume=(); [ -f "$work/runs/face_structure/run.json" ] && resume=(--resume)
+  unmask train face "$work/utk128K" --out "$work/runs/face_structure" --width 48 \
+    --init "$work/runs/face_w48_export/face_g.onnx" --mask-source mask_g --mask-run "$work/runs/mask_jitter" \
+    --lr 5e-5 --epochs 3 --steps-per-epoch 500 --lr-decay-epochs 3 --ssim-weight 10 --adv-weight 0.25 \
+    --fm-weight 20 --d-warmup 150 --align-jitter 0.5 --low-res 0.3 "${resume[@]}"
+  unmask export --onnx --only structure --structure-run "$work/runs/face_structure" --out exported --int8 \
+    --parity-photos ../shared/data/utkface --parity-count 64
+fi
