@@ -553,62 +553,43 @@ def test_export_only_face_keeps_the_mask_model_and_its_report(tiny_models, tmp_p
         export.export(runs / "mask", runs / "face", out, on_line=lambda _: None, only="both")
 
 
-def test_export_gate_writes_the_presence_check_beside_the_models(tiny_models, tmp_path):
+def _export_only_beside(tiny_models, tmp_path, only: str, filename: str, option: str) -> tuple[Path, dict]:
+    """Export one optional model (`only`, from the tiny Mask G or Face G run given as `option`) into a copy of the
+    tiny models folder; checks that it needs its run and leaves the other files alone. (folder, its metadata)"""
     import shutil
 
     import onnx
 
     from unmask_cli import export
-    from unmask_cli.model_card import GATE_FILE, PREFIX
+    from unmask_cli.model_card import PREFIX
 
     out = tmp_path / "exported"
     shutil.copytree(tiny_models / "exported", out)
     before = {name: _hash(out / name) for name in ("mask_g.onnx", "face_g.onnx")}
     runs = tiny_models / "runs"
-    with pytest.raises(ValueError, match="gate-run"):
-        export.export(runs / "mask", runs / "face", out, on_line=lambda _: None, only="gate")
-    export.export(
-        tmp_path / "none",
-        tmp_path / "none",
-        out,
-        parity_photos=[SAMPLES],
-        on_line=lambda _: None,
-        only="gate",
-        gate_run=runs / "mask",
-    )
+    with pytest.raises(ValueError, match=option.replace("_", "-")):
+        export.export(runs / "mask", runs / "face", out, on_line=lambda _: None, only=only)
+    run = runs / ("mask" if only == "gate" else "face")
+    none = tmp_path / "none"
+    export.export(none, none, out, parity_photos=[SAMPLES], on_line=lambda _: None, only=only, **{option: run})
     assert {name: _hash(out / name) for name in before} == before
-    props = {p.key.removeprefix(PREFIX): p.value for p in onnx.load(str(out / GATE_FILE)).metadata_props}
+    return out, {p.key.removeprefix(PREFIX): p.value for p in onnx.load(str(out / filename)).metadata_props}
+
+
+def test_export_gate_writes_the_presence_check_beside_the_models(tiny_models, tmp_path):
+    from unmask_cli.model_card import GATE_FILE
+
+    out, props = _export_only_beside(tiny_models, tmp_path, "gate", GATE_FILE, "gate_run")
     assert props["role"].startswith("presence check") and props["kind"] == "mask_g"
     backend = registry.open_backend("onnxruntime", models_dir=out)
     assert backend.description.endswith("+ presence check")
 
 
 def test_export_structure_writes_the_second_face_g_beside_the_models(tiny_models, tmp_path):
-    import shutil
+    from unmask_cli.model_card import STRUCTURE_FILE
 
-    import onnx
-
-    from unmask_cli import export
-    from unmask_cli.model_card import PREFIX, STRUCTURE_FILE
-
-    out = tmp_path / "exported"
-    shutil.copytree(tiny_models / "exported", out)
-    before = {name: _hash(out / name) for name in ("mask_g.onnx", "face_g.onnx")}
-    runs = tiny_models / "runs"
-    with pytest.raises(ValueError, match="structure-run"):
-        export.export(runs / "mask", runs / "face", out, on_line=lambda _: None, only="structure")
-    plain = registry.open_backend("onnxruntime", models_dir=out)
-    export.export(
-        tmp_path / "none",
-        tmp_path / "none",
-        out,
-        parity_photos=[SAMPLES],
-        on_line=lambda _: None,
-        only="structure",
-        structure_run=runs / "face",
-    )
-    assert {name: _hash(out / name) for name in before} == before
-    props = {p.key.removeprefix(PREFIX): p.value for p in onnx.load(str(out / STRUCTURE_FILE)).metadata_props}
+    plain = registry.open_backend("onnxruntime", models_dir=tiny_models / "exported")
+    out, props = _export_only_beside(tiny_models, tmp_path, "structure", STRUCTURE_FILE, "structure_run")
     assert props["role"].startswith("structure") and props["kind"] == "face_g"
     assert float(props["band_sigma"]) == 3.0 * int(props["input_size"]) / 128
     banded = registry.open_backend("onnxruntime", models_dir=out)

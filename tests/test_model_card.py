@@ -177,7 +177,7 @@ def test_a_structure_model_gives_the_fill_its_low_frequencies_and_face_g_its_gra
 @pytest.mark.parametrize(
     ("props", "size", "reason"),
     [
-        ({"band_sigma": "-1"}, 32, "band_sigma '-1' is not a positive number"),
+        ({"band_sigma": "-1"}, 32, "band_sigma '-1' is not a number of pixels between 0 and 32"),
         ({"band_sigma": "wide"}, 32, "band_sigma 'wide'"),
         ({"mask_g": "copy"}, 32, "not a Face G of input size 32"),
         ({}, 64, "not a Face G of input size 32"),

@@ -64,13 +64,12 @@ class MaskRunner:
         )
         self.warnings = [warning] if warning else []
         self.gate = None
-        gate_path = _optional_file(models_dir, GATE_FILE, precision)
-        if gate_path.is_file():
-            gate, info, warning = open_model(gate_path, device, providers, threads)
-            if info.kind != "mask_g" or info.input_size != self.info.input_size:
-                raise ModelFileError(f"{gate_path}: not a Mask G of input size {self.info.input_size}")
-            self.gate = _runner(gate)
-            self.warnings += [warning] if warning else []
+        gate = _open_companion(
+            models_dir, GATE_FILE, precision, "mask_g", self.info.input_size, device, providers, threads
+        )
+        if gate is not None:
+            self.gate, _, warnings = gate
+            self.warnings += warnings
         self._mask = _runner(self.session)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -84,6 +83,19 @@ def _optional_file(models_dir: Path, filename: str, precision: str) -> Path:
     return path if path.is_file() else Path(models_dir) / filename
 
 
+def _open_companion(models_dir: Path, filename: str, precision: str, kind: str, size: int, device, providers, threads):
+    """An optional model that works beside a main one, of its `kind` and input `size`: (runner, its ModelInfo,
+    warnings), or None when the folder has none."""
+    path = _optional_file(models_dir, filename, precision)
+    if not path.is_file():
+        return None
+    session, info, warning = open_model(path, device, providers, threads)
+    if info.kind != kind or info.input_size != size:
+        name = "Mask G" if kind == "mask_g" else "Face G"
+        raise ModelFileError(f"{path}: not a {name} of input size {size}")
+    return _runner(session), info, [warning] if warning else []
+
+
 def _sigma(info) -> float:
     """The structure model's band (`band_sigma` in its metadata, pixels at its input size)."""
     text = info.props.get("band_sigma")
@@ -94,7 +106,8 @@ def _sigma(info) -> float:
     except ValueError:
         sigma = float("nan")
     if not 0 < sigma < info.input_size:  # NaN fails too
-        raise ModelFileError(f"{info.path}: band_sigma '{text}' is not a positive number of pixels")
+        size = info.input_size
+        raise ModelFileError(f"{info.path}: band_sigma '{text}' is not a number of pixels between 0 and {size}")
     return sigma
 
 
@@ -110,14 +123,13 @@ class FaceRunner:
         self.warnings = [warning] if warning else []
         self.structure = None
         self.sigma = 0.0
-        path = _optional_file(models_dir, STRUCTURE_FILE, precision)
-        if path.is_file():
-            session, info, warning = open_model(path, device, providers, threads)
-            if info.kind != "face_g" or info.input_size != self.info.input_size:
-                raise ModelFileError(f"{path}: not a Face G of input size {self.info.input_size}")
+        structure = _open_companion(
+            models_dir, STRUCTURE_FILE, precision, "face_g", self.info.input_size, device, providers, threads
+        )
+        if structure is not None:
+            self.structure, info, warnings = structure
             self.sigma = _sigma(info)
-            self.structure = _runner(session)
-            self.warnings += [warning] if warning else []
+            self.warnings += warnings
         self._face = _runner(self.session)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
