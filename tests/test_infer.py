@@ -267,6 +267,46 @@ def test_tensorflow_and_onnxruntime_backends_agree(tiny_models, masked_photos):
     assert np.abs(r1 - r2).max() < 1e-3
 
 
+def test_both_backends_blend_a_structure_model_alike(tiny_models, masked_photos, tmp_path):
+    import shutil
+
+    from unmask_cli import export
+    from unmask_cli.faces import align, detect_faces
+    from unmask_cli.pipeline import Unmasker
+
+    runs = tmp_path / "runs"
+    shutil.copytree(tiny_models / "runs", runs)
+    shutil.copytree(runs / "face", runs / "face_structure")
+    structure, _ = export.load_run(runs / "face_structure", "face")
+    structure.get_layer("rgb").bias.assign(structure.get_layer("rgb").bias + 0.5)  # another fill: paler
+    structure.save_weights(runs / "face_structure" / "face_g.weights.h5")
+    models_dir = tmp_path / "exported"
+    shutil.copytree(tiny_models / "exported", models_dir)
+    export.export(
+        runs / "mask",
+        runs / "face",
+        models_dir,
+        parity_photos=[SAMPLES],
+        on_line=lambda _: None,
+        only="structure",
+        structure_run=runs / "face_structure",
+    )
+    crops = []
+    for path in sorted(masked_photos.glob("*.png")):
+        rgb = read_rgb(path)
+        crops.append(align(rgb, detect_faces(rgb, robust=True)[0].landmarks, 32)[0])
+    x = Unmasker(models_dir, "onnxruntime", device="cpu")._to_model(crops)
+    ort_backend = registry.open_backend("onnxruntime", models_dir=models_dir)
+    tf_backend = registry.backend_class("tensorflow")(checkpoints=runs)
+    plain = registry.open_backend("onnxruntime", models_dir=tiny_models / "exported")
+    assert tf_backend.description.endswith("+ structure band")
+    (m1, r1), (m2, r2), (m0, r0) = ort_backend.run(x), tf_backend.run(x), plain.run(x)
+    assert np.array_equal(m1, m2) and np.array_equal(m1, m0) and m1.any()
+    assert np.abs(r1 - r2).max() < 1e-3
+    hole = m1[..., 0] > 0.5
+    assert (r1 - r0)[hole].mean() > 0.1  # the paler structure model lifted the fill's level
+
+
 def test_opencv_baseline_changes_only_the_mask(tiny_models, masked_photos):
     backend = registry.backend_class("opencv")(models_dir=tiny_models / "exported")
     rng = np.random.default_rng(0)

@@ -36,9 +36,11 @@ class TensorFlowBackend:
         # @tf.function is TensorFlow's fast path (Keras predict() is ~8x slower at batch 1).
         self._mask = tf.function(lambda x: self.mask_model(x, training=False), jit_compile=jit, reduce_retracing=True)
         self._face = tf.function(lambda x: self.face_model(x, training=False), jit_compile=jit, reduce_retracing=True)
-        self._structure = self.structure_model and tf.function(
-            lambda x: self.structure_model(x, training=False), jit_compile=jit, reduce_retracing=True
-        )
+        self._structure = None
+        if self.structure_model is not None:
+            self._structure = tf.function(
+                lambda x: self.structure_model(x, training=False), jit_compile=jit, reduce_retracing=True
+            )
         banded = " + structure band" if self.structure_model is not None else ""
         self.description = f"tensorflow {tf.__version__} (@tf.function{', XLA' if jit else ''}){banded}"
         self.seed = seed  # with each crop's pixels, seeds its noise (restore.crop_noise)
