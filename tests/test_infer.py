@@ -249,17 +249,23 @@ def test_infer_never_imports_tensorflow(tiny_models, masked_photos, tmp_path):
     assert result.stdout.strip() == "False"
 
 
-def test_tensorflow_and_onnxruntime_backends_agree(tiny_models, masked_photos):
+def _model_input(models_dir: Path, masked_photos: Path):
+    """The masked photos' first faces, aligned at the tiny models' 32² and scaled as the models take them."""
+    from unmask_cli.faces import align, detect_faces
     from unmask_cli.pipeline import Unmasker
 
     crops = []
-    ort_unmasker = Unmasker(tiny_models / "exported", "onnxruntime", device="cpu")
-    from unmask_cli.faces import align, detect_faces
-
     for path in sorted(masked_photos.glob("*.png")):
         rgb = read_rgb(path)
         crops.append(align(rgb, detect_faces(rgb, robust=True)[0].landmarks, 32)[0])
-    x = ort_unmasker._to_model(crops)
+    return Unmasker(models_dir, "onnxruntime", device="cpu")._to_model(crops)
+
+
+def test_tensorflow_and_onnxruntime_backends_agree(tiny_models, masked_photos):
+    from unmask_cli.pipeline import Unmasker
+
+    ort_unmasker = Unmasker(tiny_models / "exported", "onnxruntime", device="cpu")
+    x = _model_input(tiny_models / "exported", masked_photos)
     tf_backend = registry.backend_class("tensorflow")(checkpoints=tiny_models / "runs")
     m1, r1 = ort_unmasker.backend.run(x)
     m2, r2 = tf_backend.run(x)
@@ -271,8 +277,6 @@ def test_both_backends_blend_a_structure_model_alike(tiny_models, masked_photos,
     import shutil
 
     from unmask_cli import export
-    from unmask_cli.faces import align, detect_faces
-    from unmask_cli.pipeline import Unmasker
 
     runs = tmp_path / "runs"
     shutil.copytree(tiny_models / "runs", runs)
@@ -291,11 +295,7 @@ def test_both_backends_blend_a_structure_model_alike(tiny_models, masked_photos,
         only="structure",
         structure_run=runs / "face_structure",
     )
-    crops = []
-    for path in sorted(masked_photos.glob("*.png")):
-        rgb = read_rgb(path)
-        crops.append(align(rgb, detect_faces(rgb, robust=True)[0].landmarks, 32)[0])
-    x = Unmasker(models_dir, "onnxruntime", device="cpu")._to_model(crops)
+    x = _model_input(models_dir, masked_photos)
     ort_backend = registry.open_backend("onnxruntime", models_dir=models_dir)
     tf_backend = registry.backend_class("tensorflow")(checkpoints=runs)
     plain = registry.open_backend("onnxruntime", models_dir=tiny_models / "exported")

@@ -32,30 +32,42 @@ def metadata(kind: str, size: int, **overrides: str) -> dict[str, str]:
     return {PREFIX + k: v for k, v in {**props, **overrides}.items()}
 
 
-def _model(kind: str, size: int, props: dict[str, str]):
+def _graph_model(name: str, size: int, channels: tuple[int, int], nodes, constants, props: dict[str, str]):
+    """An opset-17 model from input "x" (N×S×S×channels[0]) to output "y" (N×S×S×channels[1]), with metadata."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
-    channels_in, channels_out = (3, 1) if kind == "mask_g" else (4, 3)
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", size, size, channels_in])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", size, size, channels_out])
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", size, size, channels[0]])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", size, size, channels[1]])
+    model = helper.make_model(
+        helper.make_graph(nodes, name, [x], [y], constants), opset_imports=[helper.make_opsetid("", 17)]
+    )
+    model.ir_version = 8
+    onnx.helper.set_model_props(model, props)
+    return model
+
+
+def _first_three_channels(out: str) -> tuple[list, list]:
+    """Nodes and constants slicing "x"'s first three channels into `out`."""
+    from onnx import helper, numpy_helper
+
+    nodes = [helper.make_node("Slice", ["x", "starts", "ends", "axes"], [out])]
+    constants = [
+        numpy_helper.from_array(np.array([v], np.int64), name) for name, v in (("starts", 0), ("ends", 3), ("axes", 3))
+    ]
+    return nodes, constants
+
+
+def _model(kind: str, size: int, props: dict[str, str]):
+    from onnx import helper
+
     if kind == "mask_g":
         nodes = [
             helper.make_node("ReduceMean", ["x"], ["m"], axes=[3], keepdims=1),
             helper.make_node("Sigmoid", ["m"], ["y"]),
         ]
-        initializers = []
-    else:
-        nodes = [helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["y"])]
-        initializers = [
-            numpy_helper.from_array(np.array([v], np.int64), name)
-            for name, v in (("starts", 0), ("ends", 3), ("axes", 3))
-        ]
-    graph = helper.make_graph(nodes, kind, [x], [y], initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.helper.set_model_props(model, props)
-    return model
+        return _graph_model(kind, size, (3, 1), nodes, [], props)
+    return _graph_model(kind, size, (4, 3), *_first_three_channels("y"), props)
 
 
 def write_models(
@@ -81,12 +93,10 @@ def write_models(
 def write_gate(folder: Path, size: int = 32, present: bool = True) -> Path:
     """A presence check (mask_gate.onnx) that finds a mask everywhere or nowhere, whatever the crop."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     from unmask_cli.model_card import GATE_FILE
 
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", size, size, 3])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", size, size, 1])
     nodes = [
         helper.make_node("ReduceMean", ["x"], ["m"], axes=[3], keepdims=1),
         helper.make_node("Mul", ["m", "zero"], ["z"]),
@@ -97,11 +107,7 @@ def write_gate(folder: Path, size: int = 32, present: bool = True) -> Path:
         numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
         numpy_helper.from_array(np.array(10.0 if present else -10.0, np.float32), "bias"),
     ]
-    model = helper.make_model(
-        helper.make_graph(nodes, "gate", [x], [y], constants), opset_imports=[helper.make_opsetid("", 17)]
-    )
-    model.ir_version = 8
-    onnx.helper.set_model_props(model, metadata("mask_g", size))
+    model = _graph_model("gate", size, (3, 1), nodes, constants, metadata("mask_g", size))
     path = Path(folder) / GATE_FILE
     onnx.save(model, path)
     return path
@@ -110,28 +116,18 @@ def write_gate(folder: Path, size: int = 32, present: bool = True) -> Path:
 def write_structure(folder: Path, size: int = 32, value: float = 0.5, **overrides: str) -> Path:
     """A structure Face G (face_g_structure.onnx) whose fill is `value` everywhere; `overrides` its metadata."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
     from unmask_cli.model_card import STRUCTURE_FILE
 
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", size, size, 4])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", size, size, 3])
-    nodes = [
-        helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["rgb"]),
-        helper.make_node("Mul", ["rgb", "zero"], ["z"]),
-        helper.make_node("Add", ["z", "value"], ["y"]),
-    ]
-    constants = [
-        *(numpy_helper.from_array(np.array([v], np.int64), n) for n, v in (("starts", 0), ("ends", 3), ("axes", 3))),
+    nodes, constants = _first_three_channels("rgb")
+    nodes += [helper.make_node("Mul", ["rgb", "zero"], ["z"]), helper.make_node("Add", ["z", "value"], ["y"])]
+    constants += [
         numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
         numpy_helper.from_array(np.array(value, np.float32), "value"),
     ]
-    model = helper.make_model(
-        helper.make_graph(nodes, "structure", [x], [y], constants), opset_imports=[helper.make_opsetid("", 17)]
-    )
-    model.ir_version = 8
     kind = overrides.pop("kind", "face_g")
-    onnx.helper.set_model_props(model, metadata(kind, size, **overrides))
+    model = _graph_model("structure", size, (4, 3), nodes, constants, metadata(kind, size, **overrides))
     path = Path(folder) / STRUCTURE_FILE
     onnx.save(model, path)
     return path
