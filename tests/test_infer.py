@@ -593,6 +593,34 @@ def test_export_only_face_keeps_the_mask_model_and_its_report(tiny_models, tmp_p
         export.export(runs / "mask", runs / "face", out, on_line=lambda _: None, only="both")
 
 
+def test_a_fresh_export_removes_variants_of_the_earlier_one_and_keeps_the_companions(tiny_models, tmp_path):
+    import shutil
+
+    from unmask_cli import export
+
+    out = tmp_path / "exported"
+    shutil.copytree(tiny_models / "exported", out)  # fp32 and int8, exported together
+    runs = tiny_models / "runs"
+    export.export(
+        tmp_path / "none",
+        tmp_path / "none",
+        out,
+        parity_photos=[SAMPLES],
+        on_line=lambda _: None,
+        only="structure",
+        structure_run=runs / "face",
+    )
+    lines: list[str] = []
+    export.export(runs / "mask", runs / "face", out, parity_photos=[SAMPLES], on_line=lines.append)  # fp32 only
+    # an int8 file of the earlier export beside the new fp32 would run old weights under --precision int8
+    assert not list(out.glob("*.int8.onnx"))
+    assert sum("removed" in line and ".int8.onnx" in line for line in lines) == 2
+    report = json.loads((out / "export.json").read_text())
+    assert set(report["files"]) == {"mask_g/fp32", "face_g/fp32", "face_g_structure/fp32"}
+    assert any(line.startswith(f"kept {out / 'face_g_structure.onnx'}") for line in lines)
+    assert registry.open_backend("onnxruntime", models_dir=out).description.endswith("+ structure band")
+
+
 def _export_only_beside(tiny_models, tmp_path, only: str, filename: str, option: str) -> tuple[Path, dict]:
     """Export one optional model (`only`, from the tiny Mask G or Face G run given as `option`) into a copy of the
     tiny models folder; checks that it needs its run and leaves the other files alone. (folder, its metadata)"""

@@ -25,6 +25,7 @@ from unmask_cli.model_card import (
     GATE_FILE,
     INIT_FROM_FILE,
     MASK_FILE,
+    PRECISIONS,
     PREFIX,
     STRUCTURE_FILE,
     init_summary,
@@ -359,7 +360,8 @@ def export(
         if only == "structure" and structure_run is None:
             raise ValueError("--only structure needs --structure-run RUN (a Face G run)")
         jobs = [job for job in jobs if job[2] == files[only]]
-    report = _kept_report(out / "export.json", Path(jobs[0][2]).stem) if only else ExportReport()
+    exported_now = {filename for _, _, filename, _ in jobs}
+    report = _kept_report(out / "export.json", exported_now, out)
     inputs = None
     for kind, run_dir, filename, channels in jobs:
         model, config = load_run(run_dir, kind)
@@ -418,20 +420,54 @@ def export(
                 continue
             write_bytes_atomic(out / name, blob)
             report.files[key] = str(out / name)
+        _remove_stale_variants(out, filename, set(variants), on_line)
+    if only is None:
+        _say_kept_companions(out, exported_now, config["size"], on_line)
     write_bytes_atomic(out / "export.json", json.dumps(report.__dict__, indent=2).encode())
     return report
 
 
-def _kept_report(path: Path, stem: str) -> ExportReport:
-    """The entries of an earlier export.json that belong to the models not being exported now."""
+def _kept_report(path: Path, exported_now: set[str], out: Path) -> ExportReport:
+    """The entries of an earlier export.json that belong to models not being exported now and still in `out`
+    (a full export keeps a presence check or structure model exported with --only before it)."""
     report = ExportReport()
     if not path.is_file():
         return report
     old = json.loads(path.read_text())
+    kept = {Path(f).stem for f in (MASK_FILE, FACE_FILE, GATE_FILE, STRUCTURE_FILE) if f not in exported_now}
+    present = {stem for stem in kept if (out / f"{stem}.onnx").is_file()}
     for name in ("files", "parity", "int8_float_layers"):
-        entries = {k: v for k, v in old.get(name, {}).items() if k.split("/")[0] != stem}
+        entries = {k: v for k, v in old.get(name, {}).items() if k.split("/")[0] in present}
         getattr(report, name).update(entries)
     return report
+
+
+def _say_kept_companions(out: Path, exported_now: set[str], new_size: int, on_line) -> None:
+    """A presence check or structure model from an earlier export stays in the folder and `infer` goes on using it
+    beside the new models: say so, and say when its input size no longer fits them."""
+    import onnx
+
+    for filename, option in ((GATE_FILE, "--gate-run"), (STRUCTURE_FILE, "--structure-run")):
+        path = out / filename
+        if filename in exported_now or not path.is_file():
+            continue
+        size = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}.get(
+            PREFIX + "input_size"
+        )
+        line = f"kept {path} from an earlier export: infer uses it beside the new models ({option} replaces it)"
+        if size is not None and int(size) != new_size:
+            line += f"; it takes {size}² crops, not {new_size}², so infer will refuse it until it is replaced"
+        on_line(line)
+
+
+def _remove_stale_variants(out: Path, filename: str, precisions: set[str], on_line) -> None:
+    """An fp16 or int8 file left by an earlier export of this model would run the old weights under `--precision`:
+    remove the ones this export does not write."""
+    for precision in PRECISIONS:
+        stale = out / variant_file(filename, precision)
+        if precision not in precisions and stale.is_file():
+            stale.unlink()
+            on_line(f"removed {stale}: it belonged to an earlier export of {filename}")
 
 
 def _set_metadata(proto, metadata: dict[str, str]) -> None:
