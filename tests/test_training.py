@@ -168,6 +168,16 @@ def test_resume_with_more_epochs_extends_the_run(tiny_data, tmp_path):
     assert json.loads((tmp_path / "run" / "run.json").read_text())["epochs"] == config.epochs + 5
 
 
+def test_resume_with_a_new_lr_trains_at_it(tiny_data, tmp_path):
+    config = _config("face", tiny_data, lr=2e-4)
+    training.trainer(config, tmp_path / "run").fit(max_steps=1)
+    slower = _config("face", tiny_data, lr=5e-5)
+    trainer = training.trainer(slower, tmp_path / "run", resume=True)  # the checkpoint holds the optimizers' rate
+    trainer.fit(max_steps=1)
+    for optimizer in (trainer.g_opt, trainer.d_opt):
+        assert float(optimizer.learning_rate.numpy()) == pytest.approx(5e-5)
+
+
 def test_scheduled_lr_is_constant_then_falls_linearly_to_zero():
     assert training.scheduled_lr(2e-4, 0, 100, 0) == 2e-4  # no decay: constant to the end
     assert training.scheduled_lr(2e-4, 100, 100, 0) == 2e-4

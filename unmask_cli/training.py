@@ -265,6 +265,8 @@ class Trainer:
         step_fn = tf.function(self._distributed_step, reduce_retracing=True)
         last_val: dict[str, float] = {}
         stop_at = total if max_steps is None else min(total, int(self.step.numpy()) + max_steps)
+        # the optimizers' rate is a variable their checkpoint restores: a run resumed with a new --lr runs at it
+        self.set_learning_rate(int(self.step.numpy()))
         while int(self.step.numpy()) < stop_at:
             step = int(self.step.numpy())
             epoch, offset = divmod(step, self.steps_per_epoch)
