@@ -120,6 +120,24 @@ def test_benchmark_refuses_bad_outputs_and_batches_before_timing(tmp_path, args)
     assert len(lines) == 1 and lines[0].startswith("error") and "Traceback" not in result.stderr, lines
 
 
+def test_benchmark_with_no_backend_that_starts_fails_without_an_empty_table(tmp_path):
+    result = _cli("benchmark", "--backend", "onnxruntime", "--models", str(tmp_path / "nowhere"), "--batch", "1")
+    assert result.returncode == 1, result.stdout
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error backend onnxruntime") and "nowhere" in lines[0], lines
+    assert "img/s" not in result.stdout
+
+
+@pytest.mark.parametrize("command", ["infer", "evaluate", "benchmark"])
+def test_help_says_where_the_models_come_from(command):
+    from typer.testing import CliRunner
+
+    from unmask_cli.cli import app
+
+    result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "default: ./exported, else the shipped ones" in result.output
+
+
 def test_models_default_to_the_shipped_folder_from_anywhere(tmp_path, monkeypatch):
     from unmask_cli.commands.options import default_models_dir
 

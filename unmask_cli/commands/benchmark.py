@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from unmask_cli import registry, ui
-from unmask_cli.commands.options import JsonOpt, default_models_dir
+from unmask_cli.commands.options import JsonOpt, ModelsOpt, default_models_dir
 
 
 def benchmark(
@@ -17,9 +17,7 @@ def benchmark(
     ] = None,
     batch: Annotated[str, typer.Option(help="Batch sizes, comma-separated.")] = "1,8,32",
     seconds: Annotated[float, typer.Option(help="Timed seconds per backend, part and batch size.")] = 3.0,
-    models: Annotated[
-        Path | None, typer.Option(help="Folder of exported models [default: ./exported, else the shipped ones].")
-    ] = None,
+    models: ModelsOpt = None,
     checkpoints: Annotated[Path, typer.Option(help="Run folders for the tensorflow backend.")] = Path("runs"),
     photos: Annotated[Path | None, typer.Option(help="Photos for the end-to-end figure.")] = Path("samples/masked"),
     as_json: JsonOpt = False,
@@ -61,6 +59,8 @@ def benchmark(
                 )
     for name, error in report.errors.items():
         ui.fail(f"backend {name}: {error}")
+    if not report.descriptions:  # nothing was timed: an empty table would read as a result
+        raise typer.Exit(1)
     rows = []
     for t in report.timings:
         ratio = report.ratio(t.backend, t.part, t.batch)

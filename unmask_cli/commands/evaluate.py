@@ -9,16 +9,14 @@ from typing import Annotated
 import typer
 
 from unmask_cli import registry, ui
-from unmask_cli.commands.options import JsonOpt, default_models_dir
+from unmask_cli.commands.options import JsonOpt, ModelsOpt, default_models_dir
 
 
 def evaluate(
     data: Annotated[Path, typer.Argument(help="Folder of clean face photos never used in training.")],
     backend: Annotated[list[str] | None, typer.Option(help="Backends to compare (repeat the option).")] = None,
     styles: Annotated[list[str] | None, typer.Option(help="Mask styles (default: every installed one).")] = None,
-    models: Annotated[
-        Path | None, typer.Option(help="Folder of exported models [default: ./exported, else the shipped ones].")
-    ] = None,
+    models: ModelsOpt = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N photos.")] = None,
     as_json: JsonOpt = False,
     json_file: Annotated[Path | None, typer.Option("--json-file", help="Also write the figures to this file.")] = None,

@@ -8,16 +8,14 @@ from typing import Annotated
 import typer
 
 from unmask_cli import registry, ui
-from unmask_cli.commands.options import JsonOpt, default_models_dir
+from unmask_cli.commands.options import JsonOpt, ModelsOpt, default_models_dir
 
 
 def infer(
     # readable=False: an unreadable photo is one skip line later, not a refusal of the whole command line
     inputs: Annotated[list[Path], typer.Argument(help="Photos and folders (searched recursively).", readable=False)],
     out: Annotated[Path, typer.Option(help="Output folder; inputs are never overwritten.")] = Path("restored"),
-    models: Annotated[
-        Path | None, typer.Option(help="Folder of exported models [default: ./exported, else the shipped ones].")
-    ] = None,
+    models: ModelsOpt = None,
     backend: Annotated[str, typer.Option(help="Backend plugin: onnxruntime, tensorflow, opencv, ...")] = (
         "onnxruntime"
     ),

@@ -6,6 +6,10 @@ from typing import Annotated
 import typer
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable summary.")]
+# no square brackets in help: Rich reads "[default: …]" as markup and drops it from --help
+ModelsOpt = Annotated[
+    Path | None, typer.Option(help="Folder of exported models (default: ./exported, else the shipped ones).")
+]
 
 
 def default_models_dir() -> Path:
