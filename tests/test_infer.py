@@ -84,6 +84,21 @@ def _hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _models_with_structure(tiny_models, tmp_path, structure_run: Path) -> Path:
+    """A copy of the tiny models folder with `structure_run` exported beside them as the structure model."""
+    import shutil
+
+    from unmask_cli import export
+
+    out = tmp_path / "exported"
+    shutil.copytree(tiny_models / "exported", out)
+    none = tmp_path / "none"
+    export.export(
+        none, none, out, parity_photos=[SAMPLES], on_line=lambda _: None, only="structure", structure_run=structure_run
+    )
+    return out
+
+
 def test_export_parity_and_metadata(tiny_models):
     import onnxruntime as ort
 
@@ -284,17 +299,7 @@ def test_both_backends_blend_a_structure_model_alike(tiny_models, masked_photos,
     structure, _ = export.load_run(runs / "face_structure", "face")
     structure.get_layer("rgb").bias.assign(structure.get_layer("rgb").bias + 0.5)  # another fill: paler
     structure.save_weights(runs / "face_structure" / "face_g.weights.h5")
-    models_dir = tmp_path / "exported"
-    shutil.copytree(tiny_models / "exported", models_dir)
-    export.export(
-        runs / "mask",
-        runs / "face",
-        models_dir,
-        parity_photos=[SAMPLES],
-        on_line=lambda _: None,
-        only="structure",
-        structure_run=runs / "face_structure",
-    )
+    models_dir = _models_with_structure(tiny_models, tmp_path, runs / "face_structure")
     x = _model_input(models_dir, masked_photos)
     ort_backend = registry.open_backend("onnxruntime", models_dir=models_dir)
     tf_backend = registry.backend_class("tensorflow")(checkpoints=runs)
@@ -594,22 +599,10 @@ def test_export_only_face_keeps_the_mask_model_and_its_report(tiny_models, tmp_p
 
 
 def test_a_fresh_export_removes_variants_of_the_earlier_one_and_keeps_the_companions(tiny_models, tmp_path):
-    import shutil
-
     from unmask_cli import export
 
-    out = tmp_path / "exported"
-    shutil.copytree(tiny_models / "exported", out)  # fp32 and int8, exported together
     runs = tiny_models / "runs"
-    export.export(
-        tmp_path / "none",
-        tmp_path / "none",
-        out,
-        parity_photos=[SAMPLES],
-        on_line=lambda _: None,
-        only="structure",
-        structure_run=runs / "face",
-    )
+    out = _models_with_structure(tiny_models, tmp_path, runs / "face")  # fp32 and int8, exported together
     lines: list[str] = []
     export.export(runs / "mask", runs / "face", out, parity_photos=[SAMPLES], on_line=lines.append)  # fp32 only
     # an int8 file of the earlier export beside the new fp32 would run old weights under --precision int8
