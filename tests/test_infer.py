@@ -619,10 +619,8 @@ def _export_only_beside(tiny_models, tmp_path, only: str, filename: str, option:
     tiny models folder; checks that it needs its run and leaves the other files alone. (folder, its metadata)"""
     import shutil
 
-    import onnx
-
     from unmask_cli import export
-    from unmask_cli.model_card import PREFIX
+    from unmask_cli.model_card import file_props
 
     out = tmp_path / "exported"
     shutil.copytree(tiny_models / "exported", out)
@@ -634,7 +632,7 @@ def _export_only_beside(tiny_models, tmp_path, only: str, filename: str, option:
     none = tmp_path / "none"
     export.export(none, none, out, parity_photos=[SAMPLES], on_line=lambda _: None, only=only, **{option: run})
     assert {name: _hash(out / name) for name in before} == before
-    return out, {p.key.removeprefix(PREFIX): p.value for p in onnx.load(str(out / filename)).metadata_props}
+    return out, file_props(out / filename)
 
 
 def test_export_gate_writes_the_presence_check_beside_the_models(tiny_models, tmp_path):

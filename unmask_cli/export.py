@@ -28,6 +28,7 @@ from unmask_cli.model_card import (
     PRECISIONS,
     PREFIX,
     STRUCTURE_FILE,
+    file_props,
     init_summary,
     variant_file,
 )
@@ -37,6 +38,8 @@ from unmask_cli.restore import band_sigma, crop_noise, face_input
 # export; an fp16 or int8 variant past it is reported and not written.
 INT8_MAX_FLOAT_CONVS = 3  # extra convolutions int8 export may keep float to stay within tolerance
 TOLERANCE = {"fp32": (1e-3, 1e-4), "fp16": (3e-2, 3e-3), "int8": (0.5, 0.03)}
+# what `--only` names, and every model file an export folder can hold
+MODEL_FILES = {"mask": MASK_FILE, "face": FACE_FILE, "gate": GATE_FILE, "structure": STRUCTURE_FILE}
 
 
 class ParityError(RuntimeError):
@@ -352,14 +355,13 @@ def export(
     if structure_run is not None:
         jobs.append(("face", structure_run, STRUCTURE_FILE, 4))
     if only is not None:
-        files = {"mask": MASK_FILE, "face": FACE_FILE, "gate": GATE_FILE, "structure": STRUCTURE_FILE}
-        if only not in files:
+        if only not in MODEL_FILES:
             raise ValueError(f"only: 'mask', 'face', 'gate' or 'structure' (got '{only}')")
         if only == "gate" and gate_run is None:
             raise ValueError("--only gate needs --gate-run RUN (a Mask G run trained with --bare-share)")
         if only == "structure" and structure_run is None:
             raise ValueError("--only structure needs --structure-run RUN (a Face G run)")
-        jobs = [job for job in jobs if job[2] == files[only]]
+        jobs = [job for job in jobs if job[2] == MODEL_FILES[only]]
     exported_now = {filename for _, _, filename, _ in jobs}
     report = _kept_report(out / "export.json", exported_now, out)
     inputs = None
@@ -388,7 +390,7 @@ def export(
             )
             variants["int8"] = onnx.load_from_string(blob)
             report.int8_float_layers[Path(filename).stem] = kept
-        fp32_seconds = None
+        fp32_seconds, written = None, set()
         for precision, proto in variants.items():
             _set_metadata(proto, {**metadata, PREFIX + "precision": precision})
             blob = proto.SerializeToString()
@@ -412,15 +414,13 @@ def export(
             )
             if not ok and precision == "fp32":
                 raise ParityError(f"{key}: ONNX differs from Keras by up to {diff.max():.3g} (tolerance {max_tol})")
-            name = variant_file(filename, precision)
             if not ok:
-                if (out / name).exists():  # an older export's variant must not sit beside the new fp32 model
-                    (out / name).unlink()
-                    on_line(f"removed {out / name}: it belonged to an earlier export")
                 continue
+            name = variant_file(filename, precision)
             write_bytes_atomic(out / name, blob)
             report.files[key] = str(out / name)
-        _remove_stale_variants(out, filename, set(variants), on_line)
+            written.add(precision)
+        _remove_stale_variants(out, filename, written, on_line)
     if only is None:
         _say_kept_companions(out, exported_now, config["size"], on_line)
     write_bytes_atomic(out / "export.json", json.dumps(report.__dict__, indent=2).encode())
@@ -434,7 +434,7 @@ def _kept_report(path: Path, exported_now: set[str], out: Path) -> ExportReport:
     if not path.is_file():
         return report
     old = json.loads(path.read_text())
-    kept = {Path(f).stem for f in (MASK_FILE, FACE_FILE, GATE_FILE, STRUCTURE_FILE) if f not in exported_now}
+    kept = {Path(f).stem for f in MODEL_FILES.values() if f not in exported_now}
     present = {stem for stem in kept if (out / f"{stem}.onnx").is_file()}
     for name in ("files", "parity", "int8_float_layers"):
         entries = {k: v for k, v in old.get(name, {}).items() if k.split("/")[0] in present}
@@ -445,27 +445,23 @@ def _kept_report(path: Path, exported_now: set[str], out: Path) -> ExportReport:
 def _say_kept_companions(out: Path, exported_now: set[str], new_size: int, on_line) -> None:
     """A presence check or structure model from an earlier export stays in the folder and `infer` goes on using it
     beside the new models: say so, and say when its input size no longer fits them."""
-    import onnx
-
     for filename, option in ((GATE_FILE, "--gate-run"), (STRUCTURE_FILE, "--structure-run")):
         path = out / filename
         if filename in exported_now or not path.is_file():
             continue
-        size = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}.get(
-            PREFIX + "input_size"
-        )
+        size = file_props(path).get("input_size")
         line = f"kept {path} from an earlier export: infer uses it beside the new models ({option} replaces it)"
         if size is not None and int(size) != new_size:
             line += f"; it takes {size}² crops, not {new_size}², so infer will refuse it until it is replaced"
         on_line(line)
 
 
-def _remove_stale_variants(out: Path, filename: str, precisions: set[str], on_line) -> None:
+def _remove_stale_variants(out: Path, filename: str, written: set[str], on_line) -> None:
     """An fp16 or int8 file left by an earlier export of this model would run the old weights under `--precision`:
-    remove the ones this export does not write."""
+    remove the ones this export did not write (not asked for, or over their tolerance)."""
     for precision in PRECISIONS:
         stale = out / variant_file(filename, precision)
-        if precision not in precisions and stale.is_file():
+        if precision not in written and stale.is_file():
             stale.unlink()
             on_line(f"removed {stale}: it belonged to an earlier export of {filename}")
 

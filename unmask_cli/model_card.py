@@ -122,13 +122,18 @@ def check_input_shape(info: ModelInfo, shape: Sequence[int | str | None]) -> Non
         )
 
 
-def init_summary(path: Path) -> str:
-    """'name: N steps on DATA[, itself from ...]' from the metadata of an exported ONNX model (a run's --init)."""
+def file_props(path: Path) -> dict[str, str]:
+    """An exported ONNX file's metadata, without the `unmask.` prefix, read without starting a session."""
     import onnx
 
+    return {p.key.removeprefix(PREFIX): p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+
+
+def init_summary(path: Path) -> str:
+    """'name: N steps on DATA[, itself from ...]' from the metadata of an exported ONNX model (a run's --init)."""
     if not path.is_file():
         return path.name
-    props = {p.key.removeprefix(PREFIX): p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    props = file_props(path)
     history = props.get("init_from")
     summary = f"{path.name}: {props.get('training_steps', '?')} steps on {props.get('training_data', '?')}"
     if props.get("averaged_with"):
