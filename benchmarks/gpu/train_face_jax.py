@@ -344,10 +344,11 @@ def main() -> None:
     ap.add_argument("--sharpness", type=float, default=0.0, help="chance a face is sharpened or softened")
     ap.add_argument(
         "--save",
-        choices=("both", "ema"),
+        choices=("both", "ema", "best"),
         default="both",
         help="ema: keep only the weight average (a width-48 generator's raw and averaged weights are 6 files of the"
-        " 8 the device tool returns per call)",
+        " 8 the device tool returns per call); best: only the weight average at its best validation PSNR in the"
+        " hole (checked every --val-every steps and at the end), for runs that may pass their best",
     )
     ap.add_argument("--no-sheet", action="store_true", help="no sample sheet (one file fewer for the device tool)")
     args = ap.parse_args()
@@ -380,6 +381,7 @@ def main() -> None:
     state = gan.state()
     figures, _ = validate(restore, state, val_images, val_holes)
     log({"event": "val", "step": 0, **figures})
+    best_psnr = -np.inf  # --save best: the start itself is no candidate, the first validated average is
 
     key = jax.random.PRNGKey(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -422,7 +424,10 @@ def main() -> None:
             for ema in (False, True):
                 figures, _ = validate(restore, state, val_images, val_holes, ema)
                 log({"event": "val", "step": step, "ema": ema, **figures})
-        if time.time() - last_save > args.save_every:
+            if args.save == "best" and figures["psnr_masked"] > best_psnr:
+                best_psnr = figures["psnr_masked"]
+                log({"event": "saved", "step": step, "weights": save_both(gan, state, args.out, raw=False)})
+        if args.save != "best" and time.time() - last_save > args.save_every:
             names = save_both(gan, state, args.out, raw=args.save == "both")
             log({"event": "saved", "step": step, "weights": names})
             last_save = time.time()
@@ -433,7 +438,10 @@ def main() -> None:
         composites.append(outs)
     if not args.no_sheet:
         sheet(val_images, val_holes, *composites, args.out / "sheet.png")
-    names = save_both(gan, state, args.out, raw=args.save == "both")
+    if args.save != "best" or figures["psnr_masked"] > best_psnr:
+        names = save_both(gan, state, args.out, raw=args.save == "both")
+    else:
+        names = []  # ema/ keeps the best weight average
     per_step = (time.time() - started) / max(1, step - 5) if started else float("nan")
     log({"event": "done", "step": step, "weights": names, "sec_per_step_incl_val": per_step})
 
