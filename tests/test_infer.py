@@ -709,6 +709,11 @@ def test_gpu_run_import_averages_with_the_model_it_started_from(tiny_models, tmp
     assert props["unmask.averaged_with"] == "0.25 x these steps' weights + 0.75 x face_g.onnx's"
     assert props["unmask.training_steps"] == "7" and props["unmask.init_from"].startswith("face_g.onnx: ")
     assert " x face_g.onnx's)" in props["unmask.init_from"]  # the shipped Face G is itself an average: said so
+    # --save best: the weights are the last ones saved, not the run's end, which wrote none
+    log = [{"event": "saved", "step": 5, "weights": ["ema/weights_0.npz"]}, {"event": "done", "step": 9, "weights": []}]
+    (gpu_out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+    import_run.main([*args, "--init", str(start)])
+    assert json.loads((run / "run.json").read_text())["extra"]["steps"] == 5
 
 
 def test_gpu_pack_carries_each_face_with_its_hole_from_every_draw(tiny_models, tmp_path):

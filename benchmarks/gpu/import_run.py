@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     log_file = next(p for p in (args.gpu_out / "metrics.jsonl", args.gpu_out.parent / "metrics.jsonl") if p.is_file())
     log = [json.loads(line) for line in log_file.read_text().splitlines() if line.strip()]
     plan = next((r for r in log if r.get("event") == "plan"), {})
-    # the last write of weights (under --save best the run's end may not write any)
-    saved = [r for r in log if r.get("event") in ("saved", "done") and r.get("weights")]
+    # the last write of weights: under --save best a run's end may write none ("weights": [])
+    saved = [r for r in log if r.get("event") in ("saved", "done") and r.get("weights") != []]
     steps = saved[-1]["step"] if saved else None
     weights = load_chunks(args.gpu_out)
     width = int(weights[0].shape[-1])  # the first convolution's filters: the model's base width
