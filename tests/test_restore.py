@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from unmask_cli.restore import crop_noise, restore_batch, with_rim
+from unmask_cli.restore import GATE_MIN_FRACTION, crop_noise, gate_masks, restore_batch, with_rim
 
 
 def _lower_half_mask(crops: np.ndarray) -> np.ndarray:
@@ -138,3 +138,18 @@ def test_two_band_takes_the_structure_fills_low_frequencies_and_the_detail_fills
     expected = detail[0] - cv2.GaussianBlur(detail[0], (0, 0), 1.0)
     assert np.abs(grain[inner] - expected[inner]).max() < 0.05 * np.abs(expected[inner]).max()
     np.testing.assert_allclose(two_band(detail, detail, masks, sigma), detail, atol=1e-6)
+
+
+def test_a_presence_check_that_finds_only_a_speck_finds_no_mask():
+    """A bare face's presence check marks a thin line along the jaw or a smile: Mask G must not replace it."""
+    size = 64
+    prob = np.ones((3, size, size, 1), np.float32)  # Mask G marks every crop's whole lower face
+    gate = np.zeros_like(prob)
+    gate[0, 50, 10:40] = 1.0  # a line: 30 px, 1.6% of the crop once grown by the rim pixel
+    gate[1, 40:48, 16:48] = 1.0  # a mask the check sees only in part: 256 px, 8% with its rim
+    gate[2, 40:41, 16:17] = 1.0  # a dot, and the same line in another crop's corner: the largest piece counts
+    gate[2, 2, 2:32] = 1.0
+    kept = gate_masks(prob, gate).reshape(3, -1).max(1)
+    assert kept.tolist() == [0.0, 1.0, 0.0]
+    line_share = (3 * 32) / size**2  # the line grown by one pixel each way
+    assert line_share < GATE_MIN_FRACTION < (10 * 34) / size**2
