@@ -145,8 +145,8 @@ def test_a_presence_check_that_finds_only_a_speck_finds_no_mask():
     size = 64
     prob = np.ones((3, size, size, 1), np.float32)  # Mask G marks every crop's whole lower face
     gate = np.zeros_like(prob)
-    gate[0, 50, 10:40] = 1.0  # a line: 30 px, 1.6% of the crop once grown by the rim pixel
-    gate[1, 40:48, 16:48] = 1.0  # a mask the check sees only in part: 256 px, 8% with its rim
+    gate[0, 50, 10:40] = 1.0  # a line: 30 px, 2.3% of the crop once grown by a pixel each way
+    gate[1, 40:48, 16:48] = 1.0  # a mask the check sees only in part: 256 px, 8.3% once grown
     gate[2, 40:41, 16:17] = 1.0  # a dot, and the same line in another crop's corner: the largest piece counts
     gate[2, 2, 2:32] = 1.0
     kept = gate_masks(prob, gate).reshape(3, -1).max(1)
