@@ -16,19 +16,10 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
-
 from unmask_cli import models
 from unmask_cli.onnx_weights import average_with_onnx
 from unmask_cli.training import FACE_WEIGHTS, TrainConfig
-
-
-def load_chunks(folder: Path) -> list[np.ndarray]:
-    arrays: dict[str, np.ndarray] = {}
-    for path in sorted(folder.glob("weights_*.npz")):
-        with np.load(path) as chunk:
-            arrays.update({k: chunk[k] for k in chunk.files})
-    return [arrays[k] for k in sorted(arrays)]
+from unmask_cli.weight_chunks import load_chunks
 
 
 def main(argv: list[str] | None = None) -> None:

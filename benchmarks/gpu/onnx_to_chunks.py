@@ -9,13 +9,13 @@ The fp32 ONNX file does not fit a call's 64 MiB beside the packs; fp16 chunks ta
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
 
 from unmask_cli import models
 from unmask_cli.onnx_weights import load_onnx_weights
+from unmask_cli.weight_chunks import save_chunks
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,17 +30,8 @@ def main(argv: list[str] | None = None) -> None:
     load_onnx_weights(model, args.onnx)
     arrays = [a.astype(np.float16) for a in model.get_weights()]
     args.out.mkdir(parents=True, exist_ok=True)
-    chunk, size, k = {}, 0, 0
-    for i, a in enumerate([*arrays, None]):
-        if a is None or (chunk and size + a.nbytes > args.chunk_mb * 2**20):
-            tmp = args.out / f".weights_{k}.tmp.npz"
-            np.savez(tmp, **chunk)
-            os.replace(tmp, args.out / f"weights_{k}.npz")  # the key order (w000, w001…) is get_weights' order
-            chunk, size, k = {}, 0, k + 1
-        if a is not None:
-            chunk[f"w{i:03d}"] = a
-            size += a.nbytes
-    print(f"{len(arrays)} arrays in {k} files under {args.out}")
+    names = save_chunks(arrays, args.out, int(args.chunk_mb * 2**20))
+    print(f"{len(arrays)} arrays in {len(names)} files under {args.out}")
 
 
 if __name__ == "__main__":

@@ -33,14 +33,13 @@ import cv2
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from import_run import load_chunks
 
 from unmask_cli import evaluate, export, models, pipelines, registry
 from unmask_cli.faces import head_turn
 from unmask_cli.onnx_weights import base_width, load_onnx_weights
+from unmask_cli.weight_chunks import load_chunks
 
 
 def ingredient(path: Path, model) -> list[np.ndarray]:

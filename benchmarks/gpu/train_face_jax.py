@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from unmask_cli import metrics, models
 from unmask_cli.onnx_weights import load_onnx_weights
 from unmask_cli.sheets import grid
+from unmask_cli.weight_chunks import load_chunks, save_chunks
 
 
 def load_packs(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
@@ -137,12 +138,7 @@ class FaceGan:
         if args.init and args.init.suffix == ".onnx":  # the shipped model itself: the repo travels with it
             load_onnx_weights(self.g, args.init)
         elif args.init and args.init.is_dir():  # an earlier GPU run's weights_*.npz (fp16 copies travel at half size)
-            # import_run.load_chunks reads the same files, but importing it pulls in TensorFlow, absent here
-            arrays = {}
-            for path in sorted(args.init.glob("weights_*.npz")):
-                with np.load(path) as chunk:
-                    arrays.update({k: chunk[k].astype(np.float32) for k in chunk.files})
-            self.g.set_weights([arrays[k] for k in sorted(arrays)])
+            self.g.set_weights(load_chunks(args.init, np.float32))
         elif args.init:
             self.g.load_weights(args.init)
         self.g_opt = keras.optimizers.Adam(args.lr, beta_1=0.5)
@@ -274,34 +270,13 @@ def validate(restore, state, images: np.ndarray, holes: np.ndarray, ema: bool = 
     return metrics.region_scores(outs, images, holes > 0), outs
 
 
-def save_weights(model, out: Path, chunk_bytes: int = 15 * 2**20) -> list[str]:
-    """`get_weights()` as numbered .npz files under `chunk_bytes` each, written atomically."""
-    arrays = model.get_weights()
-    chunks, current, size = [], [], 0
-    for i, a in enumerate(arrays):
-        if current and size + a.nbytes > chunk_bytes:
-            chunks.append(current)
-            current, size = [], 0
-        current.append(i)
-        size += a.nbytes
-    chunks.append(current)
-    names = []
-    for k, idx in enumerate(chunks):
-        path = out / f"weights_{k}.npz"
-        tmp = out / f".weights_{k}.tmp.npz"
-        np.savez(tmp, **{f"w{i:03d}": arrays[i] for i in idx})
-        os.replace(tmp, path)
-        names.append(path.name)
-    return names
-
-
 def save_both(gan: FaceGan, state, out: Path, raw: bool = True) -> list[str]:
     """The generator's running weight average in OUT/ema and, with `raw`, its current weights in OUT."""
     (out / "ema").mkdir(exist_ok=True)
     gan.write_back(state, ema=True)
-    names = [f"ema/{n}" for n in save_weights(gan.g, out / "ema")]
+    names = [f"ema/{n}" for n in save_chunks(gan.g.get_weights(), out / "ema")]
     gan.write_back(state)
-    return (save_weights(gan.g, out) if raw else []) + names
+    return (save_chunks(gan.g.get_weights(), out) if raw else []) + names
 
 
 def sheet(images, holes, outs, averaged, path: Path, n: int = 8) -> None:
