@@ -23,16 +23,11 @@ from rich.console import Console
 from rich.table import Table
 
 from unmask_cli.faces import align
-from unmask_cli.images import IMAGE_SUFFIXES
+from unmask_cli.images import IMAGE_SUFFIXES, ImageError, read_rgb
 from unmask_cli.pipeline import Unmasker, find_faces
-from unmask_cli.restore import GATE_MIN_FRACTION, binarize
+from unmask_cli.restore import GATE_MIN_FRACTION, region_shares
 
 THRESHOLDS = (0.01, 0.02, 0.03, 0.05, 0.08)
-
-
-def marked_share(gate, threshold: float, x: np.ndarray) -> np.ndarray:
-    """Share of each crop the check marks: its largest piece, grown by the rim pixel, as `gate_masks` counts it."""
-    return binarize(gate(x), threshold).reshape(len(x), -1).mean(1)
 
 
 def synthesized_shares(unmasker: Unmasker, data: Path, count: int, batch: int = 32) -> dict[str, list[float]]:
@@ -43,7 +38,7 @@ def synthesized_shares(unmasker: Unmasker, data: Path, count: int, batch: int = 
         chunk = rows[start : start + batch]
         for kind, key in (("masked", "masked"), ("bare", "clean")):
             crops = [cv2.cvtColor(cv2.imread(str(data / r[key])), cv2.COLOR_BGR2RGB) for r in chunk]
-            shares[kind] += marked_share(mask_fn.gate, mask_fn.info.threshold, unmasker._to_model(crops)).tolist()
+            shares[kind] += region_shares(mask_fn.gate(unmasker._to_model(crops)), mask_fn.info.threshold).tolist()
     return shares
 
 
@@ -51,13 +46,13 @@ def photo_shares(unmasker: Unmasker, folder: Path) -> list[dict]:
     mask_fn = unmasker.backend.mask_fn
     faces = []
     for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
-        bgr = cv2.imread(str(path))
-        if bgr is None:
+        try:
+            rgb = read_rgb(path)  # as `infer` decodes it
+        except ImageError:
             continue
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         for face in find_faces(rgb, unmasker.robust):
             crop, _ = align(rgb, face.landmarks, unmasker.size)
-            share = marked_share(mask_fn.gate, mask_fn.info.threshold, unmasker._to_model([crop]))[0]
+            share = region_shares(mask_fn.gate(unmasker._to_model([crop])), mask_fn.info.threshold)[0]
             faces.append({"photo": path.name, "box": list(map(int, face.box)), "share": round(float(share), 4)})
     return faces
 

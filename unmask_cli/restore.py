@@ -50,12 +50,17 @@ def with_rim(mask: np.ndarray) -> np.ndarray:
     return np.stack([with_rim(m[..., 0])[..., None] for m in mask])
 
 
+def region_shares(prob: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Share of each crop (N×S×S×1 probabilities) that `binarize`'s region covers."""
+    return binarize(prob, threshold).reshape(len(prob), -1).mean(1)
+
+
 def gate_masks(prob: np.ndarray, gate_prob: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """Mask G's probabilities, zeroed for every crop in which the presence check (a second Mask G, trained on bare
     faces as well) finds no mask: the first Mask G has only ever seen masked faces and marks a bare lower face as
     mask, while the second, which does not, misses parts of real black masks. A check that finds only a speck
     (under GATE_MIN_FRACTION of the crop) counts as finding none. N×S×S×1 each."""
-    present = binarize(gate_prob, threshold).reshape(len(gate_prob), -1).mean(1) >= GATE_MIN_FRACTION
+    present = region_shares(gate_prob, threshold) >= GATE_MIN_FRACTION
     return prob * present[:, None, None, None].astype(prob.dtype)
 
 
