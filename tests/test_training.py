@@ -548,6 +548,29 @@ def test_harsh_light_lights_both_images_alike_and_leaves_the_mask(tiny_data):
     assert np.array_equal(mask, plain_mask) and harsh.mean() < plain.mean()
 
 
+def test_bright_light_overexposes_both_images_alike_and_leaves_the_mask(tiny_data):
+    skin = np.empty((64, 64, 3), np.float32)
+    skin[:] = (0.55, 0.4, 0.3)  # a mid-tone face
+    masked = skin.copy()
+    masked[40:60, 16:48] = (0.2, 0.3, 0.9)  # a blue mask
+    lit = [pipelines._bright_light(masked, skin, tf.constant([s, 1], tf.int64), 1.0) for s in range(12)]
+    lit = [(a.numpy(), b.numpy()) for a, b in lit]
+    outside = np.ones((64, 64), bool)
+    outside[40:60, 16:48] = False
+    assert all(np.array_equal(a[outside], b[outside]) for a, b in lit)  # the same light on both images
+    faces = np.array([b[0, 0] for _, b in lit])  # each sample's skin colour
+    assert (faces.mean(1) > skin[0, 0].mean() + 0.15).all()  # every one brighter
+    assert (faces[:, 0] >= 0.999).any()  # some blown out to white in a channel
+    assert (np.ptp(faces, axis=1) < np.ptp(skin[0, 0]) - 0.05).any()  # some with the colour washed out
+    assert len({tuple(np.round(f, 3)) for f in faces}) == len(faces)  # each sample its own light
+    untouched = pipelines._bright_light(masked, skin, tf.constant([0, 1], tf.int64), 0.0)[0].numpy()
+    assert np.array_equal(untouched, masked)
+
+    plain, plain_mask, _ = _first_training_batch(tiny_data, bright_light=0.0)
+    bright, mask, _ = _first_training_batch(tiny_data, bright_light=1.0)
+    assert np.array_equal(mask, plain_mask) and bright.mean() > plain.mean() + 0.1
+
+
 def test_widened_holes_grow_sideways_and_down_never_up_for_the_share_asked():
     """`--wide-hole`: a share of the holes reaches 2-12 px (at 128²) past each side of the mask and half that below
     it, never above it (the eyes stay in view); the rest are left as Mask G found them."""

@@ -181,6 +181,27 @@ def _harsh_light(masked, clean, seed, chance: float):
     return tf.cond(chosen, lambda: (light(masked), light(clean)), lambda: (tf.identity(masked), tf.identity(clean)))
 
 
+BRIGHT_EXPOSURE = (1.3, 2.3)  # sun, snow and flash: the lit side of a face blown out to white
+BRIGHT_GAMMA = (0.6, 1.0)  # mid-tones lifted too
+BRIGHT_SATURATION = (0.5, 1.0)  # such light washes the colour out of skin
+
+
+def _bright_light(masked, clean, seed, chance: float):
+    """For a share `chance` of the samples, both images over-exposed alike: a gamma below 1, a gain above 1 clipped
+    to white, the colour washed out. A pale, overexposed lower face was taken for a white mask by the presence
+    check, which had only seen `_augment`'s gentle brightness change (and `_harsh_light`'s darker light)."""
+    exposure = tf.random.stateless_uniform([], _sub_seed(seed, 70), *BRIGHT_EXPOSURE)
+    gamma = tf.random.stateless_uniform([], _sub_seed(seed, 71), *BRIGHT_GAMMA)
+    saturation = tf.random.stateless_uniform([], _sub_seed(seed, 72), *BRIGHT_SATURATION)
+
+    def light(x):
+        x = tf.clip_by_value(tf.pow(x, gamma) * exposure, 0.0, 1.0)
+        return tf.clip_by_value(tf.image.adjust_saturation(x, saturation), 0.0, 1.0)
+
+    chosen = tf.random.stateless_uniform([], _sub_seed(seed, 73)) < chance
+    return tf.cond(chosen, lambda: (light(masked), light(clean)), lambda: (tf.identity(masked), tf.identity(clean)))
+
+
 def _hand_over_mouth(face, clean, seed, k: int):
     """(`face` with a hand drawn over its mouth in the clean face's skin, the hand's cover): `occluders.draw_hand`,
     seeded by the sample."""
@@ -248,6 +269,7 @@ def dataset(
     hand_share: float = 0.0,
     hand_over_mask: float = 0.0,
     harsh_light: float = 0.0,
+    bright_light: float = 0.0,
 ) -> tf.data.Dataset:
     """Batches of (masked, mask, clean): images in [-1, 1], mask in {0, 1}, all S×S.
 
@@ -258,7 +280,7 @@ def dataset(
     them a hand in front of the mask, which the target leaves out (a hand adjusting a mask is not mask).
     `align_jitter` of them are shifted, scaled and turned a little (`_jitter_alignment`); `low_res` of them are
     blurred as a small face enlarged to the crop is (`_lower_resolution`); `harsh_light` of them lit by coloured,
-    dim or one-sided light (`_harsh_light`).
+    dim or one-sided light (`_harsh_light`); `bright_light` of them over-exposed (`_bright_light`).
     """
     root = Path(root)
     order = np.arange(len(records))
@@ -303,6 +325,8 @@ def dataset(
                 )
             if harsh_light > 0:
                 masked, clean = _harsh_light(masked, clean, sample_seed, harsh_light)
+            if bright_light > 0:
+                masked, clean = _bright_light(masked, clean, sample_seed, bright_light)
             masked, mask, clean = _augment(masked, mask, clean, sample_seed, strong_augment)
         return masked * 2 - 1, mask, clean * 2 - 1
 

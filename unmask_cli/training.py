@@ -61,6 +61,7 @@ class TrainConfig:
     hand_share: float = 0.0  # share of training samples shown bare with a hand over the mouth (target: empty)
     hand_over_mask: float = 0.0  # share of training samples with a hand in front of the mask (target: the rest)
     harsh_light: float = 0.0  # share of training samples lit by coloured, dim or one-sided light (both models)
+    bright_light: float = 0.0  # share of training samples over-exposed, face and mask alike (both models)
     turned_share: float = 0.0  # turned faces repeated until they make up this share of the training samples (both)
     # Face G only
     low_res: float = 0.0  # share of training samples blurred as a small face enlarged to the crop
@@ -284,6 +285,7 @@ class Trainer:
                 hand_share=cfg.hand_share if cfg.kind == "mask" else 0.0,
                 hand_over_mask=cfg.hand_over_mask if cfg.kind == "mask" else 0.0,
                 harsh_light=cfg.harsh_light,
+                bright_light=cfg.bright_light,
                 low_res=cfg.low_res if cfg.kind == "face" else 0.0,
             )
             ds = ds.take(self.steps_per_epoch - offset)

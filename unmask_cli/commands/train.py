@@ -21,6 +21,16 @@ HarshLightOpt = Annotated[
     ),
 ]
 
+BrightLightOpt = Annotated[
+    float,
+    typer.Option(
+        help="Share of samples over-exposed (a gain clipped to white, lifted mid-tones, washed-out colour), face "
+        "and mask alike: sun, snow and flash photos, whose pale lower faces pass for a white mask.",
+        min=0.0,
+        max=1.0,
+    ),
+]
+
 AlignJitterOpt = Annotated[
     float,
     typer.Option(
@@ -166,6 +176,7 @@ def train_mask(
         ),
     ] = 0.0,
     harsh_light: HarshLightOpt = 0.0,
+    bright_light: BrightLightOpt = 0.0,
     turned_share: TurnedShareOpt = 0.0,
     as_json: JsonOpt = False,
 ) -> None:
@@ -191,6 +202,7 @@ def train_mask(
         hand_share=hand_share,
         hand_over_mask=hand_over_mask,
         harsh_light=harsh_light,
+        bright_light=bright_light,
         turned_share=turned_share,
     )
     _train(config, out, resume, max_steps, as_json)
@@ -233,6 +245,7 @@ def train_face(
     ] = 0.0,
     align_jitter: AlignJitterOpt = 0.0,
     harsh_light: HarshLightOpt = 0.0,
+    bright_light: BrightLightOpt = 0.0,
     turned_share: TurnedShareOpt = 0.0,
     wide_hole: Annotated[
         float,
@@ -272,6 +285,7 @@ def train_face(
         low_res=low_res,
         align_jitter=align_jitter,
         harsh_light=harsh_light,
+        bright_light=bright_light,
         turned_share=turned_share,
         wide_hole=wide_hole,
     )
