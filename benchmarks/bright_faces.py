@@ -1,0 +1,88 @@
+"""Over-exposed faces: how often `unmask infer` paints over a bare face in bright light, and still finds masks in it.
+
+    python benchmarks/bright_faces.py ../shared/data/celeb_aligned --gates exported/mask_gate.onnx NEW/mask_gate.onnx \
+        [--sheet docs/bright_faces_sheet.png] [--json-file benchmarks/results/bright_faces.json]
+
+On every face of DATA (aligned as `unmask evaluate` aligns them), bare and wearing each built-in style, at several
+exposures: the photo's sRGB turned to linear light, multiplied by the gain and turned back, clipped to white (+1,
++1.5 and +2 stops; sun, snow, flash). This is a camera's exposure, not `unmask train --bright-light`'s gamma and
+gain, so a check trained with that option is not scored on its own draw. For each presence check, with the shipped
+Mask G beside it (`--models`): the share of crops whose restoration `infer` would paste (the rule of
+`evaluate.pasted_share`). All checks run on the same crops in one process. `--sheet`: the first 10 bare faces at
+each exposure, what the first check (top) and the last (bottom) would replace tinted red.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from hands import backend_with  # a sibling script (benchmarks/ is on the path when run as above)
+from unmask_cli import evaluate, registry, sheets
+from unmask_cli.images import write_atomic
+
+GAINS = (1.0, 2.0, 2.8, 4.0)  # linear-light exposure: 0, +1, +1.5 and +2 stops
+
+
+def expose(rgb: np.ndarray, gain: float) -> np.ndarray:
+    """uint8 sRGB `rgb` with its exposure multiplied by `gain` in linear light, clipped to white."""
+    x = rgb.astype(np.float32) / 255
+    linear = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4) * gain
+    linear = np.clip(linear, 0.0, 1.0)
+    srgb = np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
+    return np.round(srgb * 255).astype(np.uint8)
+
+
+def tinted(crop: np.ndarray, region: np.ndarray) -> np.ndarray:
+    out = crop.astype(np.float32)
+    out[region] = 0.45 * out[region] + 0.55 * np.array([255, 0, 0])
+    return out.astype(np.uint8)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("data", type=Path)
+    ap.add_argument("--gates", type=Path, nargs="+", help="presence checks (mask_gate.onnx files)")
+    ap.add_argument("--models", type=Path, default=Path("exported"), help="the shipped models beside them")
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--json-file", type=Path, default=None)
+    ap.add_argument("--sheet", type=Path, default=None, help="bare faces at each exposure, replaced region in red")
+    args = ap.parse_args()
+
+    styles = registry.names(registry.SYNTHESIZERS)
+    cases = evaluate.make_cases(args.data, styles, 128, args.limit)
+    bare = list({c.source: c.clean for c in cases}.values())
+    results, shown = {}, {}
+    for gate in args.gates:
+        scores = {}
+        with backend_with(args.models, gate=gate) as backend:
+            for gain in GAINS:
+                crops = [expose(face, gain) for face in bare]
+                scores[f"bare x{gain:g}"] = evaluate.pasted_share(backend, crops, 32)
+                scores[f"masked x{gain:g}"] = evaluate.pasted_share(backend, [expose(c.masked, gain) for c in cases], 32)
+                if args.sheet and gate in (args.gates[0], args.gates[-1]):
+                    regions = evaluate.replaced_regions(backend, crops[:10], 32)
+                    shown[(str(gate), gain)] = [tinted(c, r) for c, r in zip(crops[:10], regions, strict=True)]
+        results[str(gate)] = scores
+    print(f"{len(bare)} faces, {len(cases)} masked crops; share that infer would paint over")
+    kinds = list(next(iter(results.values())))
+    print(f"{'gate':48s} " + " ".join(f"{k:>11s}" for k in kinds))
+    for gate, scores in results.items():
+        print(f"{gate[-48:]:48s} " + " ".join(f"{scores[k]:11.3f}" for k in kinds))
+    if args.sheet:
+        rows, labels = [], []
+        for gain in GAINS:
+            for gate in dict.fromkeys((str(args.gates[0]), str(args.gates[-1]))):
+                rows.append(shown[(gate, gain)])
+                labels.append(f"x{gain:g} {Path(gate).parent.name or gate}"[:18])
+        write_atomic(args.sheet, sheets.grid(rows, 96, row_labels=labels))
+    if args.json_file:
+        report = {"faces": len(bare), "masked_crops": len(cases), "gains": list(GAINS), "gates": results}
+        args.json_file.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
