@@ -150,9 +150,22 @@ unmask train face "$work/utk128J" --out "$work/runs/face_jitter" --init "$work/r
   --mask-source mask_g --mask-run "$work/runs/mask_jitter" --d-warmup 150 --lr 5e-5 --epochs 5 \
   --steps-per-epoch 240 --lr-decay-epochs 5 --ssim-weight 5 --adv-weight 0.5 --fm-weight 20 --low-res 0.3 \
   --align-jitter 0.5 "${resume[@]}"
+# The presence check, session 24: 5 epochs of 1,000 steps from session 11's check (exported), its options, and a
+# third of the samples over-exposed (--bright-light 0.3): at +2 stops the check took the pale lower faces of 16% of
+# the bare celeb_aligned faces for a white mask (benchmarks/bright_faces.py). On the draw of
+# benchmarks/gpu/make_packs.sh's third pack (photos 18,000 on of its shuffle, masks seed 11; utk128L there).
+if [ ! -f "$work/runs/mask_gate_hands_export/mask_gate.onnx" ]; then
+  unmask export --onnx --only gate --gate-run "$work/runs/mask_gate_hands" --out "$work/runs/mask_gate_hands_export"
+fi
+python benchmarks/utk_subset.py ../shared/data/utkface "$work/utk_subset3" --seed 14 --start 18000 --count 9000
+unmask synthesize "$work/utk_subset3" "$work/utk128L3" --variants 1 --seed 11
+resume=(); [ -f "$work/runs/mask_gate_bright/run.json" ] && resume=(--resume)
+unmask train mask "$work/utk128L3" --out "$work/runs/mask_gate_bright" \
+  --init "$work/runs/mask_gate_hands_export/mask_gate.onnx" --steps-per-epoch 1000 --epochs 5 --lr 1e-4 \
+  --lr-decay-epochs 3 --bare-share 0.03 --align-jitter 0.5 --hand-share 0.05 --bright-light 0.3 --seed 24 "${resume[@]}"
 # int8 variants calibrated on 64 training photos spread over the folder (celeb_aligned stays unseen)
 unmask export --onnx --mask-run "$work/runs/mask_jitter" --face-run "$work/runs/face_jitter" \
-  --gate-run "$work/runs/mask_gate_hands" --out exported --int8 --parity-photos ../shared/data/utkface --parity-count 64
+  --gate-run "$work/runs/mask_gate_bright" --out exported --int8 --parity-photos ../shared/data/utkface --parity-count 64
 # Face G's structure model (sessions 18, 19 and 21; exported/README.md): a Face G 1.5x as wide (width 48, 8.3 M
 # parameters) whose fill's low frequencies `infer` puts under the Face G above's detail (restore.two_band). Its
 # first part needs JAX on a CUDA GPU: session 18 trained it from scratch on a lent H200, 6.5 min (34,730 steps of
