@@ -19,8 +19,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-
 from hands import backend_with  # a sibling script (benchmarks/ is on the path when run as above)
+
 from unmask_cli import evaluate, registry, sheets
 from unmask_cli.images import write_atomic
 
@@ -62,7 +62,8 @@ def main() -> None:
             for gain in GAINS:
                 crops = [expose(face, gain) for face in bare]
                 scores[f"bare x{gain:g}"] = evaluate.pasted_share(backend, crops, 32)
-                scores[f"masked x{gain:g}"] = evaluate.pasted_share(backend, [expose(c.masked, gain) for c in cases], 32)
+                masked = [expose(c.masked, gain) for c in cases]
+                scores[f"masked x{gain:g}"] = evaluate.pasted_share(backend, masked, 32)
                 if args.sheet and gate in (args.gates[0], args.gates[-1]):
                     regions = evaluate.replaced_regions(backend, crops[:10], 32)
                     shown[(str(gate), gain)] = [tinted(c, r) for c, r in zip(crops[:10], regions, strict=True)]
