@@ -2,14 +2,17 @@
 
     python benchmarks/bright_faces.py ../shared/data/celeb_aligned --gates exported/mask_gate.onnx NEW/mask_gate.onnx \
         [--sheet docs/bright_faces_sheet.png] [--json-file benchmarks/results/bright_faces.json]
+    python benchmarks/bright_faces.py ../shared/data/celeb_aligned --mask-models exported/mask_g.onnx NEW/mask_g.onnx
 
 On every face of DATA (aligned as `unmask evaluate` aligns them), bare and wearing each built-in style, at several
 exposures: the photo's sRGB turned to linear light, multiplied by the gain and turned back, clipped to white (+1,
 +1.5 and +2 stops; sun, snow, flash). This is a camera's exposure, not `unmask train --bright-light`'s gamma and
 gain, so a check trained with that option is not scored on its own draw. For each presence check, with the shipped
 Mask G beside it (`--models`): the share of crops whose restoration `infer` would paste (the rule of
-`evaluate.pasted_share`). All checks run on the same crops in one process. `--sheet`: the first 10 bare faces at
-each exposure, what the first check (top) and the last (bottom) would replace tinted red.
+`evaluate.pasted_share`). `--mask-models`: for each Mask G, with the shipped presence check, the IoU of the region
+`infer` would replace with the drawn mask, per style and exposure. All models run on the same crops in one process.
+`--sheet`: the first 10 bare faces at each exposure, what the first check (top) and the last (bottom) would replace
+tinted red.
 """
 
 from __future__ import annotations
@@ -42,19 +45,8 @@ def tinted(crop: np.ndarray, region: np.ndarray) -> np.ndarray:
     return out.astype(np.uint8)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("data", type=Path)
-    ap.add_argument("--gates", type=Path, nargs="+", help="presence checks (mask_gate.onnx files)")
-    ap.add_argument("--models", type=Path, default=Path("exported"), help="the shipped models beside them")
-    ap.add_argument("--limit", type=int, default=None)
-    ap.add_argument("--json-file", type=Path, default=None)
-    ap.add_argument("--sheet", type=Path, default=None, help="bare faces at each exposure, replaced region in red")
-    args = ap.parse_args()
-
-    styles = registry.names(registry.SYNTHESIZERS)
-    cases = evaluate.make_cases(args.data, styles, 128, args.limit)
-    bare = list({c.source: c.clean for c in cases}.values())
+def gate_shares(args, cases, bare) -> dict:
+    """Per presence check and exposure: the share of bare and of masked crops `infer` would paint over."""
     results, shown = {}, {}
     for gate in args.gates:
         scores = {}
@@ -80,8 +72,56 @@ def main() -> None:
                 rows.append(shown[(gate, gain)])
                 labels.append(f"x{gain:g} {Path(gate).parent.name or gate}"[:18])
         write_atomic(args.sheet, sheets.grid(rows, 96, row_labels=labels))
+    return results
+
+
+def mask_ious(args, cases) -> dict:
+    """Per Mask G and exposure: the IoU of the region `infer` would replace (largest piece, grown 1 px; empty where
+    the shipped presence check finds no mask) with the drawn mask, per style."""
+    results = {}
+    for model in args.mask_models:
+        scores = {}
+        with backend_with(args.models, mask=model) as backend:
+            for gain in GAINS:
+                regions = evaluate.replaced_regions(backend, [expose(c.masked, gain) for c in cases], 32)
+                per_style: dict[str, list[float]] = {}
+                for case, region in zip(cases, regions, strict=True):
+                    drawn = case.mask > 0
+                    iou = (region & drawn).sum() / max((region | drawn).sum(), 1)
+                    per_style.setdefault(case.style, []).append(float(iou))
+                scores[f"x{gain:g}"] = {style: float(np.mean(v)) for style, v in per_style.items()}
+        results[str(model)] = scores
+    print(f"{len(cases)} masked crops; region IoU per exposure (mean over styles; lowest style)")
+    print(f"{'Mask G':48s} " + " ".join(f"{'x' + format(g, 'g'):>20s}" for g in GAINS))
+    for model, scores in results.items():
+        cells = []
+        for per_style in scores.values():
+            low = min(per_style, key=per_style.get)
+            cells.append(f"{np.mean(list(per_style.values())):.3f} ({low} {per_style[low]:.3f})")
+        print(f"{model[-48:]:48s} " + " ".join(f"{c:>20s}" for c in cells))
+    return results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("data", type=Path)
+    ap.add_argument("--gates", type=Path, nargs="*", default=[], help="presence checks (mask_gate.onnx files)")
+    ap.add_argument("--mask-models", type=Path, nargs="*", default=[], help="Mask Gs (mask_g.onnx files)")
+    ap.add_argument("--models", type=Path, default=Path("exported"), help="the shipped models beside them")
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--json-file", type=Path, default=None)
+    ap.add_argument("--sheet", type=Path, default=None, help="bare faces at each exposure, replaced region in red")
+    args = ap.parse_args()
+
+    styles = registry.names(registry.SYNTHESIZERS)
+    cases = evaluate.make_cases(args.data, styles, 128, args.limit)
+    bare = list({c.source: c.clean for c in cases}.values())
+    report = {"faces": len(bare), "masked_crops": len(cases), "gains": list(GAINS)}
+    if args.gates:
+        report["gates"] = gate_shares(args, cases, bare)
+    if args.mask_models:
+        report["mask_models"] = mask_ious(args, cases)
     if args.json_file:
-        report = {"faces": len(bare), "masked_crops": len(cases), "gains": list(GAINS), "gates": results}
         args.json_file.write_text(json.dumps(report, indent=2) + "\n")
 
 
