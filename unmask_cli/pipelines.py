@@ -181,7 +181,7 @@ def _harsh_light(masked, clean, seed, chance: float):
     return tf.cond(chosen, lambda: (light(masked), light(clean)), lambda: (tf.identity(masked), tf.identity(clean)))
 
 
-BRIGHT_EXPOSURE = (1.2, 1.9)  # sun, snow and flash: the lit side of a face blown out to white
+BRIGHT_EXPOSURE = (1.2, 1.9)  # sun, snow and flash: the brightest skin blown out to white
 BRIGHT_GAMMA = (0.75, 1.0)  # mid-tones lifted too
 BRIGHT_SATURATION = (0.5, 1.0)  # such light washes the colour out of skin
 
