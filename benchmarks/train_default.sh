@@ -163,8 +163,18 @@ resume=(); [ -f "$work/runs/mask_gate_bright/run.json" ] && resume=(--resume)
 unmask train mask "$work/utk128L3" --out "$work/runs/mask_gate_bright" \
   --init "$work/runs/mask_gate_hands_export/mask_gate.onnx" --steps-per-epoch 1000 --epochs 5 --lr 1e-4 \
   --lr-decay-epochs 3 --bare-share 0.03 --align-jitter 0.5 --hand-share 0.05 --bright-light 0.3 --seed 24 "${resume[@]}"
+# Mask G, fifth stage (session 24): 5 epochs of 1,000 steps from the fourth on the same draw, its options, and half
+# the samples over-exposed (--bright-light 0.5): at +2 stops white N95 and surgical masks were partly left
+# (region IoU 0.79 and 0.88, benchmarks/bright_faces.py --mask-models). Chosen on celeba_small among three runs.
+if [ ! -f "$work/runs/mask_jitter_export/mask_g.onnx" ]; then
+  unmask export --onnx --only mask --mask-run "$work/runs/mask_jitter" --out "$work/runs/mask_jitter_export"
+fi
+resume=(); [ -f "$work/runs/mask_bright/run.json" ] && resume=(--resume)
+unmask train mask "$work/utk128L3" --out "$work/runs/mask_bright" --init "$work/runs/mask_jitter_export/mask_g.onnx" \
+  --steps-per-epoch 1000 --epochs 5 --lr 1e-4 --lr-decay-epochs 3 --align-jitter 0.5 --bright-light 0.5 --seed 24 \
+  "${resume[@]}"
 # int8 variants calibrated on 64 training photos spread over the folder (celeb_aligned stays unseen)
-unmask export --onnx --mask-run "$work/runs/mask_jitter" --face-run "$work/runs/face_jitter" \
+unmask export --onnx --mask-run "$work/runs/mask_bright" --face-run "$work/runs/face_jitter" \
   --gate-run "$work/runs/mask_gate_bright" --out exported --int8 --parity-photos ../shared/data/utkface --parity-count 64
 # Face G's structure model (sessions 18, 19 and 21; exported/README.md): a Face G 1.5x as wide (width 48, 8.3 M
 # parameters) whose fill's low frequencies `infer` puts under the Face G above's detail (restore.two_band). Its
