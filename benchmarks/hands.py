@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from unmask_cli import evaluate, occluders, registry, sheets
+from unmask_cli import evaluate, metrics, occluders, registry, sheets
 from unmask_cli.export import FACE_FILE, GATE_FILE, MASK_FILE
 from unmask_cli.images import write_atomic
 from unmask_cli.restore import MIN_MASK_FRACTION
@@ -88,7 +88,7 @@ def hand_in_front_scores(args, cases) -> dict:
         restored = with_hand.reshape(len(cases), -1).mean(1) >= MIN_MASK_FRACTION
         painted = [r[f].mean() for r, f, ok in zip(with_hand, fingers, restored, strict=True) if ok and f.any()]
         replaced = [r[a].mean() for r, a, ok in zip(with_hand, around, restored, strict=True) if ok and a.any()]
-        iou = [(r & (c.mask > 0)).sum() / max((r | (c.mask > 0)).sum(), 1) for r, c in zip(plain, cases, strict=True)]
+        iou = [metrics.iou(r, c.mask > 0) for r, c in zip(plain, cases, strict=True)]
         results[str(model)] = {
             "restored": float(restored.mean()),
             "fingers_painted": float(np.mean(painted)),
