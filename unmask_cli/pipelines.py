@@ -135,6 +135,13 @@ def _jitter_alignment(masked, mask, clean, seed, chance: float):
     return tf.cond(u[4] >= chance, kept, moved)  # only the chosen share is warped
 
 
+def _both_for_a_share(change, masked, clean, seed, k: int, chance: float):
+    """(`change(masked)`, `change(clean)`) for a share `chance` of the samples (drawn from sub-seed `k`), else the two
+    images as they are: the degradations that must hit the masked face and its truth alike."""
+    chosen = tf.random.stateless_uniform([], _sub_seed(seed, k)) < chance
+    return tf.cond(chosen, lambda: (change(masked), change(clean)), lambda: (tf.identity(masked), tf.identity(clean)))
+
+
 LOW_RES_FACTOR = (2.0, 4.0)  # a low-resolution sample is shrunk by this much and brought back to size
 
 
@@ -150,8 +157,7 @@ def _lower_resolution(masked, clean, seed, chance: float):
         shrunk = tf.image.resize(x[None], [small, small], method="area", antialias=True)
         return tf.image.resize(shrunk, [size, size], method="bilinear")[0]
 
-    chosen = tf.random.stateless_uniform([], _sub_seed(seed, 41)) < chance
-    return tf.cond(chosen, lambda: (degrade(masked), degrade(clean)), lambda: (tf.identity(masked), tf.identity(clean)))
+    return _both_for_a_share(degrade, masked, clean, seed, 41, chance)
 
 
 LIGHT_GAIN = (0.55, 1.25)  # per colour channel: a cast of stage, street or candle light
@@ -177,8 +183,7 @@ def _harsh_light(masked, clean, seed, chance: float):
     def light(x):
         return tf.clip_by_value(tf.pow(x, gamma) * gain * exposure * falloff, 0.0, 1.0)
 
-    chosen = tf.random.stateless_uniform([], _sub_seed(seed, 65)) < chance
-    return tf.cond(chosen, lambda: (light(masked), light(clean)), lambda: (tf.identity(masked), tf.identity(clean)))
+    return _both_for_a_share(light, masked, clean, seed, 65, chance)
 
 
 BRIGHT_EXPOSURE = (1.2, 1.9)  # sun, snow and flash: the brightest skin blown out to white
@@ -198,8 +203,7 @@ def _bright_light(masked, clean, seed, chance: float):
         x = tf.clip_by_value(tf.pow(x, gamma) * exposure, 0.0, 1.0)
         return tf.clip_by_value(tf.image.adjust_saturation(x, saturation), 0.0, 1.0)
 
-    chosen = tf.random.stateless_uniform([], _sub_seed(seed, 73)) < chance
-    return tf.cond(chosen, lambda: (light(masked), light(clean)), lambda: (tf.identity(masked), tf.identity(clean)))
+    return _both_for_a_share(light, masked, clean, seed, 73, chance)
 
 
 def _hand_over_mouth(face, clean, seed, k: int):
