@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import struct
+import zlib
 from pathlib import Path
 
 import cv2
@@ -77,13 +78,14 @@ def make_bad_inputs(folder: Path, face_photo: Path) -> dict[str, Path]:
     put("no_face.png", cv2.imencode(".png", np.full((200, 200, 3), 127, np.uint8))[1].tobytes())
     put("tiny.png", cv2.imencode(".png", cv2.resize(face, (16, 16)))[1].tobytes())
     # A PNG whose header claims 100000×100000: refused before anything is decoded.
+    header = b"IHDR" + struct.pack(">II", 100000, 100000) + b"\x08\x02\x00\x00\x00"
     put(
         "huge_header.png",
         b"\x89PNG\r\n\x1a\n"
-        + b"\x00\x00\x00\x0dIHDR"
-        + struct.pack(">II", 100000, 100000)
-        + b"\x08\x02\x00\x00\x00"
-        + b"\x00" * 16,
+        + b"\x00\x00\x00\x0d"
+        + header
+        + struct.pack(">I", zlib.crc32(header))  # a sound header chunk: refused for its size, not its checksum
+        + b"\x00\x00\x00\x00IEND\xaeB`\x82",
     )
     # A link whose target is gone (a moved photo library): listed, and reported as unreadable.
     link = folder / "broken_link.jpg"

@@ -1,3 +1,4 @@
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,8 @@ def test_bad_files_raise_one_line_reason(bad_inputs, case):
     assert message and "\n" not in message
     if case == "broken_link":
         assert message.startswith("broken link") and "moved_away.jpg" in message
+    if case == "huge_header":
+        assert message.startswith("image too large")
 
 
 def test_odd_but_valid_files_decode_to_rgb_uint8(bad_inputs, face_photos):
@@ -103,8 +106,78 @@ def test_a_truncated_png_is_refused_without_libpng_noise(tmp_path, face_photos, 
     data = cv2.imencode(".png", cv2.imread(str(face_photos[0])))[1].tobytes()
     path = tmp_path / "cut.png"
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ImageError, match="not a decodable image"):
+    with pytest.raises(ImageError, match="truncated PNG"):
         read_rgb(path)
     assert capfd.readouterr().err == ""
     path.write_bytes(data + b"trailing bytes after the end chunk")  # still a photo
     assert read_rgb(path).shape[:2] == cv2.imread(str(face_photos[0])).shape[:2]
+
+
+def _with_chunk(png: bytes, kind: bytes, body: bytes, crc_ok: bool = True) -> bytes:
+    """`png` with a chunk inserted after its header chunk (33 bytes in), its checksum right or wrong."""
+    crc = zlib.crc32(kind + body) ^ (0 if crc_ok else 1)
+    return png[:33] + len(body).to_bytes(4, "big") + kind + body + crc.to_bytes(4, "big") + png[33:]
+
+
+def test_a_png_with_a_damaged_chunk_is_one_reason_without_libpng_noise(tmp_path, face_photos, capfd):
+    """A bad checksum in a chunk the image needs refuses the photo with the chunk named; one in a text chunk only
+    drops that chunk. libpng would print a line for each without the file's name."""
+    import cv2
+
+    data = cv2.imencode(".png", cv2.imread(str(face_photos[0])))[1].tobytes()
+    idat = data.index(b"IDAT") - 4
+    broken = bytearray(data)
+    broken[idat + 8] ^= 0xFF  # the first byte of the image data: its checksum no longer matches
+    (tmp_path / "idat.png").write_bytes(bytes(broken))
+    with pytest.raises(ImageError, match="checksum error in its IDAT chunk"):
+        read_rgb(tmp_path / "idat.png")
+    (tmp_path / "text.png").write_bytes(_with_chunk(data, b"tEXt", b"Comment\x00hello", crc_ok=False))
+    assert np.array_equal(read_rgb(tmp_path / "text.png"), read_rgb_of_bytes(data, tmp_path))
+    (tmp_path / "noise.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(200)))  # not a size: no header chunk
+    with pytest.raises(ImageError, match="no header chunk"):
+        read_rgb(tmp_path / "noise.png")
+    assert capfd.readouterr().err == ""
+
+
+def read_rgb_of_bytes(data: bytes, folder) -> np.ndarray:
+    path = folder / "plain.png"
+    path.write_bytes(data)
+    return read_rgb(path)
+
+
+def test_the_size_limit_holds_for_formats_whose_header_we_do_not_parse(tmp_path, monkeypatch):
+    """A TIFF or WebP is checked by its header too (Pillow, lazily): a small file can hold a huge image."""
+    from PIL import Image
+
+    from unmask_cli import images
+
+    monkeypatch.setattr(images, "MAX_PIXELS", 100 * 100)
+    for name in ("big.tif", "big.webp", "big.bmp"):
+        Image.new("RGB", (120, 100), (90, 90, 90)).save(tmp_path / name)
+        with pytest.raises(ImageError, match="too large"):
+            read_rgb(tmp_path / name)
+        Image.new("RGB", (100, 100), (90, 90, 90)).save(tmp_path / name)
+        assert read_rgb(tmp_path / name).shape == (100, 100, 3)
+
+
+def test_a_pipe_named_like_a_photo_is_refused_not_read(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "fifo.jpg")
+    with pytest.raises(ImageError, match="not a regular file"):
+        read_rgb(tmp_path / "fifo.jpg")
+
+
+def test_folders_linked_into_an_input_folder_are_walked_once(tmp_path):
+    from unmask_cli.images import iter_images
+
+    album = tmp_path / "elsewhere" / "album"
+    album.mkdir(parents=True)
+    (album / "a.jpg").write_bytes(b"x")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "b.png").write_bytes(b"x")
+    (photos / "album").symlink_to(album)
+    (album / "up").symlink_to(photos)  # a loop back up the tree
+    found = [p.relative_to(photos).as_posix() for p in iter_images([photos])]
+    assert found == ["album/a.jpg", "b.png"]

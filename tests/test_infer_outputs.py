@@ -87,6 +87,79 @@ def test_a_failed_write_is_one_skip_and_the_batch_goes_on(unmasker, tmp_path, mo
     assert (tmp_path / "out" / "b.png").exists() and not (tmp_path / "out" / "a.png").exists()
 
 
+def test_an_input_folder_inside_the_output_folder_is_read(unmasker, tmp_path, monkeypatch):
+    """`unmask infer new --out .`: the exclusion that keeps outputs from being read back must not drop the input."""
+    _photo(tmp_path / "new" / "a.png", 1)
+    monkeypatch.chdir(tmp_path)
+    summary = unmasker.run([Path("new")], Path("."))
+    assert summary.photos == 1 and summary.written == 1 and (tmp_path / "a.png").exists()
+
+
+def test_overwrite_never_writes_over_another_input_photo(unmasker, tmp_path):
+    """`a.gif` is written as `a.gif.png`, which is another photo in the same folder used as --out."""
+    from PIL import Image
+
+    folder = tmp_path / "same"
+    folder.mkdir()
+    Image.fromarray(np.full((120, 120, 3), 90, np.uint8)).save(folder / "a.gif")
+    other = _photo(folder / "a.gif.png", 2)
+    before = other.read_bytes()
+    results = []
+    summary = unmasker.run([folder], folder, overwrite=True, on_result=results.append)
+    assert other.read_bytes() == before
+    assert summary.written == 0 and summary.failed == 2
+    assert any("overwrite another input photo" in r.skipped for r in results)
+
+
+def test_a_file_unmask_did_not_write_is_never_overwritten(unmasker, tmp_path):
+    """A user's own photo kept in the output folder is not taken for an output, not even with --overwrite."""
+    photo = _photo(tmp_path / "in" / "x.png", 1)
+    mine = _photo(tmp_path / "out" / "x.png", 2)
+    before = mine.read_bytes()
+    for overwrite in (False, True):
+        results = []
+        summary = unmasker.run([photo], tmp_path / "out", overwrite=overwrite, on_result=results.append)
+        assert summary.already_done == 0 and summary.written == 0 and summary.failed == 1
+        assert "not written by unmask" in results[0].skipped
+    assert mine.read_bytes() == before
+
+
+def test_a_same_named_photo_from_another_run_is_not_taken_for_done(unmasker, tmp_path):
+    """Two camera rolls both hold IMG_1.png: the second run into the same folder must not skip its photo as done,
+    nor overwrite the first one's output unless told to; the first still resumes as done."""
+    first, second = _photo(tmp_path / "roll1" / "IMG_1.png", 1), _photo(tmp_path / "roll2" / "IMG_1.png", 2)
+    out = tmp_path / "out"
+    assert unmasker.run([first], out).written == 1
+    written = (out / "IMG_1.png").read_bytes()
+    results = []
+    again = unmasker.run([second], out, on_result=results.append)
+    assert again.already_done == 0 and again.failed == 1 and "restored from another photo" in results[0].skipped
+    assert (out / "IMG_1.png").read_bytes() == written
+    assert unmasker.run([first], out).already_done == 1
+    redone = unmasker.run([second], out, overwrite=True)
+    assert redone.written == 1 and (out / "IMG_1.png").read_bytes() != written
+    assert unmasker.run([second], out).already_done == 1
+    moved = tmp_path / "moved"
+    (tmp_path / "roll2").rename(moved)  # a moved folder still resumes: photos are known by name, size and time
+    assert unmasker.run([moved / "IMG_1.png"], out).already_done == 1
+
+
+def test_a_photo_given_twice_is_restored_once(unmasker, tmp_path):
+    folder = tmp_path / "in"
+    photo = _photo(folder / "a.png", 1)
+    (tmp_path / "link.png").symlink_to(photo)
+    summary = unmasker.run([folder, photo, tmp_path / "link.png"], tmp_path / "out")
+    assert summary.photos == 1 and summary.written == 1 and not summary.skipped
+
+
+def test_a_folder_without_photos_is_reported(unmasker, tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.txt").write_text("no photos here")
+    summary = unmasker.run([tmp_path / "empty", tmp_path / "notes"], tmp_path / "out")
+    assert summary.photos == 0 and summary.empty_folders == [tmp_path / "empty", tmp_path / "notes"]
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "unmask_cli", *args], capture_output=True, text=True, timeout=300)
 

@@ -319,6 +319,23 @@ def test_a_phone_jpeg_keeps_its_colour_profile_and_exif_and_is_not_turned_twice(
     assert gps[1] == "N"
 
 
+def test_a_grey_photos_profile_is_not_put_on_its_colour_output(unmasker, tmp_path):
+    """Outputs are RGB: a grey (or CMYK) profile on them describes other pixels, and colour-managed viewers fail."""
+    from PIL import Image, ImageCms
+
+    grey = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()  # Pillow makes no grey profile: any
+    source = tmp_path / "in" / "bw.jpg"  # non-RGB one stands for it, and the header's colour space says which
+    source.parent.mkdir(parents=True)
+    Image.fromarray(_smooth((120, 120))[..., 0]).save(source, icc_profile=grey)
+    result, _ = _restore(unmasker, source, tmp_path / "out")
+    icc, *_ = _read_back(result.output)
+    assert grey[16:20] != b"RGB " and icc is None
+    rgb = tmp_path / "in" / "colour.jpg"
+    _save_with_pillow(rgb, _smooth((120, 120)), "JPEG", icc_profile=_profile())
+    result, _ = _restore(unmasker, rgb, tmp_path / "out")
+    assert _read_back(result.output)[0] == _profile()  # an RGB profile is still carried
+
+
 @pytest.mark.parametrize("name", ["scan.png", "cut_out.png", "photo.webp", "photo.tif"])
 def test_lossless_outputs_keep_the_profile_and_every_untouched_pixel(unmasker, tmp_path, name):
     alpha = name == "cut_out.png"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +49,8 @@ def resolved(path: Path | str) -> Path:
 
 
 def iter_images(inputs: Iterable[Path], exclude: Path | None = None) -> Iterator[Path]:
-    """Files given directly, and image files under folders (recursive, sorted for a stable order).
+    """Files given directly, and image files under folders (recursive, sorted for a stable order, following links
+    to folders once each: an album linked into a folder is walked, a link back up the tree is not walked twice).
 
     Files under `exclude` are left out: an output folder inside an input folder must not be read back as input.
     """
@@ -56,15 +58,30 @@ def iter_images(inputs: Iterable[Path], exclude: Path | None = None) -> Iterator
     for item in inputs:
         item = Path(item)
         if item.is_dir():
-            # a broken link is listed too, to be reported as unreadable rather than silently left out
-            found = (
-                p
-                for p in item.rglob("*")
-                if (p.is_file() or (p.is_symlink() and not p.exists())) and p.suffix.lower() in IMAGE_SUFFIXES
-            )
-            yield from sorted(p for p in found if skip is None or not resolved(p).is_relative_to(skip))
+            yield from sorted(p for p in _files_under(item) if skip is None or not resolved(p).is_relative_to(skip))
         else:
             yield item
+
+
+def _files_under(folder: Path) -> Iterator[Path]:
+    """Image files under `folder`, links to folders followed (`Path.rglob` does not follow them in Python 3.11)
+    and each real folder walked once; a broken link is listed too, to be reported as unreadable rather than
+    silently left out. Pipes, sockets and devices are not photos (reading a pipe would wait forever)."""
+    seen: set[tuple[int, int]] = set()
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        try:
+            st = os.stat(root)
+        except OSError:
+            dirs[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            dirs[:] = []  # a link loop, or a folder linked in twice
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        for name in files:
+            p = Path(root) / name
+            if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or (p.is_symlink() and not p.exists())):
+                yield p
 
 
 # JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic...): they carry the image size
@@ -95,12 +112,53 @@ TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*")  # little- and big-endian
 
 
 def _header_size(data: bytes) -> tuple[int, int] | None:
-    """Width and height from a PNG/JPEG header without decoding, to refuse absurd sizes cheaply."""
+    """Width and height from the file's header without decoding, to refuse absurd sizes cheaply: PNG and JPEG
+    parsed here, any other format Pillow can open lazily (TIFF, WebP, BMP...: a 5 MB LZW TIFF can hold 1 GP)."""
     if data[:8] == PNG_SIGNATURE and len(data) >= 24:
         return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     if data[:2] == b"\xff\xd8":
         return _jpeg_size(data)
-    return None
+    import io
+    import warnings
+
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's default (89 MP) would refuse photos under ours
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as opened:  # lazy: the header, not the pixels
+                return opened.size
+    except Image.DecompressionBombError as exc:  # over twice our limit: Pillow says so before we can
+        raise ImageError(f"image too large (limit {MAX_PIXELS // 1_000_000} MP)") from exc
+    except Exception:  # not a format Pillow knows: OpenCV decodes it or the caller says it cannot
+        return None
+
+
+def _png_damage(data: bytes) -> tuple[str | None, bytes]:
+    """(why the PNG `data` cannot be used, or None; `data` without its damaged ancillary chunks). libpng refuses a
+    critical chunk (header, palette, image data) whose checksum is wrong, and writes a line about every damaged
+    chunk to stderr without the file's name; checked here, the user gets one line naming the file instead. A
+    damaged ancillary chunk (text, time, a colour profile) is dropped and the photo kept."""
+    if data[12:16] != b"IHDR":
+        return "corrupt PNG (no header chunk)", data
+    offset, kept, dropped = 8, [data[:8]], False
+    while offset + 12 <= len(data):
+        length = int.from_bytes(data[offset : offset + 4], "big")
+        end = offset + 12 + length
+        if end > len(data):
+            break
+        kind = data[offset + 4 : offset + 8]
+        if zlib.crc32(data[offset + 4 : end - 4]) != int.from_bytes(data[end - 4 : end], "big"):
+            if kind[:1].isupper():
+                return f"corrupt PNG (checksum error in its {kind.decode('latin-1')} chunk)", data
+            dropped = True
+        else:
+            kept.append(data[offset:end])
+        if kind == b"IEND":
+            return None, b"".join(kept) if dropped else data
+        offset = end
+    return "truncated PNG (it ends before its end chunk)", data
 
 
 WRITABLE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jfif", ".png", ".webp", ".bmp", ".tif", ".tiff"})
@@ -226,6 +284,8 @@ def read_photo(path: Path) -> Photo:
     """Decode `path` (EXIF orientation applied), or raise `ImageError` with the reason."""
     path = Path(path)
     try:
+        if path.exists() and not path.is_file():
+            raise ImageError("not a regular file (a pipe, device or socket)")  # reading a pipe would wait forever
         data = path.read_bytes()
     except OSError as exc:
         if exc.errno == errno.ELOOP:
@@ -235,12 +295,13 @@ def read_photo(path: Path) -> Photo:
         raise ImageError(f"cannot read file ({exc.strerror or exc})") from exc
     if not data:
         raise ImageError("empty file")
+    if data.startswith(PNG_SIGNATURE):
+        damage, data = _png_damage(data)
+        if damage:
+            raise ImageError(damage)
     size = _header_size(data)
     if size and size[0] * size[1] > MAX_PIXELS:
         raise ImageError(f"image too large ({size[0]}×{size[1]} px, limit {MAX_PIXELS // 1_000_000} MP)")
-    if data.startswith(PNG_SIGNATURE) and data.rfind(b"IEND") == -1:
-        # cut short: libpng would say so on stderr, without the file's name, before the one line the caller prints
-        raise ImageError("not a decodable image (corrupt, truncated or unsupported format)")
     buffer = np.frombuffer(data, np.uint8)
     # IMREAD_COLOR applies EXIF orientation; ANYDEPTH keeps 16-bit precision until we scale it ourselves.
     image = cv2.imdecode(buffer, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)

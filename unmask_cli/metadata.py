@@ -50,6 +50,10 @@ def read_metadata(data: bytes, width: int, height: int) -> Metadata:
                 exif = _upright_exif(opened.getexif(), width, height) if opened.format in EXIF_FORMATS else None
     except Exception:  # Pillow raises many types for files it cannot open; the pixels came from OpenCV
         return Metadata()
+    # Outputs are RGB: a grey or CMYK photo's profile would describe other pixels than the ones written, and
+    # colour-managed viewers then fail on the file or show it wrong (the header's colour space is bytes 16-20).
+    if icc and bytes(icc[16:20]) != b"RGB ":
+        icc = None
     return Metadata(icc=bytes(icc) if icc else None, exif=exif)
 
 

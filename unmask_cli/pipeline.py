@@ -45,6 +45,7 @@ from unmask_cli.images import (
 )
 from unmask_cli.restore import MIN_MASK_FRACTION, with_rim
 from unmask_cli.workers import WORKER_DIED, Workers, ordered_ahead
+from unmask_cli.written import WrittenRecord, fingerprint, same_photo
 
 FEATHER_PX = 2.0  # blur of the blend mask, in crop pixels: hides the seam without touching pixels beyond it
 REGRAIN = True  # the photo's grain on an enlarged, smoother fill (grain.regrain); off only to measure
@@ -52,6 +53,9 @@ LOW_PASS_ON_PASTE = True  # low-pass a crop before shrinking it onto a small fac
 STAGES = ("decode", "detect", "align", "model", "blend", "encode")
 # the skip reason when something was detected but only by detectors whose hits must restore into a face, and none did
 NOT_A_FACE = "no face found (the uncertain detections did not restore into a face)"
+NO_FACE = "no face found"
+NO_MASK = "no face mask found on the detected face(s)"
+NOTHING_TO_RESTORE = frozenset({NO_FACE, NO_MASK, NOT_A_FACE})  # skips that are answers, not failures
 
 
 @dataclass
@@ -78,6 +82,11 @@ class PhotoResult:
     def restored(self) -> int:
         return sum(f.restored for f in self.faces)
 
+    @property
+    def failed(self) -> bool:
+        """Skipped for a reason the user must act on (unreadable, unwritable, refused), not for what it shows."""
+        return bool(self.skipped) and self.skipped not in NOTHING_TO_RESTORE
+
 
 @dataclass
 class Summary:
@@ -89,6 +98,8 @@ class Summary:
     masks_in_place: int = 0
     filled_below: int = 0
     skipped: Counter = field(default_factory=Counter)
+    failed: int = 0  # photos skipped because they could not be read or written, or were refused (not: no face)
+    empty_folders: list[Path] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     seconds: float = 0.0
 
@@ -242,33 +253,43 @@ class Unmasker:
         started = time.perf_counter()
         self.stage_seconds = dict.fromkeys(STAGES, 0.0)
         summary = Summary()
-        jobs = list(plan_outputs(inputs, out))
-        summary.photos = len(jobs)
-        todo, claimed, refused = [], {}, 0
+        jobs = list(plan_outputs(inputs, out, summary.empty_folders))
+        sources = {resolved(source) for source, _ in jobs}
+        record = WrittenRecord(out)
+        todo, claimed, seen, refused = [], {}, set(), 0
         for source, target in jobs:
+            if resolved(source) in seen:
+                continue  # the same photo given twice (as a file and in its folder, or by a link): once is enough
+            seen.add(resolved(source))
+            summary.photos += 1
             reason = None
             key = resolved(target)
             if key == resolved(source):
                 reason = "output would overwrite the input"
+            elif key in sources:
+                reason = f"output would overwrite another input photo ({target}; use different --out)"
             elif key in claimed:
                 reason = f"same output name as another photo ({claimed[key]} → {target}; use different --out)"
             claimed.setdefault(key, source)
+            if reason is None and target.exists():
+                reason, done = _existing_output(record, source, target, overwrite, save_masks)
+                if done:
+                    summary.already_done += 1
+                    continue
             if reason is not None:
                 refused += 1
                 self._finish(PhotoResult(source, skipped=reason), summary, on_result)
-            elif target.exists() and not overwrite and (not save_masks or mask_path(target).exists()):
-                summary.already_done += 1
             else:
                 todo.append((source, target))
         if on_start:
             on_start(len(todo) + refused)  # the refused ones have been reported (on_result) already
         with _detector_pool(self.workers, len(todo)) as pool:
-            self._run_groups(todo, pool, summary, keep_images, save_masks, on_result, keep_metadata)
+            self._run_groups(todo, pool, summary, keep_images, save_masks, on_result, keep_metadata, record)
         summary.stage_seconds = dict(self.stage_seconds)
         summary.seconds = time.perf_counter() - started
         return summary
 
-    def _run_groups(self, todo, pool, summary, keep_images, save_masks, on_result, keep_metadata) -> None:
+    def _run_groups(self, todo, pool, summary, keep_images, save_masks, on_result, keep_metadata, record) -> None:
         jobs = [(source, self.robust) for source, _ in todo]
         # decoding and detection (~90% of the time) run ahead in worker processes when there are several photos;
         # the models, blending and writing stay here, in order
@@ -297,7 +318,7 @@ class Unmasker:
                 item = self._prepare(result, photo.rgb, faces)
                 item.photo = photo
                 if not item.faces:
-                    result.skipped = "no face found"
+                    result.skipped = NO_FACE
                     self._finish(result, summary, on_result)
                     continue
                 if keep_images:
@@ -308,9 +329,13 @@ class Unmasker:
                 result = item.result
                 t = time.perf_counter()
                 if result.restored:
+                    before = record.photo_of(result.output)
                     try:
                         pixels = as_written(item.photo, item.rgb, result.output.suffix)
                         metadata = item.photo.metadata if keep_metadata else None
+                        # recorded first: a kill between the two leaves a line without its output (redone on
+                        # the rerun), never an output the rerun would take for someone else's file
+                        record.add(result.output, fingerprint(result.source))
                         write_atomic(result.output, pixels, metadata=metadata, lossless=item.photo.lossless)
                         if item.photo.frames > 1:
                             result.note = f"only the first of {item.photo.frames} frames/pages restored"
@@ -319,8 +344,11 @@ class Unmasker:
                     except (OSError, ImageError) as exc:  # a full disk or a lost folder: say so, go on
                         reason = getattr(exc, "strerror", None) or exc
                         result.skipped = f"cannot write the output ({result.output}: {reason})"
+                        with contextlib.suppress(OSError):  # the file there is what it was before
+                            if record.photo_of(result.output) != before:
+                                record.add(result.output, before)
                 elif result.faces:
-                    result.skipped = "no face mask found on the detected face(s)"
+                    result.skipped = NO_MASK
                 else:  # every detection was a fallback's false alarm (see _restore): say so, the user may see a face
                     result.skipped = NOT_A_FACE
                 self._timed("encode", t)
@@ -336,6 +364,7 @@ class Unmasker:
         summary.filled_below += sum(f.filled_below for f in result.faces)
         if result.skipped:
             summary.skipped[result.skipped.split(" (")[0]] += 1
+            summary.failed += result.failed
         else:
             summary.written += 1  # a photo is written exactly when one of its faces was restored
         if on_result:
@@ -395,15 +424,48 @@ def _chunks(items: Iterable, n: int, weight: Callable[[object], int] | None = No
         yield chunk
 
 
-def plan_outputs(inputs: Iterable[Path | str], out: Path) -> Iterator[tuple[Path, Path]]:
+def _existing_output(
+    record: WrittenRecord, source: Path, target: Path, overwrite: bool, save_masks: bool
+) -> tuple[str | None, bool]:
+    """(reason to refuse, already done) for a photo whose output path is taken. Only a file this folder's record
+    says was restored from this very photo counts as done; one restored from another photo (a same-named photo
+    from another run) is redone only with --overwrite; one never written by unmask is never touched."""
+    written_from = record.photo_of(target)
+    if written_from is None:
+        return f"{target} exists and was not written by unmask: left as it is (use different --out)", False
+    try:
+        this = fingerprint(source)
+    except OSError:
+        this = None  # unreadable now: redone, and then skipped with the reason
+    if same_photo(written_from, this):
+        return None, not overwrite and (not save_masks or mask_path(target).exists())
+    if overwrite:
+        return None, False
+    return (
+        f"{target} was restored from another photo named {written_from.get('name')}: left as it is (use different "
+        "--out, or --overwrite)",
+        False,
+    )
+
+
+def plan_outputs(
+    inputs: Iterable[Path | str], out: Path, empty_folders: list[Path] | None = None
+) -> Iterator[tuple[Path, Path]]:
     """(photo, output path) pairs: folders keep their relative layout under `out`, files go to `out/name`
-    (+ ".png" when the name has no image format OpenCV can write). Photos already under `out` are not inputs."""
+    (+ ".png" when the name has no image format OpenCV can write). An output folder inside an input folder is not
+    read back as input; an input folder inside the output folder is read as usual. A folder holding no photo is
+    added to `empty_folders`."""
     for item in inputs:
         item = Path(item)
         base = item if item.is_dir() else item.parent
         # (--out equal to an input folder is no exclusion: each of its photos is then refused one by one)
-        for path in iter_images([item], exclude=None if resolved(out) == resolved(item) else out):
+        inside = resolved(out) != resolved(item) and resolved(out).is_relative_to(resolved(item))
+        found = False
+        for path in iter_images([item], exclude=out if inside else None):
+            found = True
             yield path, writable_name(out / path.relative_to(base))
+        if not found and item.is_dir() and empty_folders is not None:
+            empty_folders.append(item)
 
 
 def mask_path(output: Path) -> Path:

@@ -70,6 +70,8 @@ class MaskRunner:
         if gate is not None:
             self.gate, _, warnings = gate
             self.warnings += warnings
+        else:  # worth a line: without it every bare face beside a masked one is painted over
+            self.warnings.append(f"no {GATE_FILE} in {models_dir}: no presence check, bare faces are painted too")
         self._mask = _runner(self.session)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -130,6 +132,8 @@ class FaceRunner:
             self.structure, info, warnings = structure
             self.sigma = _sigma(info)
             self.warnings += warnings
+        else:
+            self.warnings.append(f"no {STRUCTURE_FILE} in {models_dir}: Face G's fill alone, no structure band")
         self._face = _runner(self.session)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:

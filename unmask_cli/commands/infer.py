@@ -127,6 +127,8 @@ def infer(
             written = sum(1 for r in records if not r.get("skipped"))
             ui.fail(f"interrupted: {written} photos written to {out}; the same command goes on from there")
             raise typer.Exit(130) from None
+    for folder in summary.empty_folders:
+        ui.warn(str(folder), "no photos in this folder or under it")
     sheet_failed = False
     if sheet is not None and pairs:
         from unmask_cli.images import ImageError, write_atomic
@@ -148,6 +150,8 @@ def infer(
         "filled_below_crop": summary.filled_below,
         "photos_with_restored_face": summary.written,
         "skipped": dict(summary.skipped),
+        "failed": summary.failed,
+        "empty_folders": [str(p) for p in summary.empty_folders],
         "seconds": round(summary.seconds, 2),
         "photos_per_second": round(processed / summary.seconds, 3) if summary.seconds else None,
         "stage_share": {k: round(v, 3) for k, v in stage_shares(summary).items()},
@@ -173,7 +177,9 @@ def infer(
             ("time share", " ".join(f"{k} {v:.0%}" for k, v in report["stage_share"].items())),
         ]
         ui.out.print(ui.table(f"unmask infer → {out}", ["", "value"], rows))
-    if missing or sheet_failed:
+    # 1: something the user gave could not be done (a missing path, an unreadable photo, a failed write, nothing
+    # found at all); a photo without a face or a mask is an answer, not a failure
+    if missing or sheet_failed or summary.failed or summary.photos == 0:
         raise typer.Exit(1)
 
 

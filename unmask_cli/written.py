@@ -1,0 +1,66 @@
+"""What `unmask infer` wrote in an output folder, and from which photo (`OUT/.unmask-written.jsonl`).
+
+A rerun must skip an output only when it was restored from this very photo: two camera rolls both hold an
+`IMG_0001.jpg`, and the second run into the same folder must not take the first one's output for its own. And it
+must never overwrite a file it did not write, even with `--overwrite`: a user's own photo kept in the output folder.
+A photo is known by its name, size and modification time, not its path, so a moved input folder still resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+RECORD_NAME = ".unmask-written.jsonl"
+
+
+def fingerprint(source: Path) -> dict:
+    """What identifies a photo across runs: its name, size and modification time (links followed)."""
+    st = os.stat(source)
+    return {"name": Path(source).name, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def same_photo(a: dict | None, b: dict | None) -> bool:
+    keys = ("name", "size", "mtime_ns")
+    return a is not None and b is not None and all(a.get(k) == b.get(k) for k in keys)
+
+
+class WrittenRecord:
+    """The record of one output folder: output path (relative to the folder) → the photo it was restored from.
+    One JSON line per write, appended and fsynced before the output is renamed into place, so a kill leaves no
+    output without its line; a later line for the same output replaces an earlier one."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = Path(out)
+        self.path = self.out / RECORD_NAME
+        self.entries: dict[str, dict | None] = {}
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            lines = []  # no record yet (or unreadable): every existing file counts as not ours
+        for line in lines:
+            try:
+                entry = json.loads(line)
+                self.entries[entry["output"]] = entry.get("photo")
+            except (ValueError, KeyError, TypeError):
+                continue  # a line torn by a kill mid-write
+
+    def _key(self, output: Path) -> str:
+        return Path(output).relative_to(self.out).as_posix()
+
+    def photo_of(self, output: Path) -> dict | None:
+        """The fingerprint of the photo `output` was restored from, or None if this folder's record has none."""
+        return self.entries.get(self._key(output))
+
+    def add(self, output: Path, photo: dict | None) -> None:
+        """Record that `output` holds a restoration of `photo` (None: it no longer holds one of ours)."""
+        key = self._key(output)
+        self.out.mkdir(parents=True, exist_ok=True)
+        # ASCII JSON: a file name that is not UTF-8 is kept as escapes and reads back as the same string
+        line = json.dumps({"output": key, "photo": photo}) + "\n"
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.entries[key] = photo
