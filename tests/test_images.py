@@ -152,6 +152,7 @@ def test_the_size_limit_holds_for_formats_whose_header_we_do_not_parse(tmp_path,
     from unmask_cli import images
 
     monkeypatch.setattr(images, "MAX_PIXELS", 100 * 100)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # read_rgb sets Pillow's: restore it
     for name in ("big.tif", "big.webp", "big.bmp"):
         Image.new("RGB", (120, 100), (90, 90, 90)).save(tmp_path / name)
         with pytest.raises(ImageError, match="too large"):

@@ -254,6 +254,7 @@ def test_wrong_model_file_is_one_clear_error(tmp_path, face_photos):
     assert result.returncode == 2
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "mask_g.onnx" in lines[0] and "Traceback" not in result.stderr
+    assert not (tmp_path / "o").exists()  # nothing was done: no empty output folder left behind
 
 
 def test_infer_never_imports_tensorflow(tiny_models, masked_photos, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -62,6 +63,7 @@ def infer(
     # checked before any work: a run must not end in a failed write after minutes of it
     from unmask_cli.outputs import OutputPathError, check_output_file, check_writable_folder
 
+    out_was_there = out.exists()
     try:
         check_writable_folder(out)
         if sheet is not None:
@@ -81,11 +83,13 @@ def infer(
         )
     try:
         unmasker = Unmasker(models, backend, batch=batch, robust_detection=not fast, workers=workers, **options)
-    except (registry.PluginError, ModelFileError, ProviderError, FileNotFoundError) as exc:
+    except (registry.PluginError, ModelFileError, ProviderError, FileNotFoundError, TypeError) as exc:
+        if isinstance(exc, TypeError):  # an option this backend's constructor does not take (--seed, third-party)
+            exc = f"backend {backend!r} cannot honour an option: {exc}"
         ui.fail(str(exc))
-        raise typer.Exit(2) from None
-    except TypeError as exc:  # an option this backend's constructor does not take (--seed on a third-party one)
-        ui.fail(f"backend {backend!r} cannot honour an option: {exc}")
+        if not out_was_there:  # nothing was done: leave no empty output folder behind
+            with contextlib.suppress(OSError):
+                out.rmdir()
         raise typer.Exit(2) from None
     for warning in getattr(unmasker.backend, "warnings", []):
         ui.err.print(f"[yellow]warning[/] {warning}")
