@@ -120,3 +120,27 @@ def test_a_write_failure_after_the_work_is_one_error_line(face_photos, models, t
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert "e.json: cannot write (No space left on device)" in result.output
+
+
+def test_a_style_that_fails_on_a_face_is_said_and_the_others_are_scored(photos, monkeypatch):
+    from unmask_cli import registry
+
+    real = registry.load_synthesizer
+
+    def load(name):
+        if name == "boom":
+
+            def boom(image, landmarks, rng):
+                raise RuntimeError("style exploded")
+
+            return boom
+        return real(name)
+
+    monkeypatch.setattr(registry, "load_synthesizer", load)
+    skips = []
+    cases = ev.make_cases(photos, ["surgical", "boom"], 64, None, lambda path, reason: skips.append(reason))
+    assert cases and {c.style for c in cases} == {"surgical"}
+    boom = [s for s in skips if "boom" in s]  # (the folder also holds bad files, each skipped with its reason)
+    assert len(boom) == len({c.source for c in cases}) and set(boom) == {
+        "style 'boom' failed: RuntimeError: style exploded"
+    }

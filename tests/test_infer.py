@@ -619,6 +619,28 @@ def test_a_fresh_export_removes_variants_of_the_earlier_one_and_keeps_the_compan
     assert registry.open_backend("onnxruntime", models_dir=out).description.endswith("+ structure band")
 
 
+def test_an_export_that_fails_changes_nothing_in_its_folder(tiny_models, tmp_path):
+    """A Face G run that is missing, or whose weights are damaged, must not leave a new Mask G beside the old
+    Face G, nor a variant removed: nothing in --out changes until every model has passed."""
+    import shutil
+
+    from unmask_cli import training
+
+    runs = tiny_models / "runs"
+    out = _models_with_structure(tiny_models, tmp_path, runs / "face")
+    before = {p.name: _hash(p) for p in out.iterdir()}
+    broken = tmp_path / "broken_face"
+    shutil.copytree(runs / "face", broken)
+    (broken / training.FACE_WEIGHTS).write_bytes(b"half a weights file")
+    for face_run, words in ((tmp_path / "missing", "not a finished"), (broken, "cannot load these weights")):
+        args = ["export", "--onnx", "--mask-run", str(runs / "mask"), "--face-run", str(face_run), "--out", str(out)]
+        result = _cli(*args, "--parity-photos", str(SAMPLES))
+        assert result.returncode == 1 and words in result.stderr and "Traceback" not in result.stderr, result.stderr
+        assert {p.name: _hash(p) for p in out.iterdir()} == before
+    result = _cli("export", "--onnx", "--out", str(out / "mask_g.onnx"))
+    assert result.returncode == 2 and "exists and is not a folder" in result.stderr
+
+
 def _export_only_beside(tiny_models, tmp_path, only: str, filename: str, option: str) -> tuple[Path, dict]:
     """Export one optional model (`only`, from the tiny Mask G or Face G run given as `option`) into a copy of the
     tiny models folder; checks that it needs its run and leaves the other files alone. (folder, its metadata)"""

@@ -160,6 +160,29 @@ def test_a_folder_without_photos_is_reported(unmasker, tmp_path):
     assert summary.photos == 0 and summary.empty_folders == [tmp_path / "empty", tmp_path / "notes"]
 
 
+def test_a_photo_without_a_face_is_not_searched_again_with_the_same_settings(unmasker, tmp_path, monkeypatch):
+    """The fallback detectors take seconds on a photo with no face: a rerun remembers the answer, unless asked
+    again (--overwrite), or the photo or the settings (fast detection, models, version) changed."""
+    calls = []
+
+    def no_face(rgb, robust=True):
+        calls.append(robust)
+        return []
+
+    monkeypatch.setattr(pipeline, "find_faces", no_face)
+    photo, out = _photo(tmp_path / "in" / "wall.png", 1), tmp_path / "out"
+    first = unmasker.run([photo], out)
+    assert first.skipped == {"no face found": 1} and first.failed == 0 and len(calls) == 1
+    again = unmasker.run([photo], out)
+    assert again.already_answered == 1 and not again.skipped and len(calls) == 1
+    assert unmasker.run([photo], out, overwrite=True).skipped == {"no face found": 1} and len(calls) == 2
+    _photo(photo, 2)  # the photo changed
+    assert unmasker.run([photo], out).skipped == {"no face found": 1} and len(calls) == 3
+    unmasker.settings += "; fast detection"
+    assert unmasker.run([photo], out).skipped == {"no face found": 1} and len(calls) == 4
+    assert not any(p.name == "wall.png" for p in out.iterdir())
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "unmask_cli", *args], capture_output=True, text=True, timeout=300)
 
@@ -191,6 +214,14 @@ def test_benchmark_refuses_bad_outputs_and_batches_before_timing(tmp_path, args)
     assert result.returncode == 2
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error") and "Traceback" not in result.stderr, lines
+
+
+def test_benchmark_never_writes_its_chart_over_a_photo_it_times(tmp_path):
+    photo = _photo(tmp_path / "photos" / "p.jpg", 1)
+    before = photo.read_bytes()
+    result = _cli("benchmark", "--photos", str(photo.parent), "--plot", str(photo), "--models", "nowhere")
+    assert result.returncode == 2 and "is an input photo" in result.stderr, result.stderr
+    assert photo.read_bytes() == before
 
 
 def test_benchmark_with_no_backend_that_starts_fails_without_an_empty_table(tmp_path):

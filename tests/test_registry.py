@@ -115,3 +115,28 @@ def test_missing_plugin_names_the_alternatives():
 def test_env_var_restricts_plugins(monkeypatch):
     monkeypatch.setenv("UNMASK_PLUGINS", "surgical,n95")
     assert registry.names(registry.SYNTHESIZERS) == ["n95", "surgical"]
+
+
+def test_a_plugin_that_exits_or_prints_while_loading_is_one_error_and_keeps_stdout_clean(tmp_path, monkeypatch, capsys):
+    """A plugin calling sys.exit() on import must not end the command, and one printing must not break --json."""
+    from importlib.metadata import EntryPoint
+
+    (tmp_path / "unmask_exiting_plugin.py").write_text("import sys\nsys.exit(3)\n")
+    (tmp_path / "unmask_chatty_plugin.py").write_text(
+        "print('hello from plugin import')\n\ndef style(image, landmarks, rng):\n    return image, image[..., 0] * 0\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    points = {
+        "exits": EntryPoint("exits", "unmask_exiting_plugin:style", registry.SYNTHESIZERS),
+        "chatty": EntryPoint("chatty", "unmask_chatty_plugin:style", registry.SYNTHESIZERS),
+    }
+    monkeypatch.setattr(registry, "_entry_points", lambda group: points)
+    registry._load_cached.cache_clear()
+    try:
+        with pytest.raises(registry.PluginError, match=r"'exits'.*SystemExit"):
+            registry.load_synthesizer("exits")
+        assert callable(registry.load_synthesizer("chatty"))
+    finally:
+        registry._load_cached.cache_clear()
+    captured = capsys.readouterr()
+    assert "hello from plugin import" in captured.err and captured.out == ""

@@ -250,3 +250,43 @@ def test_utk_subset_links_the_same_photos_every_time_and_two_ranges_share_none(t
     assert first != sorted(p.name for p in sorted(photos.glob("*.jpg"))[:25])  # shuffled, not the first by name
     assert all((tmp_path / "a" / name).resolve() == (photos / name).resolve() for name in first)
     assert draw("a", 0, 25) == first  # a rerun leaves the links it finds
+
+
+def test_a_write_error_on_one_photo_is_retried_by_the_rerun(sample_folder, tmp_path, monkeypatch):
+    """A full disk says nothing about the photo: it must not be recorded as skipped for good."""
+    from unmask_cli import synthesize
+
+    real = synthesize.write_atomic
+
+    def full(path, *a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(synthesize, "write_atomic", full)
+    out = tmp_path / "ds"
+    args = ["synthesize", str(sample_folder), str(out), "--limit", "2", "--style", "surgical"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and "No space left on device" in result.output
+    assert not list(read_jsonl(out / "skipped.jsonl"))
+    monkeypatch.setattr(synthesize, "write_atomic", real)
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["already_done"] == 0 and report["written"] > 0 and report["failed"] == 0
+
+
+def test_a_style_whose_output_does_not_fit_the_crop_writes_nothing(sample_folder, tmp_path, monkeypatch):
+    from unmask_cli import registry
+
+    def squashed(image, landmarks, rng):
+        return image[:10], np.ones((3, 3), np.uint8)
+
+    monkeypatch.setattr(registry, "load_synthesizer", lambda name: squashed)
+    out = tmp_path / "ds"
+    result = runner.invoke(app, ["synthesize", str(sample_folder), str(out), "--limit", "1", "--style", "surgical"])
+    assert result.exit_code == 1 and "style 'surgical' returned" in result.output, result.output
+    assert not load_manifest(out) and not list((out / "masked").iterdir())
+
+
+def test_a_negative_seed_is_refused(sample_folder, tmp_path):
+    result = runner.invoke(app, ["synthesize", str(sample_folder), str(tmp_path / "ds"), "--seed", "-1"])
+    assert result.exit_code == 2 and "--seed" in result.output

@@ -593,3 +593,71 @@ def test_widened_holes_grow_sideways_and_down_never_up_for_the_share_asked():
     half = training.widen_holes(tf.constant(hole), seed, 0.5).numpy()
     changed = (half != hole).reshape(64, -1).any(axis=1).mean()
     assert 0.25 <= changed <= 0.75
+
+
+def _train_cli(*args: str):
+    from typer.testing import CliRunner
+
+    from unmask_cli.cli import app
+
+    return CliRunner().invoke(app, ["train", *args])
+
+
+TINY = ["--size", "32", "--width", "8", "--batch", "4", "--epochs", "1", "--seed", "3"]
+
+
+def test_a_damaged_sample_stops_training_with_its_name_not_a_traceback(tiny_data, tmp_path):
+    import shutil
+
+    data = tmp_path / "ds"
+    shutil.copytree(tiny_data, data)
+    records = pipelines.load_split(data, 0.05)[0]
+    bad = data / records[0]["masked"]
+    bad.write_bytes(b"this was a sample once")
+    result = _train_cli("mask", str(data), "--out", str(tmp_path / "run"), *TINY)
+    assert result.exit_code in (1, 2), result.output  # 2 if the validation grid meets it at the start
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    error = [ln for ln in lines if ln.startswith("error")]
+    assert len(error) == 1 and str(bad) in error[0] and "not a readable image" in error[0], result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--batch", "0"], "--batch"),
+        (["--checkpoint-every", "0"], "--checkpoint-every"),
+        (["--epochs", "0"], "--epochs"),
+        (["--init", "README.md"], "not an ONNX model"),
+    ],
+)
+def test_bad_training_options_are_one_error_before_any_step(tiny_data, tmp_path, args, words):
+    result = _train_cli("mask", str(tiny_data), "--out", str(tmp_path / "run"), *TINY, *args)
+    assert result.exit_code == 2 and words in result.output, result.output
+    assert not (tmp_path / "run" / "run.json").exists()
+
+
+def test_out_onto_a_file_and_a_damaged_run_description_are_one_line(tiny_data, tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    result = _train_cli("mask", str(tiny_data), "--out", str(tmp_path / "file"), *TINY)
+    assert result.exit_code == 2 and "exists and is not a folder" in result.output
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text("{not json")
+    result = _train_cli("mask", str(tiny_data), "--out", str(run_dir), *TINY, "--resume")
+    assert result.exit_code == 2 and "run.json: damaged run description" in result.output, result.output
+
+
+def test_a_damaged_checkpoint_is_named_on_resume(tiny_data, tmp_path):
+    trainer = training.trainer(_config("mask", tiny_data, epochs=1), tmp_path / "run")
+    trainer.fit(max_steps=3)
+    data_file = sorted((tmp_path / "run" / "checkpoints").glob("ckpt-3.data-*"))[0]
+    data_file.write_bytes(os.urandom(64))
+    with pytest.raises(ValueError, match="damaged checkpoint"):
+        training.trainer(_config("mask", tiny_data, epochs=1), tmp_path / "run", resume=True)
+
+
+def test_resume_refuses_another_epoch_length(tiny_data, tmp_path):
+    training.trainer(_config("mask", tiny_data, steps_per_epoch=2), tmp_path / "run").fit(max_steps=1)
+    with pytest.raises(training.ConfigMismatch, match="steps_per_epoch"):
+        training.trainer(_config("mask", tiny_data, steps_per_epoch=3), tmp_path / "run", resume=True)

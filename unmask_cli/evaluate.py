@@ -107,7 +107,14 @@ def make_cases(
         lm = transform_points(matrix, face.landmarks)
         for style in styles:
             rng = style_rng(path.name, style)
-            masked, mask = registry.load_synthesizer(style)(crop, lm, rng)
+            try:
+                masked, mask = registry.load_synthesizer(style)(crop, lm, rng)
+            except registry.PluginError:
+                raise
+            except Exception as exc:  # a third-party style that fails on this face: said, the others go on
+                if on_skip:
+                    on_skip(path, f"style '{style}' failed: {type(exc).__name__}: {exc}".splitlines()[0])
+                continue
             cases.append(Case(path.name, style, crop, masked, mask, lm))
     return cases
 

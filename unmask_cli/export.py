@@ -18,7 +18,7 @@ import numpy as np
 from unmask_cli import __version__, models, training
 from unmask_cli.data import read_jsonl
 from unmask_cli.faces import ALIGNMENT_ID, align, detect_faces, transform_points
-from unmask_cli.images import iter_images, read_rgb, write_bytes_atomic
+from unmask_cli.images import ImageError, iter_images, read_rgb, write_bytes_atomic
 from unmask_cli.model_card import (
     FACE_FILE,
     FORMAT_VERSION,
@@ -68,10 +68,16 @@ def load_run(run_dir: Path, kind: str):
     weights = run_dir / (training.MASK_WEIGHTS if kind == "mask" else training.FACE_WEIGHTS)
     if not config_path.is_file() or not weights.is_file():
         raise FileNotFoundError(f"{run_dir}: not a finished `unmask train {kind}` run (no run.json or weights)")
-    config = json.loads(config_path.read_text())
-    builder = models.mask_g if kind == "mask" else models.face_g
-    model = builder(config["size"], **({"width": config["width"]} if config.get("width") else {}))
-    model.load_weights(weights)
+    try:
+        config = json.loads(config_path.read_text())
+        builder = models.mask_g if kind == "mask" else models.face_g
+        model = builder(config["size"], **({"width": config["width"]} if config.get("width") else {}))
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{config_path}: damaged run description ({exc})") from None
+    try:
+        model.load_weights(weights)
+    except (OSError, ValueError) as exc:  # truncated or foreign HDF5, or weights of another shape
+        raise ValueError(f"{weights}: cannot load these weights ({str(exc).splitlines()[0]})") from None
     return model, config
 
 
@@ -160,7 +166,7 @@ def _with_instance_norm(proto, channels: int, size: int, on_line=print):
     return fused
 
 
-def parity_inputs(size: int, photos: list[Path], count: int = 16) -> tuple[np.ndarray, np.ndarray]:
+def parity_inputs(size: int, photos: list[Path], count: int = 16, on_line=print) -> tuple[np.ndarray, np.ndarray]:
     """Real aligned face crops with a synthesized mask: (images for Mask G, 4-channel inputs for Face G)."""
     from unmask_cli import registry
 
@@ -170,7 +176,11 @@ def parity_inputs(size: int, photos: list[Path], count: int = 16) -> tuple[np.nd
     paths = list(iter_images(photos))
     # spread over the whole folder: file order is often sorted by age, identity or source
     for path in paths[:: max(1, len(paths) // (2 * count))]:
-        rgb = read_rgb(path)
+        try:
+            rgb = read_rgb(path)
+        except ImageError as exc:  # one bad photo among the parity photos: said, and the others used
+            on_line(f"skip {path}: {exc}")
+            continue
         for face in detect_faces(rgb):
             crop, matrix = align(rgb, face.landmarks, size)
             masked, mask = style(crop, transform_points(matrix, face.landmarks), rng)
@@ -348,7 +358,8 @@ def export(
     mask_gate.onnx, and a second Face G from `structure_run` as face_g_structure.onnx, whose fill's low frequencies
     `infer` puts under Face G's detail; raises ParityError when ONNX disagrees with Keras past tolerance."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if parity_count < 1:
+        raise ValueError(f"parity count: at least 1 face crop is needed (got {parity_count})")
     jobs = [("mask", mask_run, MASK_FILE, 3), ("face", face_run, FACE_FILE, 4)]
     if gate_run is not None:
         jobs.append(("mask", gate_run, GATE_FILE, 3))
@@ -365,11 +376,17 @@ def export(
     exported_now = {filename for _, _, filename, _ in jobs}
     report = _kept_report(out / "export.json", exported_now, out)
     inputs = None
+    for kind, run_dir, _, _ in jobs:  # every run checked before the long work, and before anything is written
+        load_run(run_dir, kind)
+    # Nothing in `out` changes until every model has been converted and has passed: a run that fails half-way
+    # must not leave a new Mask G beside an old Face G, or a variant removed with nothing in its place.
+    writes: list[tuple[Path, bytes]] = []
+    removals: list[tuple[str, set[str]]] = []
     for kind, run_dir, filename, channels in jobs:
         model, config = load_run(run_dir, kind)
         weights = Path(run_dir) / (training.MASK_WEIGHTS if kind == "mask" else training.FACE_WEIGHTS)
         if inputs is None:
-            inputs = parity_inputs(config["size"], parity_photos or [Path("samples/clean")], parity_count)
+            inputs = parity_inputs(config["size"], parity_photos or [Path("samples/clean")], parity_count, on_line)
         x = inputs[0] if kind == "mask" else inputs[1]
         expected = model(x, training=False).numpy()
         metadata = _metadata(kind, config, weights, "fp32")
@@ -417,9 +434,13 @@ def export(
             if not ok:
                 continue
             name = variant_file(filename, precision)
-            write_bytes_atomic(out / name, blob)
+            writes.append((out / name, blob))
             report.files[key] = str(out / name)
             written.add(precision)
+        removals.append((filename, written))
+    for path, blob in writes:
+        write_bytes_atomic(path, blob)
+    for filename, written in removals:
         _remove_stale_variants(out, filename, written, on_line)
     if only is None:
         _say_kept_companions(out, exported_now, config["size"], on_line)

@@ -23,7 +23,10 @@ def _onnx_layers(path: Path) -> tuple[list[list[np.ndarray | None]], list[list[n
     import onnx
     from onnx import numpy_helper
 
-    graph = onnx.load(str(path)).graph
+    try:
+        graph = onnx.load(str(path)).graph
+    except Exception as exc:  # protobuf's DecodeError and friends: not an ONNX file at all
+        raise WeightImportError(f"{path}: not an ONNX model ({type(exc).__name__})") from None
     values = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     for node in graph.node:  # tf2onnx sometimes keeps folded weights as Constant nodes
         if node.op_type == "Constant":

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from unmask_cli import below_crop, grain, registry
+from unmask_cli import __version__, below_crop, grain, registry
 from unmask_cli.faces import (
     TRUSTED_DETECTORS,
     Box,
@@ -92,6 +92,7 @@ class PhotoResult:
 class Summary:
     photos: int = 0
     already_done: int = 0
+    already_answered: int = 0  # photos a run with the same settings found no masked face in: not asked again
     written: int = 0
     faces: int = 0
     restored: int = 0
@@ -164,6 +165,10 @@ class Unmasker:
         self.batch = max(1, batch)
         self.robust = robust_detection
         self.workers = (os.cpu_count() or 1) if workers is None else max(1, workers)
+        # what a photo's "no face" or "no mask" answer depends on: a rerun with other settings asks again
+        description = getattr(self.backend, "description", backend)
+        detection = "all detectors" if robust_detection else "fast detection"
+        self.settings = f"unmask {__version__}; {description}; models {resolved(models_dir)}; {detection}"
         self.stage_seconds = dict.fromkeys(STAGES, 0.0)
 
     # -- one photo in memory -------------------------------------------------------------------------------------
@@ -276,6 +281,9 @@ class Unmasker:
                 if done:
                     summary.already_done += 1
                     continue
+            elif reason is None and not overwrite and _answered(record, source, target, self.settings):
+                summary.already_answered += 1  # no face or no mask last time, with these settings
+                continue
             if reason is not None:
                 refused += 1
                 self._finish(PhotoResult(source, skipped=reason), summary, on_result)
@@ -319,6 +327,7 @@ class Unmasker:
                 item.photo = photo
                 if not item.faces:
                     result.skipped = NO_FACE
+                    self._record_answer(record, result)
                     self._finish(result, summary, on_result)
                     continue
                 if keep_images:
@@ -349,12 +358,19 @@ class Unmasker:
                                 record.add(result.output, before)
                 elif result.faces:
                     result.skipped = NO_MASK
+                    self._record_answer(record, result)
                 else:  # every detection was a fallback's false alarm (see _restore): say so, the user may see a face
                     result.skipped = NOT_A_FACE
+                    self._record_answer(record, result)
                 self._timed("encode", t)
                 if keep_images:
                     result.after = item.rgb
                 self._finish(result, summary, on_result)
+
+    def _record_answer(self, record: WrittenRecord, result: PhotoResult) -> None:
+        """A photo left without an output for what it shows: a rerun with the same settings need not ask again."""
+        with contextlib.suppress(OSError):  # the record is a shortcut: without it the photo is simply tried again
+            record.add(result.output, fingerprint(result.source), answer=result.skipped, settings=self.settings)
 
     @staticmethod
     def _finish(result: PhotoResult, summary: Summary, on_result) -> None:
@@ -422,6 +438,13 @@ def _chunks(items: Iterable, n: int, weight: Callable[[object], int] | None = No
         if not chunk:
             return
         yield chunk
+
+
+def _answered(record: WrittenRecord, source: Path, target: Path, settings: str) -> bool:
+    try:
+        return record.answered(target, fingerprint(source), settings)
+    except OSError:
+        return False  # unreadable now: tried again, and then skipped with the reason
 
 
 def _existing_output(

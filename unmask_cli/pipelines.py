@@ -47,6 +47,20 @@ def oversample_turned(records: list[dict[str, Any]], share: float) -> list[dict[
     return records + extra + [turned[i] for i in sorted(picked)]
 
 
+def unreadable_samples(root: Path | str, records: list[dict[str, Any]]) -> list[Path]:
+    """The image files of `records` that cannot be decoded (missing, damaged): looked for only once training has
+    stopped on one, since TensorFlow's decode error names its op, not the file. Sorted, each once."""
+    import cv2
+
+    bad = set()
+    for record in records:
+        for key in ("masked", "mask", "clean"):
+            path = Path(root) / record[key]
+            if path not in bad and cv2.imread(str(path), cv2.IMREAD_UNCHANGED) is None:
+                bad.add(path)
+    return sorted(bad)
+
+
 def _decode(path: tf.Tensor, channels: int, size: int) -> tf.Tensor:
     image = tf.io.decode_png(tf.io.read_file(path), channels=channels)
     image = tf.image.convert_image_dtype(image, tf.float32)

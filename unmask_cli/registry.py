@@ -9,7 +9,9 @@ one plugin and turns any failure into a `PluginError` with one line that names i
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
@@ -109,11 +111,13 @@ def _load_cached(group: str, name: str) -> Any:
         raise PluginError(f"{group} plugin '{name}' is not installed (available: {known})")
     ep = eps[name]
     try:
-        obj = ep.load()
-        # A style entry point may name a class (instantiated with no arguments) or a ready callable;
-        # a backend names a class, constructed later with the user's options.
-        return obj() if group == SYNTHESIZERS and isinstance(obj, type) else obj
-    except Exception as exc:  # any failure inside third-party code becomes one clear line
+        # what a plugin prints while it loads goes to stderr: stdout may be carrying --json
+        with contextlib.redirect_stdout(sys.stderr):
+            obj = ep.load()
+            # A style entry point may name a class (instantiated with no arguments) or a ready callable;
+            # a backend names a class, constructed later with the user's options.
+            return obj() if group == SYNTHESIZERS and isinstance(obj, type) else obj
+    except (Exception, SystemExit) as exc:  # any failure inside third-party code becomes one clear line
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
         raise PluginError(f"{group} plugin '{name}' ({ep.value}) failed to load: {reason}") from exc
 

@@ -46,12 +46,16 @@ class PhotoResult:
     records: list[dict[str, Any]] = field(default_factory=list)
     skipped: str | None = None  # reason the photo gave nothing
     face_skips: list[str] = field(default_factory=list)  # reasons single faces were dropped
+    # a failure that says nothing about the photo (a full disk, a crashed worker or style plugin): not recorded in
+    # skipped.jsonl, so the rerun that a user makes after fixing it does the photo
+    retry: bool = False
 
 
 @dataclass
 class Summary:
     photos: int = 0
     already_done: int = 0
+    failed: int = 0  # photos that failed for a reason a rerun may not meet (left out of skipped.jsonl)
     faces: int = 0
     written: int = 0
     skipped: Counter = field(default_factory=Counter)
@@ -104,6 +108,7 @@ def process_photo(path: Path, source: str, out: Path, config: SynthesisConfig) -
             rng = sample_rng(config.seed, source, index, variant)
             style = config.styles[rng.integers(len(config.styles))] if len(config.styles) > 1 else config.styles[0]
             masked, mask = registry.load_synthesizer(style)(crop, landmarks, rng)
+            _check_style_output(style, crop, masked, mask)
             key = data.sample_key(source, index, variant)
             write_atomic(out / f"masked/{key}.png", masked)
             write_atomic(out / f"mask/{key}.png", mask * 255)
@@ -126,6 +131,17 @@ def process_photo(path: Path, source: str, out: Path, config: SynthesisConfig) -
     if not result.records and result.face_skips:
         result.skipped = result.face_skips[0]
     return result
+
+
+def _check_style_output(style: str, crop: np.ndarray, masked, mask) -> None:
+    """A style plugin's (masked image, mask) must fit the crop, or the dataset gets samples training cannot use."""
+    masked, mask = np.asarray(masked), np.asarray(mask)
+    if masked.shape != crop.shape or masked.dtype != np.uint8:
+        raise ValueError(f"style '{style}' returned a {masked.dtype} image of {masked.shape}, not uint8 {crop.shape}")
+    if mask.shape != crop.shape[:2] or not np.isin(mask, (0, 1)).all():
+        raise ValueError(f"style '{style}' returned a mask of {mask.shape} not of 0/1 values {crop.shape[:2]}")
+    if not mask.any():
+        raise ValueError(f"style '{style}' returned an empty mask")
 
 
 def prepare_out(out: Path) -> None:
@@ -182,7 +198,8 @@ def _work(item: tuple[str, str]) -> PhotoResult:
     try:
         return process_photo(Path(path), source, _WORKER["out"], _WORKER["config"])
     except Exception as exc:  # one bad photo never stops the batch
-        return PhotoResult(source=source, skipped=f"failed: {type(exc).__name__}: {exc}".splitlines()[0])
+        reason = f"failed: {type(exc).__name__}: {exc}".splitlines()[0]
+        return PhotoResult(source=source, skipped=reason, retry=True)
 
 
 def is_own_output(path: Path, out: Path) -> bool:
@@ -227,7 +244,11 @@ def run(
         # a worker that dies costs its photo (one line), not the run: multiprocessing.Pool waited for it forever
         pool = Workers(workers, "fork", _init_worker, (out, config))
         results = ordered_ahead(
-            pool, _work, todo, window=8 * workers, died=lambda item: PhotoResult(source=item[1], skipped=WORKER_DIED)
+            pool,
+            _work,
+            todo,
+            window=8 * workers,
+            died=lambda item: PhotoResult(source=item[1], skipped=WORKER_DIED, retry=True),
         )
     else:
         pool = None
@@ -241,7 +262,9 @@ def run(
                 data.append_jsonl(out / data.MANIFEST, result.records)
             if result.skipped:
                 summary.skipped[result.skipped.split(":")[0].split(" (")[0]] += 1
-                data.append_jsonl(out / data.SKIPPED, [{"source": result.source, "reason": result.skipped}])
+                summary.failed += result.retry
+                if not result.retry:
+                    data.append_jsonl(out / data.SKIPPED, [{"source": result.source, "reason": result.skipped}])
             elif result.face_skips:
                 for reason in result.face_skips:
                     summary.skipped[reason.split(" (")[0]] += 1

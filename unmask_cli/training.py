@@ -179,7 +179,15 @@ class Trainer:
         self.manager = tf.train.CheckpointManager(self.checkpoint, self.run_dir / "checkpoints", max_to_keep=3)
         init_summary = None
         if resume and self.manager.latest_checkpoint:
-            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+            latest = self.manager.latest_checkpoint
+            try:
+                self.checkpoint.restore(latest).assert_existing_objects_matched()
+            except (tf.errors.OpError, IndexError, ValueError, AssertionError) as exc:
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ValueError(
+                    f"{latest}: damaged checkpoint ({reason}); move its files out of {Path(latest).parent} to "
+                    "resume from the one before it"
+                ) from None
         elif config.init:  # checkpoints stay outside git: the shipped ONNX model is where a fresh machine starts
             from unmask_cli.onnx_weights import load_onnx_weights
 
@@ -187,11 +195,11 @@ class Trainer:
             # what the init model was, now: `unmask export` reads it from here, as the file at that path (the shipped
             # model in exported/) is often replaced by this very run's export
             init_summary = model_card.init_summary(Path(config.init))
+        self.grid_batch = self._grid_batch()  # decodes samples: a damaged one stops the start before run.json
         if not resume:  # only once data, models and init have loaded: a start that fails leaves no run behind
             self._check_run(resume)
         if init_summary is not None:
             write_bytes_atomic(self.run_dir / model_card.INIT_FROM_FILE, (init_summary + "\n").encode())
-        self.grid_batch = self._grid_batch()
 
     # -- subclasses --------------------------------------------------------------------------------------------
     def build(self) -> None: ...
@@ -217,9 +225,17 @@ class Trainer:
         if path.is_file():
             if not resume:
                 raise ConfigMismatch(f"{self.run_dir} already holds a run: pass --resume, or choose a new --out")
-            have = json.loads(path.read_text())
+            try:
+                have = json.loads(path.read_text())
+                if not isinstance(have, dict):
+                    raise ValueError("not a JSON object")
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise ValueError(f"{path}: damaged run description ({exc})") from None
             # what fixes the data order and the models' shapes; runs from before a key existed had its default
-            keys = ("kind", "size", "batch", "width", "seed", "data", "val_fraction", "mask_source", "turned_share")
+            keys = (
+                "kind", "size", "batch", "width", "seed", "data", "val_fraction", "mask_source", "turned_share",
+                "steps_per_epoch",  # where each epoch ends: another value would skip or repeat batches
+            )  # fmt: skip
             defaults = asdict(TrainConfig(kind="", data=""))
             have = {k: have.get(k, defaults[k]) for k in keys} | have
             diff = [f"{k}={have[k]} (now {wanted[k]})" for k in keys if have[k] != wanted[k]]
@@ -417,10 +433,18 @@ class FaceTrainer(Trainer):
         if cfg.mask_source == "mask_g":
             if not cfg.mask_run:
                 raise ValueError("--mask-source mask_g needs --mask-run (a `unmask train mask` run folder)")
-            mask_cfg = json.loads((Path(cfg.mask_run) / "run.json").read_text())
-            mask_kw = {"width": mask_cfg["width"]} if mask_cfg.get("width") else {}
+            mask_json = Path(cfg.mask_run) / "run.json"
+            try:
+                mask_cfg = json.loads(mask_json.read_text())
+                mask_kw = {"width": mask_cfg["width"]} if mask_cfg.get("width") else {}
+            except (ValueError, UnicodeDecodeError, TypeError, AttributeError) as exc:
+                raise ValueError(f"{mask_json}: damaged run description ({exc})") from None
             self.mask_model = models.mask_g(cfg.size, **mask_kw)
-            self.mask_model.load_weights(Path(cfg.mask_run) / MASK_WEIGHTS)
+            try:
+                self.mask_model.load_weights(Path(cfg.mask_run) / MASK_WEIGHTS)
+            except (OSError, ValueError) as exc:
+                first = str(exc).splitlines()[0]
+                raise ValueError(f"{Path(cfg.mask_run) / MASK_WEIGHTS}: cannot load these weights ({first})") from None
             self.mask_model.trainable = False
         elif cfg.mask_source != "gt":
             raise ValueError(f"unknown mask source '{cfg.mask_source}' (gt, mask_g)")

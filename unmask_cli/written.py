@@ -27,14 +27,16 @@ def same_photo(a: dict | None, b: dict | None) -> bool:
 
 
 class WrittenRecord:
-    """The record of one output folder: output path (relative to the folder) → the photo it was restored from.
-    One JSON line per write, appended and fsynced before the output is renamed into place, so a kill leaves no
-    output without its line; a later line for the same output replaces an earlier one."""
+    """The record of one output folder: output path (relative to the folder) → the photo it was restored from, or
+    the answer a photo got instead of an output ("no face found", "no face mask found...") and the settings that
+    gave it, so that a rerun with the same settings does not look for faces in it again (the fallback detectors
+    take seconds a photo). One JSON line per photo, appended and fsynced before its output is renamed into place,
+    so a kill leaves no output without its line; a later line for the same output replaces an earlier one."""
 
     def __init__(self, out: Path) -> None:
         self.out = Path(out)
         self.path = self.out / RECORD_NAME
-        self.entries: dict[str, dict | None] = {}
+        self.entries: dict[str, dict] = {}
         try:
             lines = self.path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError):
@@ -42,7 +44,7 @@ class WrittenRecord:
         for line in lines:
             try:
                 entry = json.loads(line)
-                self.entries[entry["output"]] = entry.get("photo")
+                self.entries[entry["output"]] = entry
             except (ValueError, KeyError, TypeError):
                 continue  # a line torn by a kill mid-write
 
@@ -51,16 +53,24 @@ class WrittenRecord:
 
     def photo_of(self, output: Path) -> dict | None:
         """The fingerprint of the photo `output` was restored from, or None if this folder's record has none."""
-        return self.entries.get(self._key(output))
+        entry = self.entries.get(self._key(output), {})
+        return None if entry.get("answer") else entry.get("photo")
 
-    def add(self, output: Path, photo: dict | None) -> None:
-        """Record that `output` holds a restoration of `photo` (None: it no longer holds one of ours)."""
-        key = self._key(output)
+    def answered(self, output: Path, photo: dict, settings: str) -> bool:
+        """Whether `photo` already got an answer instead of `output` (no face, no mask) with these settings."""
+        entry = self.entries.get(self._key(output), {})
+        return bool(entry.get("answer")) and entry.get("settings") == settings and same_photo(entry.get("photo"), photo)
+
+    def add(self, output: Path, photo: dict | None, answer: str | None = None, settings: str | None = None) -> None:
+        """Record that `output` holds a restoration of `photo` (None: it no longer holds one of ours), or, with
+        `answer`, that `photo` was left without an output for that reason under `settings`."""
+        entry: dict = {"output": self._key(output), "photo": photo}
+        if answer is not None:
+            entry.update(answer=answer, settings=settings)
         self.out.mkdir(parents=True, exist_ok=True)
         # ASCII JSON: a file name that is not UTF-8 is kept as escapes and reads back as the same string
-        line = json.dumps({"output": key, "photo": photo}) + "\n"
         with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line)
+            fh.write(json.dumps(entry) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
-        self.entries[key] = photo
+        self.entries[entry["output"]] = entry

@@ -16,7 +16,7 @@ def benchmark(
         list[str] | None, typer.Option(help="Backends (repeat; default: onnxruntime, tensorflow).")
     ] = None,
     batch: Annotated[str, typer.Option(help="Batch sizes, comma-separated.")] = "1,8,32",
-    seconds: Annotated[float, typer.Option(help="Timed seconds per backend, part and batch size.")] = 3.0,
+    seconds: Annotated[float, typer.Option(help="Timed seconds per backend, part and batch size.", min=0.01)] = 3.0,
     models: ModelsOpt = None,
     checkpoints: Annotated[Path, typer.Option(help="Run folders for the tensorflow backend.")] = Path("runs"),
     photos: Annotated[Path | None, typer.Option(help="Photos for the end-to-end figure.")] = Path("samples/masked"),
@@ -30,14 +30,15 @@ def benchmark(
     import platform
 
     from unmask_cli import benchmark as bench
-    from unmask_cli.images import iter_images, write_bytes_atomic
+    from unmask_cli.images import write_bytes_atomic
     from unmask_cli.outputs import OutputPathError, check_output_file
 
     try:  # before minutes of timing, not after
+        inputs = [photos] if photos else []
         if json_file:
-            check_output_file(json_file)
+            check_output_file(json_file, inputs=inputs)
         if plot:
-            check_output_file(plot, image=True)
+            check_output_file(plot, image=True, inputs=inputs)
         batches = [int(b) for b in batch.split(",") if b.strip()]
         if not batches or min(batches) < 1:
             raise ValueError
@@ -49,13 +50,14 @@ def benchmark(
         raise typer.Exit(2) from None
     names = backend or ["onnxruntime", "tensorflow"]
     options = {"tensorflow": {"checkpoints": checkpoints}}
+    readable = _readable_photos(photos)
     with ui.err.status("benchmarking…") as status:
         report = bench.bench_models(names, batches, seconds, models, options, on_line=status.update)
-        if photos and photos.exists():
+        if readable:
             for name in report.descriptions:
                 status.update(f"end to end: {name}")
                 report.end_to_end[name] = bench.bench_end_to_end(
-                    name, list(iter_images([photos])), models, options=options.get(registry.backend_name(name))
+                    name, readable, models, options=options.get(registry.backend_name(name))
                 )
     for name, error in report.errors.items():
         ui.fail(f"backend {name}: {error}")
@@ -106,3 +108,22 @@ def benchmark(
         write_bytes_atomic(json_file, json.dumps(payload, indent=2).encode())
     if plot:
         bench.plot(report, plot)
+
+
+def _readable_photos(photos: Path | None) -> list[Path]:
+    """The photos of the end-to-end figure that decode; each one that does not is one line, before any timing."""
+    from unmask_cli.images import ImageError, iter_images, read_rgb
+
+    if photos is None:
+        return []
+    if not photos.exists():
+        ui.warn(str(photos), "no such file or folder: no end-to-end figure")
+        return []
+    readable = []
+    for path in iter_images([photos]):
+        try:
+            read_rgb(path)
+            readable.append(path)
+        except ImageError as exc:
+            ui.warn(str(path), str(exc))
+    return readable

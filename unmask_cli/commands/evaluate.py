@@ -44,6 +44,17 @@ def evaluate(
         ui.fail(str(exc))
         raise typer.Exit(2) from None
     names = backend or ["onnxruntime", "opencv", "opencv-ns"]
+    if not styles:  # every installed style: one that fails to load is said and left out, as in synthesize
+        from unmask_cli.synthesize import resolve_styles
+
+        try:
+            usable, broken = resolve_styles("random")
+        except registry.PluginError as exc:
+            ui.fail(str(exc))
+            raise typer.Exit(2) from None
+        for line in broken:
+            ui.fail(f"{line} (left out)")
+        styles = list(usable)
     try:
         with ui.err.status("evaluating…") as status:
             cases, results = ev.evaluate(

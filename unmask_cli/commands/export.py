@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +24,7 @@ def export(
     parity_photos: Annotated[Path, typer.Option(help="Face photos for the parity check and int8 calibration.")] = Path(
         "samples/clean"
     ),
-    parity_count: Annotated[int, typer.Option(help="How many face crops to check and calibrate on.")] = 16,
+    parity_count: Annotated[int, typer.Option(help="How many face crops to check and calibrate on.", min=1)] = 16,
     only: Annotated[
         str | None,
         typer.Option(
@@ -48,7 +49,14 @@ def export(
         ui.fail("say which format: --onnx")
         raise typer.Exit(2)
     from unmask_cli import export as exporter
+    from unmask_cli.outputs import OutputPathError, check_writable_folder
 
+    out_was_there = out.exists()
+    try:
+        check_writable_folder(out)
+    except OutputPathError as exc:
+        ui.fail(str(exc))
+        raise typer.Exit(2) from None
     lines: list[str] = []
 
     def show(line: str) -> None:
@@ -72,7 +80,10 @@ def export(
             structure_run=structure_run,
         )
     except (exporter.ParityError, FileNotFoundError, ValueError) as exc:
-        ui.fail(str(exc))
+        ui.fail(str(exc))  # nothing in --out was changed (export writes only once every model has passed)
+        if not out_was_there:
+            with contextlib.suppress(OSError):
+                out.rmdir()
         raise typer.Exit(1) from None
     if as_json:
         ui.emit_json(report.__dict__)

@@ -143,10 +143,11 @@ def infer(
         except (OSError, ImageError) as exc:
             ui.fail(f"cannot write the sheet {sheet} ({getattr(exc, 'strerror', None) or exc})")
             sheet_failed = True
-    processed = summary.photos - summary.already_done
+    processed = summary.photos - summary.already_done - summary.already_answered
     report = {
         "photos": summary.photos,
         "already_done": summary.already_done,
+        "already_answered": summary.already_answered,
         "written": summary.written,
         "faces": summary.faces,
         "restored": summary.restored,
@@ -171,6 +172,7 @@ def infer(
         rows = [
             ("photos", summary.photos),
             ("already done (skipped)", summary.already_done),
+            ("no masked face last time (skipped; --overwrite asks again)", summary.already_answered),
             ("faces found", summary.faces),
             ("faces restored", summary.restored),
             ("mask over nose + mouth, eyes free", summary.masks_in_place),

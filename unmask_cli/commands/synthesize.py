@@ -15,7 +15,7 @@ def synthesize(
     src: Annotated[Path, typer.Argument(help="Folder (searched recursively) or file of clean face photos.")],
     out: Annotated[Path, typer.Argument(help="Output dataset folder (created; a rerun resumes it).")],
     style: Annotated[str, typer.Option(help="Mask style plugin name, or 'random'.")] = "random",
-    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same masks.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same masks.", min=0)] = 0,
     size: Annotated[int, typer.Option(help="Side of the aligned face crops, in pixels.")] = 128,
     variants: Annotated[int, typer.Option(help="Masked versions of every face.")] = 1,
     limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N photos.")] = None,
@@ -77,13 +77,20 @@ def synthesize(
         "faces_found": summary.faces,
         "written": summary.written,
         "skipped": dict(summary.skipped),
+        "failed": summary.failed,
         "seconds": round(seconds, 2),
         "photos_per_second": round(processed / seconds, 2) if seconds > 0 else None,
         "out": str(out),
     }
     if as_json:
         ui.emit_json(report)
-        return
+    else:
+        _print_table(summary, report, seconds, out)
+    if summary.failed:  # photos a rerun will do again once the cause (a full disk, a broken style) is fixed
+        raise typer.Exit(1)
+
+
+def _print_table(summary, report: dict, seconds: float, out: Path) -> None:
     rows = [
         ("photos", summary.photos),
         ("already done (resumed)", summary.already_done),

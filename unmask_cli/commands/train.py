@@ -58,18 +58,20 @@ app = typer.Typer(
 
 DataArg = Annotated[Path, typer.Argument(help="A folder written by `unmask synthesize`.")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Run folder: checkpoints, weights, grids, metrics.jsonl.")]
-SizeOpt = Annotated[int, typer.Option(help="Input size S (a multiple of 32).")]
-BatchOpt = Annotated[int, typer.Option(help="Batch size (original recipe: 4).")]
-EpochsOpt = Annotated[int, typer.Option(help="Epochs (original recipe: 10).")]
+SizeOpt = Annotated[int, typer.Option(help="Input size S (a multiple of 32).", min=32)]
+BatchOpt = Annotated[int, typer.Option(help="Batch size (original recipe: 4).", min=1)]
+EpochsOpt = Annotated[int, typer.Option(help="Epochs (original recipe: 10).", min=1)]
 LrOpt = Annotated[float, typer.Option(help="Adam learning rate (original recipe: 2e-4, beta1 0.5).")]
 DecayOpt = Annotated[
     int, typer.Option(help="Let the learning rate fall linearly to 0 over the last N epochs (0: constant).")
 ]
 SeedOpt = Annotated[int, typer.Option(help="Seed: data order, augmentation, noise and initial weights.")]
 WidthOpt = Annotated[int | None, typer.Option(help="Base number of filters (model default when unset).")]
-StepsOpt = Annotated[int | None, typer.Option(help="Cap on steps per epoch (default: the whole training split).")]
+StepsOpt = Annotated[
+    int | None, typer.Option(help="Cap on steps per epoch (default: the whole training split).", min=1)
+]
 MaxStepsOpt = Annotated[int | None, typer.Option(help="Stop after this many more steps (short runs).")]
-CkptOpt = Annotated[int, typer.Option(help="Checkpoint every N steps (and at every epoch end).")]
+CkptOpt = Annotated[int, typer.Option(help="Checkpoint every N steps (and at every epoch end).", min=1)]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")]
 StrategyOpt = Annotated[str, typer.Option(help="tf.distribute strategy: default, mirrored or multiworker.")]
 InitOpt = Annotated[
@@ -78,13 +80,46 @@ InitOpt = Annotated[
 ]
 
 
+def tf_errors():
+    import tensorflow as tf
+
+    return tf.errors
+
+
+def _resume_hint(trainer, out: Path) -> str:
+    saved = trainer.manager.latest_checkpoint
+    if not saved:
+        return "no checkpoint was saved yet: the same command with --resume starts over"
+    return f"the same command with --resume goes on from the last checkpoint ({Path(saved).name})"
+
+
+def _training_failure(config, step: int, exc: BaseException) -> str:
+    """One line for an error that stopped training: the unreadable sample by name when a decode failed (TensorFlow's
+    message names the op, not the file), else the error's first line."""
+    from unmask_cli import data, pipelines
+
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "decode" in first.lower() or "image" in first.lower():
+        bad = pipelines.unreadable_samples(config.data, data.load_manifest(Path(config.data)))
+        if bad:
+            more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+            return f"{bad[0]}: not a readable image{more}: training stopped at step {step}"
+    return f"training stopped at step {step}: {first}"
+
+
 def _train(config, out: Path, resume: bool, max_steps: int | None, as_json: bool) -> None:
     from unmask_cli import training
 
+    if out.exists() and not out.is_dir():
+        ui.fail(f"{out}: exists and is not a folder")
+        raise typer.Exit(2)
     try:
         trainer = training.trainer(config, out, resume)
     except (training.ConfigMismatch, FileNotFoundError, ValueError) as exc:
         ui.fail(str(exc))
+        raise typer.Exit(2) from None
+    except tf_errors().OpError as exc:  # a sample of the validation grid that does not decode
+        ui.fail(_training_failure(config, 0, exc))
         raise typer.Exit(2) from None
     start_step = int(trainer.step.numpy())
     if start_step:
@@ -106,7 +141,16 @@ def _train(config, out: Path, resume: bool, max_steps: int | None, as_json: bool
             shown = ", ".join(f"{k} {v:.4g}" for k, v in val.items())
             bar.console.print(f"epoch {epoch}: {shown}")
 
-        val = trainer.fit(on_step, on_epoch, max_steps=max_steps)
+        try:
+            val = trainer.fit(on_step, on_epoch, max_steps=max_steps)
+        except KeyboardInterrupt:
+            bar.stop()
+            ui.fail(f"interrupted at step {int(trainer.step.numpy())}; {_resume_hint(trainer, out)}")
+            raise typer.Exit(130) from None
+        except (tf_errors().OpError, OSError) as exc:  # a damaged sample, a full disk: one line, not a traceback
+            bar.stop()
+            ui.fail(f"{_training_failure(config, int(trainer.step.numpy()), exc)}; {_resume_hint(trainer, out)}")
+            raise typer.Exit(1) from None
     seconds = time.perf_counter() - started
     steps = int(trainer.step.numpy()) - start_step
     report = {
