@@ -661,3 +661,10 @@ def test_resume_refuses_another_epoch_length(tiny_data, tmp_path):
     training.trainer(_config("mask", tiny_data, steps_per_epoch=2), tmp_path / "run").fit(max_steps=1)
     with pytest.raises(training.ConfigMismatch, match="steps_per_epoch"):
         training.trainer(_config("mask", tiny_data, steps_per_epoch=3), tmp_path / "run", resume=True)
+
+
+def test_resume_takes_the_same_data_named_another_way(tiny_data, tmp_path, monkeypatch):
+    training.trainer(_config("mask", tiny_data), tmp_path / "run").fit(max_steps=1)
+    monkeypatch.chdir(tiny_data.parent)
+    resumed = training.trainer(_config("mask", Path(tiny_data.name)), tmp_path / "run", resume=True)
+    assert int(resumed.step.numpy()) == 1

@@ -238,6 +238,8 @@ class Trainer:
             )  # fmt: skip
             defaults = asdict(TrainConfig(kind="", data=""))
             have = {k: have.get(k, defaults[k]) for k in keys} | have
+            if have["data"] != wanted["data"] and _same_folder(have["data"], wanted["data"]):
+                wanted["data"] = have["data"]  # the same data named another way (relative, absolute, a link)
             diff = [f"{k}={have[k]} (now {wanted[k]})" for k in keys if have[k] != wanted[k]]
             if diff:
                 raise ConfigMismatch(f"{self.run_dir} was started with {', '.join(diff)}")
@@ -560,6 +562,13 @@ class FaceTrainer(Trainer):
             list(_to_uint8(comp.numpy())),
             list(_to_uint8(clean.numpy())),
         ]
+
+
+def _same_folder(a: str, b: str) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except (OSError, RuntimeError):
+        return False
 
 
 def trainer(config: TrainConfig, run_dir: Path, resume: bool = False) -> Trainer:

@@ -113,6 +113,8 @@ def _train(config, out: Path, resume: bool, max_steps: int | None, as_json: bool
     if out.exists() and not out.is_dir():
         ui.fail(f"{out}: exists and is not a folder")
         raise typer.Exit(2)
+    if resume and not (out / "run.json").is_file():
+        ui.err.print(f"note {out}: no run to resume there; starting a new one", highlight=False)
     try:
         trainer = training.trainer(config, out, resume)
     except (training.ConfigMismatch, FileNotFoundError, ValueError) as exc:
