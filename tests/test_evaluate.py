@@ -144,3 +144,17 @@ def test_a_style_that_fails_on_a_face_is_said_and_the_others_are_scored(photos, 
     assert len(boom) == len({c.source for c in cases}) and set(boom) == {
         "style 'boom' failed: RuntimeError: style exploded"
     }
+
+
+def test_a_style_whose_output_does_not_fit_is_a_skip_not_a_crash(photos, monkeypatch):
+    from unmask_cli import registry
+
+    real = registry.load_synthesizer
+
+    def load(name):
+        return (lambda image, landmarks, rng: (image[:10], np.ones((3, 3), np.uint8))) if name == "bad" else real(name)
+
+    monkeypatch.setattr(registry, "load_synthesizer", load)
+    skips = []
+    cases = ev.make_cases(photos, ["surgical", "bad"], 64, None, lambda path, reason: skips.append(reason))
+    assert {c.style for c in cases} == {"surgical"} and any("style 'bad' returned" in s for s in skips)

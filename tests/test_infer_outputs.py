@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import LowerFaceBackend, stand_in_unmasker
 from unmask_cli import pipeline, workers
+from unmask_cli.written import RECORD_NAME
 
 
 @pytest.fixture
@@ -112,16 +113,27 @@ def test_overwrite_never_writes_over_another_input_photo(unmasker, tmp_path):
 
 
 def test_a_file_unmask_did_not_write_is_never_overwritten(unmasker, tmp_path):
-    """A user's own photo kept in the output folder is not taken for an output, not even with --overwrite."""
+    """A user's own photo put in an output folder unmask keeps a record in is not taken for an output, not even
+    with --overwrite."""
+    out = tmp_path / "out"
+    assert unmasker.run([_photo(tmp_path / "first" / "a.png", 3)], out).written == 1  # the folder's record begins
     photo = _photo(tmp_path / "in" / "x.png", 1)
-    mine = _photo(tmp_path / "out" / "x.png", 2)
+    mine = _photo(out / "x.png", 2)
     before = mine.read_bytes()
     for overwrite in (False, True):
-        results = []
-        summary = unmasker.run([photo], tmp_path / "out", overwrite=overwrite, on_result=results.append)
+        summary = unmasker.run([photo], out, overwrite=overwrite)
         assert summary.already_done == 0 and summary.written == 0 and summary.failed == 1
-        assert "not written by unmask" in results[0].skipped
+        assert summary.skipped == {"output exists and is not one unmask wrote there": 1}
     assert mine.read_bytes() == before
+
+
+def test_an_output_folder_from_before_the_record_still_resumes(unmasker, tmp_path):
+    """Outputs an older unmask wrote (no record in the folder) count as done, as they did, not as someone else's."""
+    photo, out = _photo(tmp_path / "in" / "a.png", 1), tmp_path / "out"
+    unmasker.run([photo], out)
+    (out / RECORD_NAME).unlink()
+    assert unmasker.run([photo], out).already_done == 1
+    assert unmasker.run([photo], out, overwrite=True).written == 1
 
 
 def test_a_same_named_photo_from_another_run_is_not_taken_for_done(unmasker, tmp_path):
@@ -133,7 +145,8 @@ def test_a_same_named_photo_from_another_run_is_not_taken_for_done(unmasker, tmp
     written = (out / "IMG_1.png").read_bytes()
     results = []
     again = unmasker.run([second], out, on_result=results.append)
-    assert again.already_done == 0 and again.failed == 1 and "restored from another photo" in results[0].skipped
+    assert again.already_done == 0 and again.failed == 1 and "named IMG_1.png" in results[0].skipped
+    assert again.skipped == {"output exists, restored from another photo": 1}
     assert (out / "IMG_1.png").read_bytes() == written
     assert unmasker.run([first], out).already_done == 1
     redone = unmasker.run([second], out, overwrite=True)

@@ -668,3 +668,17 @@ def test_resume_takes_the_same_data_named_another_way(tiny_data, tmp_path, monke
     monkeypatch.chdir(tiny_data.parent)
     resumed = training.trainer(_config("mask", Path(tiny_data.name)), tmp_path / "run", resume=True)
     assert int(resumed.step.numpy()) == 1
+
+
+def test_a_truncated_sample_is_named_and_an_out_under_a_file_is_one_line(tiny_data, tmp_path):
+    import shutil
+
+    data = tmp_path / "ds"
+    shutil.copytree(tiny_data, data)
+    bad = data / pipelines.load_split(data, 0.05)[0][0]["masked"]
+    bad.write_bytes(bad.read_bytes()[:100])  # a PNG cut short: TensorFlow says "Invalid PNG data", no name
+    result = _train_cli("mask", str(data), "--out", str(tmp_path / "run"), *TINY)
+    assert result.exit_code in (1, 2) and str(bad) in result.output and "Traceback" not in result.output
+    (tmp_path / "file").write_text("not a folder")
+    result = _train_cli("face", str(tiny_data), "--out", str(tmp_path / "file" / "run"), *TINY)
+    assert result.exit_code == 2 and "cannot write there" in result.output, result.output

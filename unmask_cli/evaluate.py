@@ -109,6 +109,7 @@ def make_cases(
             rng = style_rng(path.name, style)
             try:
                 masked, mask = registry.load_synthesizer(style)(crop, lm, rng)
+                registry.check_style_output(style, crop, masked, mask)
             except registry.PluginError:
                 raise
             except Exception as exc:  # a third-party style that fails on this face: said, the others go on

@@ -453,9 +453,11 @@ def _existing_output(
     """(reason to refuse, already done) for a photo whose output path is taken. Only a file this folder's record
     says was restored from this very photo counts as done; one restored from another photo (a same-named photo
     from another run) is redone only with --overwrite; one never written by unmask is never touched."""
+    if not record.exists:  # an output folder from before the record: its files count as outputs, as they did
+        return None, not overwrite and (not save_masks or mask_path(target).exists())
     written_from = record.photo_of(target)
     if written_from is None:
-        return f"{target} exists and was not written by unmask: left as it is (use different --out)", False
+        return f"output exists and is not one unmask wrote there (left as it is: {target}; use different --out)", False
     try:
         this = fingerprint(source)
     except OSError:
@@ -464,9 +466,9 @@ def _existing_output(
         return None, not overwrite and (not save_masks or mask_path(target).exists())
     if overwrite:
         return None, False
+    name = written_from.get("name")
     return (
-        f"{target} was restored from another photo named {written_from.get('name')}: left as it is (use different "
-        "--out, or --overwrite)",
+        f"output exists, restored from another photo (named {name}; {target}; use different --out or --overwrite)",
         False,
     )
 

@@ -127,6 +127,17 @@ def load(group: str, name: str) -> Any:
     return _load_cached(group, name)
 
 
+def check_style_output(style: str, crop: np.ndarray, masked, mask) -> None:
+    """A style plugin's (masked image, mask) must fit the crop, or the dataset gets samples training cannot use."""
+    masked, mask = np.asarray(masked), np.asarray(mask)
+    if masked.shape != crop.shape or masked.dtype != np.uint8:
+        raise ValueError(f"style '{style}' returned a {masked.dtype} image of {masked.shape}, not uint8 {crop.shape}")
+    if mask.shape != crop.shape[:2] or not np.isin(mask, (0, 1)).all():
+        raise ValueError(f"style '{style}' returned a mask of {mask.shape} not of 0/1 values {crop.shape[:2]}")
+    if not mask.any():
+        raise ValueError(f"style '{style}' returned an empty mask")
+
+
 def load_synthesizer(name: str) -> MaskSynthesizer:
     plugin = load(SYNTHESIZERS, name)
     if not callable(plugin):

@@ -108,7 +108,7 @@ def process_photo(path: Path, source: str, out: Path, config: SynthesisConfig) -
             rng = sample_rng(config.seed, source, index, variant)
             style = config.styles[rng.integers(len(config.styles))] if len(config.styles) > 1 else config.styles[0]
             masked, mask = registry.load_synthesizer(style)(crop, landmarks, rng)
-            _check_style_output(style, crop, masked, mask)
+            registry.check_style_output(style, crop, masked, mask)
             key = data.sample_key(source, index, variant)
             write_atomic(out / f"masked/{key}.png", masked)
             write_atomic(out / f"mask/{key}.png", mask * 255)
@@ -131,17 +131,6 @@ def process_photo(path: Path, source: str, out: Path, config: SynthesisConfig) -
     if not result.records and result.face_skips:
         result.skipped = result.face_skips[0]
     return result
-
-
-def _check_style_output(style: str, crop: np.ndarray, masked, mask) -> None:
-    """A style plugin's (masked image, mask) must fit the crop, or the dataset gets samples training cannot use."""
-    masked, mask = np.asarray(masked), np.asarray(mask)
-    if masked.shape != crop.shape or masked.dtype != np.uint8:
-        raise ValueError(f"style '{style}' returned a {masked.dtype} image of {masked.shape}, not uint8 {crop.shape}")
-    if mask.shape != crop.shape[:2] or not np.isin(mask, (0, 1)).all():
-        raise ValueError(f"style '{style}' returned a mask of {mask.shape} not of 0/1 values {crop.shape[:2]}")
-    if not mask.any():
-        raise ValueError(f"style '{style}' returned an empty mask")
 
 
 def prepare_out(out: Path) -> None:

@@ -44,6 +44,11 @@ def warn(subject: str, reason: str) -> None:
     err.print(f"[yellow]skip[/] {escape(subject)}: {escape(reason)}", soft_wrap=True, highlight=False)
 
 
+def warning(text: str) -> None:
+    """One line about how the run will go (a model file missing, a provider falling back), on one line."""
+    err.print(f"[yellow]warning[/] {escape(text)}", soft_wrap=True, highlight=False)
+
+
 def note(subject: str, text: str) -> None:
     """One line about a file that was done, with something the user should know."""
     err.print(f"[cyan]note[/] {escape(subject)}: {escape(text)}", soft_wrap=True, highlight=False)

@@ -62,7 +62,7 @@ def export(
     def show(line: str) -> None:
         lines.append(line)
         if not as_json:
-            ui.err.print(line, highlight=False)
+            ui.err.print(line, highlight=False, soft_wrap=True, markup=False)
 
     try:
         report = exporter.export(

@@ -92,7 +92,7 @@ def infer(
                 out.rmdir()
         raise typer.Exit(2) from None
     for warning in getattr(unmasker.backend, "warnings", []):
-        ui.err.print(f"[yellow]warning[/] {warning}")
+        ui.warning(warning)
     ui.err.print(f"backend: {unmasker.backend.description}", highlight=False)
     pairs: list = []
     records: list[dict] = []
@@ -172,7 +172,7 @@ def infer(
         rows = [
             ("photos", summary.photos),
             ("already done (skipped)", summary.already_done),
-            ("no masked face last time (skipped; --overwrite asks again)", summary.already_answered),
+            ("no masked face last time (skipped)", summary.already_answered),
             ("faces found", summary.faces),
             ("faces restored", summary.restored),
             ("mask over nose + mouth, eyes free", summary.masks_in_place),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Annotated
@@ -99,7 +100,9 @@ def _training_failure(config, step: int, exc: BaseException) -> str:
     from unmask_cli import data, pipelines
 
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if "decode" in first.lower() or "image" in first.lower():
+    errors = tf_errors()
+    # a sample that does not decode: TensorFlow says "Invalid PNG data", "Unknown image file format", a missing file
+    if isinstance(exc, errors.InvalidArgumentError | errors.DataLossError | errors.NotFoundError):
         bad = pipelines.unreadable_samples(config.data, data.load_manifest(Path(config.data)))
         if bad:
             more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
@@ -109,19 +112,24 @@ def _training_failure(config, step: int, exc: BaseException) -> str:
 
 def _train(config, out: Path, resume: bool, max_steps: int | None, as_json: bool) -> None:
     from unmask_cli import training
+    from unmask_cli.outputs import OutputPathError, check_writable_folder
 
-    if out.exists() and not out.is_dir():
-        ui.fail(f"{out}: exists and is not a folder")
-        raise typer.Exit(2)
+    out_was_there = out.exists()
+    try:
+        check_writable_folder(out)  # a file there, or a file on the way there, is one line
+    except OutputPathError as exc:
+        ui.fail(str(exc))
+        raise typer.Exit(2) from None
     if resume and not (out / "run.json").is_file():
         ui.err.print(f"note {out}: no run to resume there; starting a new one", highlight=False)
     try:
         trainer = training.trainer(config, out, resume)
-    except (training.ConfigMismatch, FileNotFoundError, ValueError) as exc:
-        ui.fail(str(exc))
-        raise typer.Exit(2) from None
-    except tf_errors().OpError as exc:  # a sample of the validation grid that does not decode
-        ui.fail(_training_failure(config, 0, exc))
+    except (training.ConfigMismatch, FileNotFoundError, ValueError, tf_errors().OpError) as exc:
+        # an OpError here is a sample of the validation grid that does not decode
+        ui.fail(_training_failure(config, 0, exc) if isinstance(exc, tf_errors().OpError) else str(exc))
+        if not out_was_there:  # a start that fails leaves nothing behind
+            with contextlib.suppress(OSError):
+                out.rmdir()
         raise typer.Exit(2) from None
     start_step = int(trainer.step.numpy())
     if start_step:
