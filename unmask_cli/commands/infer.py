@@ -50,7 +50,12 @@ def infer(
     ] = 0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Restore the faces behind masks in photos: detect, align, unmask, blend back."""
+    """Restore the faces behind masks in photos: detect, align, unmask, blend back.
+
+    Nothing given is overwritten, and the same command run again goes on where the last one stopped. Exit status:
+    0 done (photos without a masked face included), 1 something given could not be done (a missing path, an
+    unreadable photo, a refused or failed write), 2 bad options, models or --out, 130 interrupted.
+    """
     from unmask_cli.model_card import ModelFileError
     from unmask_cli.pipeline import Unmasker, stage_shares
     from unmask_cli.runtime import ProviderError
