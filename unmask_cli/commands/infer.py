@@ -98,7 +98,7 @@ def infer(
         raise typer.Exit(2) from None
     for warning in getattr(unmasker.backend, "warnings", []):
         ui.warning(warning)
-    ui.err.print(f"backend: {unmasker.backend.description}", highlight=False)
+    ui.err.print(f"backend: {unmasker.backend.description}", highlight=False, soft_wrap=True)
     pairs: list = []
     records: list[dict] = []
     faces_restored = 0  # running total for the bar (each result carries its own photo's count)

@@ -121,7 +121,7 @@ def _train(config, out: Path, resume: bool, max_steps: int | None, as_json: bool
         ui.fail(str(exc))
         raise typer.Exit(2) from None
     if resume and not (out / "run.json").is_file():
-        ui.err.print(f"note {out}: no run to resume there; starting a new one", highlight=False)
+        ui.note(str(out), "no run to resume there; starting a new one")
     try:
         trainer = training.trainer(config, out, resume)
     except (training.ConfigMismatch, FileNotFoundError, ValueError, tf_errors().OpError) as exc:
