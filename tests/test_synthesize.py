@@ -252,20 +252,25 @@ def test_utk_subset_links_the_same_photos_every_time_and_two_ranges_share_none(t
     assert draw("a", 0, 25) == first  # a rerun leaves the links it finds
 
 
-def test_a_write_error_on_one_photo_is_retried_by_the_rerun(sample_folder, tmp_path, monkeypatch):
-    """A full disk says nothing about the photo: it must not be recorded as skipped for good."""
+@pytest.mark.parametrize("code, exit_code", [(28, 2), (5, 1)])
+def test_a_write_error_on_one_photo_is_retried_by_the_rerun(sample_folder, tmp_path, monkeypatch, code, exit_code):
+    """A write error says nothing about the photo: it is not recorded as skipped for good. A full disk (errno 28)
+    stops the run at once, in one line; another error (EIO) is a line per photo and the batch goes on."""
+    import os
+
     from unmask_cli import synthesize
 
     real = synthesize.write_atomic
 
-    def full(path, *a, **k):
-        raise OSError(28, "No space left on device")
+    def failing(path, *a, **k):
+        raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr(synthesize, "write_atomic", full)
+    monkeypatch.setattr(synthesize, "write_atomic", failing)
     out = tmp_path / "ds"
     args = ["synthesize", str(sample_folder), str(out), "--limit", "2", "--style", "surgical"]
     result = runner.invoke(app, args)
-    assert result.exit_code == 1 and "No space left on device" in result.output
+    assert result.exit_code == exit_code and os.strerror(code) in result.output, result.output
+    assert result.output.count(os.strerror(code)) == (1 if code == 28 else 2)
     assert not list(read_jsonl(out / "skipped.jsonl"))
     monkeypatch.setattr(synthesize, "write_atomic", real)
     result = runner.invoke(app, [*args, "--json"])

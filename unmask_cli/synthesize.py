@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import zlib
@@ -49,6 +50,7 @@ class PhotoResult:
     # a failure that says nothing about the photo (a full disk, a crashed worker or style plugin): not recorded in
     # skipped.jsonl, so the rerun that a user makes after fixing it does the photo
     retry: bool = False
+    disk_full: bool = False
 
 
 @dataclass
@@ -188,7 +190,9 @@ def _work(item: tuple[str, str]) -> PhotoResult:
         return process_photo(Path(path), source, _WORKER["out"], _WORKER["config"])
     except Exception as exc:  # one bad photo never stops the batch
         reason = f"failed: {type(exc).__name__}: {exc}".splitlines()[0]
-        return PhotoResult(source=source, skipped=reason, retry=True)
+        # a full disk fails every photo after it alike: the run stops at once (run raises) instead of a line each
+        full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        return PhotoResult(source=source, skipped=reason, retry=True, disk_full=full)
 
 
 def is_own_output(path: Path, out: Path) -> bool:
@@ -254,6 +258,8 @@ def run(
                 summary.failed += result.retry
                 if not result.retry:
                     data.append_jsonl(out / data.SKIPPED, [{"source": result.source, "reason": result.skipped}])
+                if result.disk_full:  # said once by the command, which tells the user a rerun resumes
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             elif result.face_skips:
                 for reason in result.face_skips:
                     summary.skipped[reason.split(" (")[0]] += 1
