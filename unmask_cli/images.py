@@ -142,21 +142,24 @@ def _png_damage(data: bytes) -> tuple[str | None, bytes]:
     damaged ancillary chunk (text, time, a colour profile) is dropped and the photo kept."""
     if data[12:16] != b"IHDR":
         return "corrupt PNG (no header chunk)", data
-    offset, kept, dropped = 8, [data[:8]], False
+    view = memoryview(data)  # checksums over views: no copy of a big photo's image data
+    offset, damaged = 8, []
     while offset + 12 <= len(data):
         length = int.from_bytes(data[offset : offset + 4], "big")
         end = offset + 12 + length
         if end > len(data):
             break
         kind = data[offset + 4 : offset + 8]
-        if zlib.crc32(data[offset + 4 : end - 4]) != int.from_bytes(data[end - 4 : end], "big"):
+        if zlib.crc32(view[offset + 4 : end - 4]) != int.from_bytes(data[end - 4 : end], "big"):
             if kind[:1].isupper():
                 return f"corrupt PNG (checksum error in its {kind.decode('latin-1')} chunk)", data
-            dropped = True
-        else:
-            kept.append(data[offset:end])
+            damaged.append((offset, end))
         if kind == b"IEND":
-            return None, b"".join(kept) if dropped else data
+            if damaged:  # rebuilt without them
+                starts = [0, *(e for _, e in damaged)]
+                ends = [*(o for o, _ in damaged), len(data)]
+                data = b"".join(data[a:b] for a, b in zip(starts, ends, strict=True))
+            return None, data
         offset = end
     return "truncated PNG (it ends before its end chunk)", data
 

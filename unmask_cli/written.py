@@ -50,7 +50,7 @@ class WrittenRecord:
         try:
             lines = self.path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError):
-            lines = []  # no record yet (or unreadable): every existing file counts as not ours
+            lines = []  # no record yet, or an unreadable one
         for line in lines:
             try:
                 entry = json.loads(line)
