@@ -78,3 +78,21 @@ def test_the_strip_found_does_not_depend_on_what_ran_before():
         regions.append(below_crop.region_below(rgb, mask, matrix))
     assert regions[0] is not None
     assert all(np.array_equal(regions[0], r) for r in regions[1:])
+
+
+def test_the_mask_beside_the_crop_is_found_on_either_side_and_nothing_else_changes():
+    """A turned face's mask runs on past the crop's side edge: the photo of the strip test, transposed (the
+    strip now runs past the right edge), and mirrored (past the left edge)."""
+    photo, crop_mask, matrix = _photo(mask_bottom=S + 10)
+    photo, crop_mask = np.ascontiguousarray(photo.transpose(1, 0, 2)), np.ascontiguousarray(crop_mask.T)
+    assert below_crop.region_below(photo, crop_mask, matrix) is None  # nothing under this crop
+    region = below_crop.region_beside(photo, crop_mask, matrix)
+    assert region is not None
+    strip = np.zeros(photo.shape[:2], bool)
+    strip[16:48, S : S + 10] = True
+    assert region[strip].mean() > 0.95 and not region[:, : S - 2].any() and not region[:, S + 14 :].any()
+    mirrored = np.ascontiguousarray(photo[:, ::-1])
+    width = photo.shape[1]
+    shift = np.array([[1.0, 0, -(width - S)], [0, 1.0, 0]])  # the crop is now the right S×S square
+    left = below_crop.region_beside(mirrored, np.ascontiguousarray(crop_mask[:, ::-1]), shift)
+    assert left is not None and np.array_equal(left, region[:, ::-1])

@@ -1,4 +1,5 @@
-"""The part of a mask that hangs below the aligned crop: found by GrabCut, filled by OpenCV's inpainting.
+"""The part of a mask that hangs below the aligned crop (or runs on past its sides): found by GrabCut, filled by
+OpenCV's inpainting.
 
 The crop ends a little below the chin (the models' framing), so a mask worn low leaves a strip of fabric under
 the restored face. Below the crop there is no face for Face G to paint — neck, shadow, collar — so that strip is
@@ -65,6 +66,28 @@ def region_below(rgb: np.ndarray, mask: np.ndarray, matrix: np.ndarray) -> np.nd
         return None
     region = np.zeros(rgb.shape[:2], np.uint8)
     region[box] = warped
+    return region
+
+
+def _turned(matrix: np.ndarray, size: int, k: int) -> np.ndarray:
+    """`matrix` (photo → crop) for the crop turned by np.rot90(·, k): k = 3 brings the right edge to the bottom,
+    k = 1 the left edge."""
+    s = size - 1
+    turn = [[0, -1, s], [1, 0, 0], [0, 0, 1]] if k == 3 else [[0, 1, 0], [-1, 0, s], [0, 0, 1]]
+    return (np.array(turn, np.float64) @ np.vstack([matrix, [0, 0, 1]]))[:2]
+
+
+def region_beside(rgb: np.ndarray, mask: np.ndarray, matrix: np.ndarray) -> np.ndarray | None:
+    """Photo-sized 0/1 map of the mask's continuation past the crop's left and right edges, or None.
+
+    A turned face's mask runs on to the far ear beside the crop, with its ear loop: found as the strip below
+    is (`region_below`, the crop turned so that the side edge is its bottom), and only where its edge is in sight.
+    On the 200 real photos the mask crosses a side edge for 33 of 230 faces, as often as the bottom one."""
+    region = None
+    for k in (1, 3):
+        found = region_below(rgb, np.ascontiguousarray(np.rot90(mask, k)), _turned(matrix, mask.shape[0], k))
+        if found is not None:
+            region = found if region is None else np.maximum(region, found)
     return region
 
 

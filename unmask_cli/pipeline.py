@@ -66,6 +66,7 @@ class FaceResult:
     mask_fraction: float
     mask_in_place: bool  # the mask covers the template's nose tip and mouth and leaves the eyes free
     filled_below: bool = False  # the mask hung below the crop and that strip was inpainted (below_crop)
+    filled_beside: bool = False  # the mask ran on past the crop's side (a turned face's far ear), inpainted too
 
 
 @dataclass
@@ -98,6 +99,7 @@ class Summary:
     restored: int = 0
     masks_in_place: int = 0
     filled_below: int = 0
+    filled_beside: int = 0
     skipped: Counter = field(default_factory=Counter)
     failed: int = 0  # photos skipped because they could not be read or written, or were refused (not: no face)
     empty_folders: list[Path] = field(default_factory=list)
@@ -222,21 +224,31 @@ class Unmasker:
                 if face.detector not in TRUSTED_DETECTORS and not restored_is_a_face(restored_crop):
                     continue  # a fallback detector's hit whose restoration is no face: a wall, text, fabric
                 done = fraction >= MIN_MASK_FRACTION
-                below = None
+                below = beside = None
                 if done:
                     # found on the photo as it was: GrabCut learns the mask's colours from the crop
                     below = below_crop.region_below(pending.rgb, mask[..., 0], pending.matrices[i])
+                    beside = below_crop.region_beside(pending.rgb, mask[..., 0], pending.matrices[i])
                     weight, box = paste_back(pending.rgb, restored_crop, mask[..., 0], pending.matrices[i])
                     if pending.mask_union is None:  # zeros: the pages of the photo no face touches stay unwritten
                         pending.mask_union = np.zeros(pending.rgb.shape[:2], np.float32)
                     np.maximum(pending.mask_union[box], weight, out=pending.mask_union[box])
-                    if below is not None:
-                        below_crop.fill(pending.rgb, below)
-                        x, y, w, h = cv2.boundingRect(below)  # the union over the strip's box, not the photo
-                        strip = (slice(y, y + h), slice(x, x + w))
-                        np.maximum(pending.mask_union[strip], below[strip], out=pending.mask_union[strip])
+                    for outside in (below, beside):
+                        if outside is not None:
+                            below_crop.fill(pending.rgb, outside)
+                            x, y, w, h = cv2.boundingRect(outside)  # the union over the strip's box, not the photo
+                            strip = (slice(y, y + h), slice(x, x + w))
+                            np.maximum(pending.mask_union[strip], outside[strip], out=pending.mask_union[strip])
                 pending.result.faces.append(
-                    FaceResult(face.box, face.detector, done, fraction, in_place, filled_below=below is not None)
+                    FaceResult(
+                        face.box,
+                        face.detector,
+                        done,
+                        fraction,
+                        in_place,
+                        filled_below=below is not None,
+                        filled_beside=beside is not None,
+                    )
                 )
             self._timed("blend", t)
 
@@ -378,6 +390,7 @@ class Unmasker:
         summary.restored += result.restored
         summary.masks_in_place += sum(f.mask_in_place for f in result.faces)
         summary.filled_below += sum(f.filled_below for f in result.faces)
+        summary.filled_beside += sum(f.filled_beside for f in result.faces)
         if result.skipped:
             summary.skipped[result.skipped.split(" (")[0]] += 1
             summary.failed += result.failed

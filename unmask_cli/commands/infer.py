@@ -158,6 +158,7 @@ def infer(
         "restored": summary.restored,
         "masks_in_place": summary.masks_in_place,
         "filled_below_crop": summary.filled_below,
+        "filled_beside_crop": summary.filled_beside,
         "photos_with_restored_face": summary.written,
         "skipped": dict(summary.skipped),
         "failed": summary.failed,
@@ -182,6 +183,7 @@ def infer(
             ("faces restored", summary.restored),
             ("mask over nose + mouth, eyes free", summary.masks_in_place),
             ("mask below the crop inpainted", summary.filled_below),
+            ("mask beside the crop inpainted", summary.filled_beside),
             ("photos written", summary.written),
             *((f"skipped: {k}", v) for k, v in sorted(summary.skipped.items())),
             ("photos/s", report["photos_per_second"]),
@@ -209,6 +211,7 @@ def photo_record(result) -> dict:
                 "mask_fraction": round(face.mask_fraction, 4),
                 "mask_in_place": face.mask_in_place,
                 "filled_below_crop": face.filled_below,
+                "filled_beside_crop": face.filled_beside,
             }
             for face in result.faces
         ],
