@@ -17,12 +17,11 @@ tinted red.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
-from hands import backend_with  # a sibling script (benchmarks/ is on the path when run as above)
+from hands import backend_with, model_comparison_args  # a sibling script (benchmarks/ is on the path when run as above)
 
 from unmask_cli import evaluate, metrics, registry, sheets
 from unmask_cli.images import write_atomic
@@ -100,15 +99,7 @@ def mask_ious(args, cases, exposed: dict) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("data", type=Path)
-    ap.add_argument("--gates", type=Path, nargs="*", default=[], help="presence checks (mask_gate.onnx files)")
-    ap.add_argument("--mask-models", type=Path, nargs="*", default=[], help="Mask Gs (mask_g.onnx files)")
-    ap.add_argument("--models", type=Path, default=Path("exported"), help="the shipped models beside them")
-    ap.add_argument("--limit", type=int, default=None)
-    ap.add_argument("--json-file", type=Path, default=None)
-    ap.add_argument("--sheet", type=Path, default=None, help="bare faces at each exposure, replaced region in red")
-    args = ap.parse_args()
+    args = model_comparison_args(__doc__, "bare faces at each exposure, replaced region in red")
 
     styles = registry.names(registry.SYNTHESIZERS)
     cases = evaluate.make_cases(args.data, styles, 128, args.limit)

@@ -105,16 +105,22 @@ def hand_in_front_scores(args, cases) -> dict:
     return results
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def model_comparison_args(description: str, sheet_help: str) -> argparse.Namespace:
+    """The command line of a script that compares presence checks and Mask Gs on drawn cases (this one and
+    bright_faces.py): DATA, --gates, --mask-models, --models, --limit, --json-file, --sheet."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", type=Path)
     ap.add_argument("--gates", type=Path, nargs="*", default=[], help="presence checks (mask_gate.onnx files)")
     ap.add_argument("--mask-models", type=Path, nargs="*", default=[], help="Mask Gs (mask_g.onnx files)")
     ap.add_argument("--models", type=Path, default=Path("exported"), help="the shipped models beside them")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--json-file", type=Path, default=None)
-    ap.add_argument("--sheet", type=Path, default=None, help="a sheet of the first 24 drawn hands (PNG)")
-    args = ap.parse_args()
+    ap.add_argument("--sheet", type=Path, default=None, help=sheet_help)
+    return ap.parse_args()
+
+
+def main() -> None:
+    args = model_comparison_args(__doc__, "a sheet of the first 24 drawn hands (PNG)")
 
     styles = registry.names(registry.SYNTHESIZERS)
     cases = evaluate.make_cases(args.data, styles, 128, args.limit)
