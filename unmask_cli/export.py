@@ -33,6 +33,7 @@ from unmask_cli.model_card import (
     variant_file,
 )
 from unmask_cli.restore import band_sigma, crop_noise, face_input
+from unmask_cli.ui import first_line
 
 # (max, mean) abs difference allowed against Keras, on outputs in [-1, 1] / [0, 1]. fp32 past it fails the
 # export; an fp16 or int8 variant past it is reported and not written.
@@ -77,7 +78,7 @@ def load_run(run_dir: Path, kind: str):
     try:
         model.load_weights(weights)
     except (OSError, ValueError) as exc:  # truncated or foreign HDF5, or weights of another shape
-        raise ValueError(f"{weights}: cannot load these weights ({str(exc).splitlines()[0]})") from None
+        raise ValueError(f"{weights}: cannot load these weights ({first_line(exc)})") from None
     return model, config
 
 

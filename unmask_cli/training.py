@@ -31,6 +31,7 @@ import tensorflow as tf
 from unmask_cli import data, metrics, model_card, models, pipelines
 from unmask_cli.images import write_atomic, write_bytes_atomic
 from unmask_cli.sheets import grid
+from unmask_cli.ui import first_line
 
 MASK_WEIGHTS = "mask_g.weights.h5"
 FACE_WEIGHTS = "face_g.weights.h5"
@@ -183,9 +184,8 @@ class Trainer:
             try:
                 self.checkpoint.restore(latest).assert_existing_objects_matched()
             except (tf.errors.OpError, IndexError, ValueError, AssertionError) as exc:
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise ValueError(
-                    f"{latest}: damaged checkpoint ({reason}); move its files out of {Path(latest).parent} to "
+                    f"{latest}: damaged checkpoint ({first_line(exc)}); move its files out of {Path(latest).parent} to "
                     "resume from the one before it"
                 ) from None
         elif config.init:  # checkpoints stay outside git: the shipped ONNX model is where a fresh machine starts
@@ -445,7 +445,7 @@ class FaceTrainer(Trainer):
             try:
                 self.mask_model.load_weights(Path(cfg.mask_run) / MASK_WEIGHTS)
             except (OSError, ValueError) as exc:
-                first = str(exc).splitlines()[0]
+                first = first_line(exc)
                 raise ValueError(f"{Path(cfg.mask_run) / MASK_WEIGHTS}: cannot load these weights ({first})") from None
             self.mask_model.trainable = False
         elif cfg.mask_source != "gt":

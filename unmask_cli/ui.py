@@ -44,6 +44,12 @@ def warn(subject: str, reason: str) -> None:
     err.print(f"[yellow]skip[/] {escape(subject)}: {escape(reason)}", soft_wrap=True, highlight=False)
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's message cut to its first line for a one-line error, or its type's name when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def warning(text: str) -> None:
     """One line about how the run will go (a model file missing, a provider falling back), on one line."""
     err.print(f"[yellow]warning[/] {escape(text)}", soft_wrap=True, highlight=False)

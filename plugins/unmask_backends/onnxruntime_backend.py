@@ -18,6 +18,7 @@ from unmask_cli.model_card import (
 )
 from unmask_cli.restore import band_sigma, gate_masks, restore_batch, two_band
 from unmask_cli.runtime import ProviderError, create_session
+from unmask_cli.ui import first_line
 
 
 def model_path(models_dir: Path, filename: str, precision: str) -> Path:
@@ -42,8 +43,7 @@ def open_model(path: Path, device: str, providers, threads):
     except ProviderError:
         raise  # the user's provider choice is wrong, not the file
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        raise ModelFileError(f"{path}: not a loadable ONNX model ({reason})") from exc
+        raise ModelFileError(f"{path}: not a loadable ONNX model ({first_line(exc)[:160]})") from exc
     info = parse(path, dict(session.get_modelmeta().custom_metadata_map))
     check_input_shape(info, session.get_inputs()[0].shape)
     return session, info, warning

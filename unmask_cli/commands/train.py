@@ -99,7 +99,7 @@ def _training_failure(config, step: int, exc: BaseException) -> str:
     message names the op, not the file), else the error's first line."""
     from unmask_cli import data, pipelines
 
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    first = ui.first_line(exc)
     errors = tf_errors()
     # a sample that does not decode: TensorFlow says "Invalid PNG data", "Unknown image file format", a missing file
     if isinstance(exc, errors.InvalidArgumentError | errors.DataLossError | errors.NotFoundError):
