@@ -377,14 +377,13 @@ def export(
     exported_now = {filename for _, _, filename, _ in jobs}
     report = _kept_report(out / "export.json", exported_now, out)
     inputs = None
-    for kind, run_dir, _, _ in jobs:  # every run checked before the long work, and before anything is written
-        load_run(run_dir, kind)
+    # every run loaded (and so checked) before the long work, and before anything is written
+    loaded = [load_run(run_dir, kind) for kind, run_dir, _, _ in jobs]
     # Nothing in `out` changes until every model has been converted and has passed: a run that fails half-way
     # must not leave a new Mask G beside an old Face G, or a variant removed with nothing in its place.
     writes: list[tuple[Path, bytes]] = []
     removals: list[tuple[str, set[str]]] = []
-    for kind, run_dir, filename, channels in jobs:
-        model, config = load_run(run_dir, kind)
+    for (kind, run_dir, filename, channels), (model, config) in zip(jobs, loaded, strict=True):
         weights = Path(run_dir) / (training.MASK_WEIGHTS if kind == "mask" else training.FACE_WEIGHTS)
         if inputs is None:
             inputs = parity_inputs(config["size"], parity_photos or [Path("samples/clean")], parity_count, on_line)
