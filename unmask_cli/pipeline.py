@@ -271,17 +271,18 @@ class Unmasker:
         self.stage_seconds = dict.fromkeys(STAGES, 0.0)
         summary = Summary()
         jobs = list(plan_outputs(inputs, out, summary.empty_folders))
-        sources = {resolved(source) for source, _ in jobs}
+        real = [resolved(source) for source, _ in jobs]  # links followed, once per photo
+        sources = set(real)
         record = WrittenRecord(out)
         todo, claimed, seen, refused = [], {}, set(), 0
-        for source, target in jobs:
-            if resolved(source) in seen:
+        for (source, target), real_source in zip(jobs, real, strict=True):
+            if real_source in seen:
                 continue  # the same photo given twice (as a file and in its folder, or by a link): once is enough
-            seen.add(resolved(source))
+            seen.add(real_source)
             summary.photos += 1
             reason = None
             key = resolved(target)
-            if key == resolved(source):
+            if key == real_source:
                 reason = "output would overwrite the input"
             elif key in sources:
                 reason = f"output would overwrite another input photo ({target}; use different --out)"
