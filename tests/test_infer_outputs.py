@@ -326,3 +326,17 @@ def test_a_worker_that_dies_costs_its_photo_not_the_run():
     thread.join(timeout=240)
     assert not thread.is_alive(), "hung on the dead worker"
     assert results == [0, 10, 20, ("died", 3), 40, 50, 60, 70, 80, 90]
+
+
+def test_a_failed_start_removes_only_the_empty_folder_it_created(tmp_path):
+    from unmask_cli.outputs import remove_if_new
+
+    made, kept, full = tmp_path / "made", tmp_path / "kept", tmp_path / "full"
+    for folder in (made, kept, full):
+        folder.mkdir()
+    (full / "a.png").write_bytes(b"x")
+    remove_if_new(made, was_there=False)
+    remove_if_new(kept, was_there=True)  # the user's folder, empty or not, stays
+    remove_if_new(full, was_there=False)  # something was written after all: never removed
+    remove_if_new(tmp_path / "gone", was_there=False)  # already gone: no error
+    assert not made.exists() and kept.is_dir() and (full / "a.png").read_bytes() == b"x"

@@ -3,6 +3,7 @@ one line at once rather than a traceback after the whole run."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Sequence
@@ -28,6 +29,13 @@ def check_writable_folder(folder: Path) -> None:
         os.unlink(probe)
     except OSError as exc:
         raise OutputPathError(f"{folder}: cannot write there ({exc.strerror or exc})") from exc
+
+
+def remove_if_new(folder: Path, was_there: bool) -> None:
+    """Remove `folder` when this command created it and it is still empty: a start that fails leaves nothing."""
+    if not was_there:
+        with contextlib.suppress(OSError):  # not empty after all, or gone: leave it
+            Path(folder).rmdir()
 
 
 def _overwrites_input(path: Path, inputs: Sequence[Path]) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -49,7 +48,7 @@ def export(
         ui.fail("say which format: --onnx")
         raise typer.Exit(2)
     from unmask_cli import export as exporter
-    from unmask_cli.outputs import OutputPathError, check_writable_folder
+    from unmask_cli.outputs import OutputPathError, check_writable_folder, remove_if_new
 
     out_was_there = out.exists()
     try:
@@ -81,9 +80,7 @@ def export(
         )
     except (exporter.ParityError, FileNotFoundError, ValueError) as exc:
         ui.fail(str(exc))  # nothing in --out was changed (export writes only once every model has passed)
-        if not out_was_there:
-            with contextlib.suppress(OSError):
-                out.rmdir()
+        remove_if_new(out, out_was_there)
         raise typer.Exit(1) from None
     if as_json:
         ui.emit_json(report.__dict__)

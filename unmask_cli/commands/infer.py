@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -66,7 +65,7 @@ def infer(
     for p in missing:
         ui.fail(f"{p}: no such file or folder")
     # checked before any work: a run must not end in a failed write after minutes of it
-    from unmask_cli.outputs import OutputPathError, check_output_file, check_writable_folder
+    from unmask_cli.outputs import OutputPathError, check_output_file, check_writable_folder, remove_if_new
 
     out_was_there = out.exists()
     try:
@@ -92,9 +91,7 @@ def infer(
         if isinstance(exc, TypeError):  # an option this backend's constructor does not take (--seed, third-party)
             exc = f"backend {backend!r} cannot honour an option: {exc}"
         ui.fail(str(exc))
-        if not out_was_there:  # nothing was done: leave no empty output folder behind
-            with contextlib.suppress(OSError):
-                out.rmdir()
+        remove_if_new(out, out_was_there)
         raise typer.Exit(2) from None
     for warning in getattr(unmasker.backend, "warnings", []):
         ui.warning(warning)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from pathlib import Path
 from typing import Annotated
@@ -112,7 +111,7 @@ def _training_failure(config, step: int, exc: BaseException) -> str:
 
 def _train(config, out: Path, resume: bool, max_steps: int | None, as_json: bool) -> None:
     from unmask_cli import training
-    from unmask_cli.outputs import OutputPathError, check_writable_folder
+    from unmask_cli.outputs import OutputPathError, check_writable_folder, remove_if_new
 
     out_was_there = out.exists()
     try:
@@ -127,9 +126,7 @@ def _train(config, out: Path, resume: bool, max_steps: int | None, as_json: bool
     except (training.ConfigMismatch, FileNotFoundError, ValueError, tf_errors().OpError) as exc:
         # an OpError here is a sample of the validation grid that does not decode
         ui.fail(_training_failure(config, 0, exc) if isinstance(exc, tf_errors().OpError) else str(exc))
-        if not out_was_there:  # a start that fails leaves nothing behind
-            with contextlib.suppress(OSError):
-                out.rmdir()
+        remove_if_new(out, out_was_there)
         raise typer.Exit(2) from None
     start_step = int(trainer.step.numpy())
     if start_step:
