@@ -682,3 +682,28 @@ def test_a_truncated_sample_is_named_and_an_out_under_a_file_is_one_line(tiny_da
     (tmp_path / "file").write_text("not a folder")
     result = _train_cli("face", str(tiny_data), "--out", str(tmp_path / "file" / "run"), *TINY)
     assert result.exit_code == 2 and "cannot write there" in result.output, result.output
+
+
+def test_thin_loops_are_drawn_beside_the_mask_and_join_the_target(tiny_data):
+    import cv2
+
+    masked0, mask0, clean0 = _first_training_batch(tiny_data, thin_loops=0.0)
+    masked, mask, clean = _first_training_batch(tiny_data, thin_loops=1.0)
+    assert np.array_equal(clean, clean0)  # the truth has no loops
+    assert (mask >= mask0).all()  # the mask stays target, and the loops join it
+    grown = (mask > mask0)[..., 0]
+    assert grown.any(axis=(1, 2)).mean() > 0.7  # a side or a loop may be hidden, rarely all four
+    assert grown.mean(axis=(1, 2)).max() < 0.05  # thin lines, not patches
+    # nothing changes away from the target (up to the contrast change, taken around the image's mean)
+    near = np.stack([cv2.dilate(m[..., 0].astype(np.uint8), np.ones((5, 5), np.uint8)) for m in mask]) > 0
+    assert np.abs(masked - masked0).max(-1)[~near].max() < 0.05
+    assert np.array_equal(masked, _first_training_batch(tiny_data, thin_loops=1.0)[0])  # seeded by the sample
+
+
+def test_draw_loops_leaves_a_crop_without_a_mask_alone():
+    from unmask_cli.ear_loops import draw_loops
+
+    face = np.random.default_rng(0).random((64, 64, 3)).astype(np.float32)
+    empty = np.zeros((64, 64), np.float32)
+    image, target = draw_loops(face, empty, np.random.default_rng(1))
+    assert np.array_equal(image, face) and not target.any()

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from unmask_cli import occluders
+from unmask_cli import ear_loops, occluders
 from unmask_cli.data import load_manifest, split
 from unmask_cli.faces import head_turn
 
@@ -232,6 +232,23 @@ def _hand_over_mouth(face, clean, seed, k: int):
     return tf.ensure_shape(handed, face.shape), tf.ensure_shape(cover, face.shape[:2])
 
 
+def _thin_loops(masked, mask, seed, chance: float):
+    """A share `chance` of the samples get thin ear loops drawn from the mask's sides to the ears, and the target
+    takes them in (`ear_loops.draw_loops`, seeded by the sample)."""
+
+    def draw(image, target, seed_pair):
+        rng = np.random.default_rng([int(v) & 0x7FFFFFFF for v in seed_pair])
+        looped, with_loops = ear_loops.draw_loops(image, target[..., 0], rng)
+        return looped.astype(np.float32), with_loops[..., None].astype(np.float32)
+
+    def looped():
+        image, target = tf.numpy_function(draw, [masked, mask, _sub_seed(seed, 23)], [tf.float32, tf.float32])
+        return tf.ensure_shape(image, masked.shape), tf.ensure_shape(target, mask.shape)
+
+    chosen = tf.random.stateless_uniform([], _sub_seed(seed, 22)) < chance
+    return tf.cond(chosen, looped, lambda: (tf.identity(masked), tf.identity(mask)))
+
+
 DARKEN_CHANCE = 0.3  # share of Mask G's samples whose mask is made darker
 
 
@@ -288,6 +305,7 @@ def dataset(
     hand_over_mask: float = 0.0,
     harsh_light: float = 0.0,
     bright_light: float = 0.0,
+    thin_loops: float = 0.0,
 ) -> tf.data.Dataset:
     """Batches of (masked, mask, clean): images in [-1, 1], mask in {0, 1}, all S×S.
 
@@ -298,7 +316,8 @@ def dataset(
     them a hand in front of the mask, which the target leaves out (a hand adjusting a mask is not mask).
     `align_jitter` of them are shifted, scaled and turned a little (`_jitter_alignment`); `low_res` of them are
     blurred as a small face enlarged to the crop is (`_lower_resolution`); `harsh_light` of them lit by coloured,
-    dim or one-sided light (`_harsh_light`); `bright_light` of them over-exposed (`_bright_light`).
+    dim or one-sided light (`_harsh_light`); `bright_light` of them over-exposed (`_bright_light`); `thin_loops` of
+    them get thin ear loops, which the target takes in (`_thin_loops`).
     """
     root = Path(root)
     order = np.arange(len(records))
@@ -322,6 +341,8 @@ def dataset(
             if strong_augment:  # Mask G
                 masked, clean = _clothes_below(masked, mask, clean, sample_seed)
                 masked = _darken_mask(masked, mask, sample_seed)
+            if thin_loops > 0:
+                masked, mask = _thin_loops(masked, mask, sample_seed, thin_loops)
             if hand_over_mask > 0:  # a hand in front of the mask stays: the target is the mask around it
                 chosen = tf.random.stateless_uniform([], _sub_seed(sample_seed, 9)) < hand_over_mask
 

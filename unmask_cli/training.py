@@ -64,6 +64,7 @@ class TrainConfig:
     harsh_light: float = 0.0  # share of training samples lit by coloured, dim or one-sided light (both models)
     bright_light: float = 0.0  # share of training samples over-exposed, face and mask alike (both models)
     turned_share: float = 0.0  # turned faces repeated until they make up this share of the training samples (both)
+    thin_loops: float = 0.0  # share of training samples with thin ear loops drawn, the target taking them in
     # Face G only
     low_res: float = 0.0  # share of training samples blurred as a small face enlarged to the crop
     wide_hole: float = 0.0  # share of training holes grown sideways and down past the drawn mask (`widen_holes`)
@@ -304,6 +305,7 @@ class Trainer:
                 hand_over_mask=cfg.hand_over_mask if cfg.kind == "mask" else 0.0,
                 harsh_light=cfg.harsh_light,
                 bright_light=cfg.bright_light,
+                thin_loops=cfg.thin_loops if cfg.kind == "mask" else 0.0,
                 low_res=cfg.low_res if cfg.kind == "face" else 0.0,
             )
             ds = ds.take(self.steps_per_epoch - offset)

@@ -229,6 +229,16 @@ def train_mask(
     harsh_light: HarshLightOpt = 0.0,
     bright_light: BrightLightOpt = 0.0,
     turned_share: TurnedShareOpt = 0.0,
+    thin_loops: Annotated[
+        float,
+        typer.Option(
+            help="Share of samples with thin ear loops drawn from the mask's sides to the ears, in white, blue, "
+            "black or the mask's colour (target: mask and loops): real loops are 1-3 px lines that the styles' "
+            "thick ones did not teach.",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = 0.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Train Mask G (U-Net segmentation of the face mask): BCE + Dice, validation IoU."""
@@ -255,6 +265,7 @@ def train_mask(
         harsh_light=harsh_light,
         bright_light=bright_light,
         turned_share=turned_share,
+        thin_loops=thin_loops,
     )
     _train(config, out, resume, max_steps, as_json)
 
