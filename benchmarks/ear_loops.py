@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from hands import backend_with, model_comparison_args  # a sibling script (benchmarks/ is on the path when run as above)
+from bright_faces import tinted  # sibling scripts (benchmarks/ is on the path when run as above)
+from hands import backend_with, model_comparison_args
 
 from unmask_cli import evaluate, metrics, registry, sheets
 from unmask_cli.ear_loops import draw_loops
@@ -38,12 +39,6 @@ def looped_cases(cases) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     targets = np.stack(targets)
     loops = targets & ~np.stack([c.mask > 0 for c in cases])
     return crops, targets, loops
-
-
-def tinted(crop: np.ndarray, region: np.ndarray) -> np.ndarray:
-    out = crop.astype(np.float32)
-    out[region] = 0.45 * out[region] + 0.55 * np.array([255, 0, 0])
-    return out.astype(np.uint8)
 
 
 def main() -> None:
