@@ -242,7 +242,9 @@ def _thin_loops(masked, mask, seed, chance: float):
         return looped.astype(np.float32), with_loops[..., None].astype(np.float32)
 
     def looped():
-        image, target = tf.numpy_function(draw, [masked, mask, _sub_seed(seed, 23)], [tf.float32, tf.float32])
+        image, target = tf.numpy_function(
+            draw, [masked, mask, _sub_seed(seed, 23)], [tf.float32, tf.float32], stateful=False
+        )
         return tf.ensure_shape(image, masked.shape), tf.ensure_shape(target, mask.shape)
 
     chosen = tf.random.stateless_uniform([], _sub_seed(seed, 22)) < chance
