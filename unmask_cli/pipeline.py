@@ -467,8 +467,10 @@ def _existing_output(
     """(reason to refuse, already done) for a photo whose output path is taken. Only a file this folder's record
     says was restored from this very photo counts as done; one restored from another photo (a same-named photo
     from another run) is redone only with --overwrite; one never written by unmask is never touched."""
+    # an output of this very photo is done unless redone on purpose, or its mask is asked for and missing
+    done = not overwrite and (not save_masks or mask_path(target).exists())
     if not record.exists:  # an output folder from before the record: its files count as outputs, as they did
-        return None, not overwrite and (not save_masks or mask_path(target).exists())
+        return None, done
     written_from = record.photo_of(target)
     if written_from is None:
         return f"output exists and is not one unmask wrote there (left as it is: {target}; use different --out)", False
@@ -477,7 +479,7 @@ def _existing_output(
     except OSError:
         this = None  # unreadable now: redone, and then skipped with the reason
     if same_photo(written_from, this):
-        return None, not overwrite and (not save_masks or mask_path(target).exists())
+        return None, done
     if overwrite:
         return None, False
     name = written_from.get("name")
