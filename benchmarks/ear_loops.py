@@ -43,6 +43,8 @@ def looped_cases(cases) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
 
 def main() -> None:
     args = model_comparison_args(__doc__, "the first 8 looped crops, each Mask G's region tinted red (PNG)")
+    if args.gates:  # the shared command line takes them; loops are Mask G's job, with the shipped check beside it
+        raise SystemExit("ear_loops.py compares Mask Gs (--mask-models), not presence checks (--gates)")
     cases = evaluate.make_cases(args.data, registry.names(registry.SYNTHESIZERS), 128, args.limit)
     crops, targets, loops = looped_cases(cases)
     plain_truth = [c.mask > 0 for c in cases]
