@@ -199,3 +199,17 @@ def test_a_structure_model_that_does_not_fit_is_refused_naming_it(tmp_path, prop
     with pytest.raises(ModelFileError, match=reason) as caught:
         registry.open_backend("onnxruntime", models_dir=folder)
     assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_model_that_gives_nan_or_infinity_is_refused_at_load_naming_it(tmp_path, value):
+    """Damaged weights load like good ones; without the test crop every fill would be black, with exit 0."""
+    from tests.toy_models import write_structure
+
+    folder = write_models(tmp_path / "m")
+    path = write_structure(folder, value=value)
+    with pytest.raises(ModelFileError) as caught:
+        OnnxRuntimeBackend(folder)
+    assert str(path) in _error_line(caught) and "NaN or infinite" in str(caught.value)
+    write_structure(folder, value=0.25)  # the same file with finite weights loads
+    assert OnnxRuntimeBackend(folder).input_size == 32

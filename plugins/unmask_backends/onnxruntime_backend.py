@@ -9,6 +9,7 @@ import numpy as np
 from unmask_cli.model_card import (
     FACE_FILE,
     GATE_FILE,
+    INPUT_CHANNELS,
     MASK_FILE,
     STRUCTURE_FILE,
     ModelFileError,
@@ -46,7 +47,30 @@ def open_model(path: Path, device: str, providers, threads):
         raise ModelFileError(f"{path}: not a loadable ONNX model ({first_line(exc)[:160]})") from exc
     info = parse(path, dict(session.get_modelmeta().custom_metadata_map))
     check_input_shape(info, session.get_inputs()[0].shape)
+    check_finite_output(session, info)
     return session, info, warning
+
+
+def check_finite_output(session, info) -> None:
+    """One crop through the model before any photo: a file whose weights hold NaN or infinity (a damaged copy, or
+    an export of a run that diverged) loads like any other and would paint black over every face, or find no mask
+    anywhere, with no error."""
+    channels = INPUT_CHANNELS.get(info.kind)
+    if channels is None:
+        return  # not a model of ours: the backend names what it holds
+    size = info.input_size
+    low, high = info.value_range
+    ramp = np.linspace(0.0, 1.0, size * size * channels, dtype=np.float32)
+    probe = (low + (high - low) * ramp).reshape(1, size, size, channels)
+    try:
+        out = _runner(session)(probe)
+    except Exception as exc:
+        raise ModelFileError(f"{info.path}: fails on a test crop ({first_line(exc)[:160]})") from exc
+    if not np.isfinite(out).all():
+        raise ModelFileError(
+            f"{info.path}: gives NaN or infinite values on a test crop (damaged weights, or exported from a "
+            "training run that diverged)"
+        )
 
 
 def _runner(session):
