@@ -13,7 +13,6 @@ import pytest
 
 from tests.conftest import LowerFaceBackend, stand_in_unmasker
 from unmask_cli import pipeline, workers
-from unmask_cli.written import RECORD_NAME
 
 
 @pytest.fixture
@@ -127,13 +126,54 @@ def test_a_file_unmask_did_not_write_is_never_overwritten(unmasker, tmp_path):
     assert mine.read_bytes() == before
 
 
-def test_an_output_folder_from_before_the_record_still_resumes(unmasker, tmp_path):
-    """Outputs an older unmask wrote (no record in the folder) count as done, as they did, not as someone else's."""
+def test_files_in_an_output_folder_without_a_record_are_never_taken_for_outputs(unmasker, tmp_path):
+    """A folder unmask keeps no record in holds the user's own files: none is taken for an output, skipped as done
+    or overwritten, not even with --overwrite; each is one skip line."""
     photo, out = _photo(tmp_path / "in" / "a.png", 1), tmp_path / "out"
-    unmasker.run([photo], out)
-    (out / RECORD_NAME).unlink()
-    assert unmasker.run([photo], out).already_done == 1
-    assert unmasker.run([photo], out, overwrite=True).written == 1
+    mine = _photo(out / "a.png", 2)
+    before = mine.read_bytes()
+    for overwrite in (False, True):
+        results = []
+        summary = unmasker.run([photo], out, overwrite=overwrite, on_result=results.append)
+        assert summary.already_done == 0 and summary.written == 0 and summary.failed == 1
+        assert summary.skipped == {"output exists and is not one unmask wrote there": 1}
+        assert str(out / "a.png") in results[0].skipped
+    assert mine.read_bytes() == before
+
+
+def test_save_mask_never_writes_over_a_mask_file_unmask_did_not_write(unmasker, tmp_path):
+    out = tmp_path / "out"
+    assert unmasker.run([_photo(tmp_path / "first" / "b.png", 3)], out).written == 1  # the folder's record begins
+    photo = _photo(tmp_path / "in" / "a.png", 1)
+    mine = out / "a.png.mask.png"
+    mine.write_text("my own notes")
+    for overwrite in (False, True):
+        summary = unmasker.run([photo], out, overwrite=overwrite, save_masks=True)
+        assert summary.written == 0 and summary.skipped == {"mask file exists and is not one unmask wrote there": 1}
+    assert mine.read_text() == "my own notes" and not (out / "a.png").exists()
+    mine.unlink()
+    assert unmasker.run([photo], out, save_masks=True).written == 1 and mine.exists()
+    # its own mask, there from the last run, is written again on --overwrite
+    assert unmasker.run([photo], out, overwrite=True, save_masks=True).written == 1
+
+
+def test_a_name_too_long_for_its_output_is_one_skip_and_the_batch_goes_on(unmasker, tmp_path):
+    """`NAME.gif` is written as `NAME.gif.png`: 4 bytes more than a 255-byte name allows. A name just under the
+    limit is written (its temp file does not carry the whole name)."""
+    from PIL import Image
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(np.full((120, 120, 3), 90, np.uint8)).save(folder / ("g" * 250 + ".gif"))
+    longest = _photo(folder / ("p" * 251 + ".png"), 1)
+    _photo(folder / "ok.png", 2)
+    (tmp_path / "out").mkdir()  # (where the folder is missing, the name fails when it is written: one skip too)
+    results = []
+    summary = unmasker.run([folder], tmp_path / "out", on_result=results.append)
+    assert summary.photos == 3 and summary.written == 2 and summary.failed == 1
+    (skipped,) = [r.skipped for r in results if r.skipped]
+    assert skipped.startswith("cannot use the output name (File name too long") and "\n" not in skipped
+    assert (tmp_path / "out" / longest.name).exists() and (tmp_path / "out" / "ok.png").exists()
 
 
 def test_a_same_named_photo_from_another_run_is_not_taken_for_done(unmasker, tmp_path):

@@ -423,9 +423,15 @@ def write_atomic(
     write_bytes_atomic(Path(path), _encode(Path(path), rgb, quality, metadata, lossless))
 
 
+TEMP_STEM_BYTES = 200
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # the temp file is named after the output, unless that name is so long (255 bytes is the usual limit) that
+    # the 14 bytes mkstemp adds would make an output with a valid name impossible to write
+    stem = path.name if len(os.fsencode(path.name)) <= TEMP_STEM_BYTES else "unmask"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{stem}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

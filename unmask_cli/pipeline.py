@@ -289,14 +289,20 @@ class Unmasker:
             elif key in claimed:
                 reason = f"same output name as another photo ({claimed[key]} → {target}; use different --out)"
             claimed.setdefault(key, source)
-            if reason is None and target.exists():
-                reason, done = _existing_output(record, source, target, overwrite, save_masks)
-                if done:
-                    summary.already_done += 1
+            try:
+                taken = reason is None and target.exists()
+                if taken:
+                    reason, done = _existing_output(record, source, target, overwrite, save_masks)
+                    if done:
+                        summary.already_done += 1
+                        continue
+                elif reason is None and save_masks:
+                    reason = _foreign_mask(record, target)
+                if reason is None and not taken and not overwrite and _answered(record, source, target, self.settings):
+                    summary.already_answered += 1  # no face or no mask last time, with these settings
                     continue
-            elif reason is None and not overwrite and _answered(record, source, target, self.settings):
-                summary.already_answered += 1  # no face or no mask last time, with these settings
-                continue
+            except OSError as exc:  # a name the file system refuses (too long): this photo's problem, not the batch's
+                reason = f"cannot use the output name ({exc.strerror or exc}: {target})"
             if reason is not None:
                 refused += 1
                 self._finish(PhotoResult(source, skipped=reason), summary, on_result)
@@ -469,8 +475,6 @@ def _existing_output(
     from another run) is redone only with --overwrite; one never written by unmask is never touched."""
     # an output of this very photo is done unless redone on purpose, or its mask is asked for and missing
     done = not overwrite and (not save_masks or mask_path(target).exists())
-    if not record.exists:  # an output folder from before the record: its files count as outputs, as they did
-        return None, done
     written_from = record.photo_of(target)
     if written_from is None:
         return f"output exists and is not one unmask wrote there (left as it is: {target}; use different --out)", False
@@ -487,6 +491,15 @@ def _existing_output(
         f"output exists, restored from another photo (named {name}; {target}; use different --out or --overwrite)",
         False,
     )
+
+
+def _foreign_mask(record: WrittenRecord, target: Path) -> str | None:
+    """Why `--save-mask` must not write `target`'s mask: a file is there, and the record holds no restoration at
+    `target` whose mask it could be (a user's own file)."""
+    mask = mask_path(target)
+    if mask.exists() and record.photo_of(target) is None:
+        return f"mask file exists and is not one unmask wrote there (left as it is: {mask}; use different --out)"
+    return None
 
 
 def plan_outputs(

@@ -21,13 +21,6 @@ def fingerprint(source: Path) -> dict:
     return {"name": Path(source).name, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def _holds_files(folder: Path) -> bool:
-    try:
-        return any(folder.iterdir())
-    except OSError:
-        return False
-
-
 def same_photo(a: dict | None, b: dict | None) -> bool:
     keys = ("name", "size", "mtime_ns")
     return a is not None and b is not None and all(a.get(k) == b.get(k) for k in keys)
@@ -44,9 +37,6 @@ class WrittenRecord:
         self.out = Path(out)
         self.path = self.out / RECORD_NAME
         self.entries: dict[str, dict] = {}
-        # False for an output folder written before the record existed (or never written): its files are taken
-        # for outputs, as they were then, rather than every one refused as somebody else's
-        self.exists = self.path.is_file() or not _holds_files(self.out)
         try:
             lines = self.path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError):
@@ -78,7 +68,6 @@ class WrittenRecord:
         if answer is not None:
             entry.update(answer=answer, settings=settings)
         self.out.mkdir(parents=True, exist_ok=True)
-        self.exists = True
         # ASCII JSON: a file name that is not UTF-8 is kept as escapes and reads back as the same string
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry) + "\n")
