@@ -105,6 +105,21 @@ def test_cli_refuses_a_bad_model_in_one_line(tmp_path):
     assert len(lines) == 1 and "threshold" in lines[0] and "Traceback" not in result.stderr
 
 
+def test_json_is_still_json_when_a_bad_model_stops_the_command(tmp_path):
+    """`--json` promises a machine-readable stdout: a command stopped before its summary says why in JSON."""
+    import json
+
+    models = write_models(tmp_path / "m", mask_props={"threshold": "abc"})
+    args = ["infer", str(SAMPLES), "--out", str(tmp_path / "o"), "--models", str(models), "--json"]
+    result = subprocess.run(
+        [sys.executable, "-m", "unmask_cli", *args], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert result.returncode == 2
+    report = json.loads(result.stdout)
+    assert report["exit_code"] == 2 and len(report["errors"]) == 1 and "mask_g.onnx" in report["errors"][0]
+    assert "threshold" in report["errors"][0] and not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize("option", [["--backend", "onnxruntime"], ["--backend", "onnxruntime:fp8"]])
 def test_evaluate_refuses_a_bad_model_in_one_line(tmp_path, option):
     models = write_models(tmp_path / "m", size=64, graph_size=32)

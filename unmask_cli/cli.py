@@ -45,4 +45,16 @@ app.command()(benchmark.benchmark)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        owed = ui.owed_json_error(code)
+        if owed is not None:  # stopped before its summary (bad models or --out, interrupted): still JSON on stdout
+            ui.emit_json(owed)
+        raise
+    except Exception as exc:  # a bug: its traceback goes to stderr as ever, and --json still gets its object
+        owed = ui.owed_json_error(1)
+        if owed is not None:
+            ui.emit_json({**owed, "errors": [*owed["errors"], f"{type(exc).__name__}: {ui.first_line(exc)}"]})
+        raise

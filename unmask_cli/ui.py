@@ -60,7 +60,26 @@ def note(subject: str, text: str) -> None:
     err.print(f"[cyan]note[/] {escape(subject)}: {escape(text)}", soft_wrap=True, highlight=False)
 
 
+# --json promises machine-readable stdout: a command that stops on an error before its summary still owes one
+# (`cli.main` writes {"errors": [...], "exit_code": N} from these)
+_json = {"requested": False, "emitted": False, "errors": []}
+
+
+def request_json(value: bool) -> bool:
+    """Callback of the --json option."""
+    _json["requested"] = _json["requested"] or bool(value)
+    return value
+
+
+def owed_json_error(code: int) -> dict | None:
+    """The error object a command that exits with `code` after --json, and printed no JSON, still owes."""
+    if not code or not _json["requested"] or _json["emitted"]:
+        return None
+    return {"errors": list(_json["errors"]), "exit_code": code}
+
+
 def fail(message: str) -> None:
+    _json["errors"].append(message)
     err.print(f"[red]error[/] {escape(message)}", soft_wrap=True, highlight=False)
 
 
@@ -75,5 +94,6 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
 
 
 def emit_json(payload: Mapping[str, Any] | Sequence[Any]) -> None:
+    _json["emitted"] = True
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
     sys.stdout.flush()

@@ -5,7 +5,9 @@ from typing import Annotated
 
 import typer
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable summary.")]
+from unmask_cli import ui
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable summary.", callback=ui.request_json)]
 # no square brackets in help: Rich reads "[default: …]" as markup and drops it from --help
 ModelsOpt = Annotated[
     Path | None, typer.Option(help="Folder of exported models (default: ./exported, else the shipped ones).")

@@ -10,7 +10,7 @@ from unmask_cli import registry, ui
 
 
 def plugins(
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.", callback=ui.request_json)] = False,
 ) -> None:
     """List installed plugins: group, name, distribution, version, and whether each loads."""
     rows = []

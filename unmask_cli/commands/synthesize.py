@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from unmask_cli import registry, ui
+from unmask_cli.commands.options import JsonOpt
 
 
 def synthesize(
@@ -20,7 +21,7 @@ def synthesize(
     variants: Annotated[int, typer.Option(help="Masked versions of every face.")] = 1,
     limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N photos.")] = None,
     workers: Annotated[int | None, typer.Option(help="Processes (default: one per core).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Make training data: find faces, align them, draw a mask style on each; write clean/masked/mask."""
     from unmask_cli import synthesize as synth
