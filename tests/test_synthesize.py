@@ -295,3 +295,14 @@ def test_a_style_whose_output_does_not_fit_the_crop_writes_nothing(sample_folder
 def test_a_negative_seed_is_refused(sample_folder, tmp_path):
     result = runner.invoke(app, ["synthesize", str(sample_folder), str(tmp_path / "ds"), "--seed", "-1"])
     assert result.exit_code == 2 and "--seed" in result.output
+
+
+def test_a_folder_without_photos_is_said_and_fails(tmp_path):
+    """Nothing to make training data from is not a success: a skip line naming the folder, exit 1."""
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(app, ["synthesize", str(tmp_path / "empty"), str(tmp_path / "out"), "--json"])
+    assert result.exit_code == 1 and "no photos in this folder" in result.output
+    assert (
+        runner.invoke(app, ["synthesize", str(tmp_path / "empty"), str(tmp_path / "o2"), "--workers", "0"]).exit_code
+        == 2
+    )

@@ -20,7 +20,7 @@ def synthesize(
     size: Annotated[int, typer.Option(help="Side of the aligned face crops, in pixels.")] = 128,
     variants: Annotated[int, typer.Option(help="Masked versions of every face.")] = 1,
     limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N photos.")] = None,
-    workers: Annotated[int | None, typer.Option(help="Processes (default: one per core).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Processes (default: one per core).", min=1)] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Make training data: find faces, align them, draw a mask style on each; write clean/masked/mask."""
@@ -54,14 +54,15 @@ def synthesize(
             def on_start(total: int) -> None:
                 bar.update(task, total=total)
 
-            done = 0
+            done = faces = 0
 
             def on_result(result) -> None:
-                nonlocal done
+                nonlocal done, faces
                 done += 1
+                faces += result.faces
                 if result.skipped:
                     ui.warn(str(base / result.source), result.skipped)
-                bar.update(task, advance=1, status=f"{result.faces} face(s)")
+                bar.update(task, advance=1, status=f"{faces} faces")
 
             summary = synth.run(src, out, config, limit, workers, on_start, on_result)
     except KeyboardInterrupt:
@@ -87,7 +88,11 @@ def synthesize(
         ui.emit_json(report)
     else:
         _print_table(summary, report, seconds, out)
-    if summary.failed:  # photos a rerun will do again once the cause (a full disk, a broken style) is fixed
+    if summary.photos == 0:
+        ui.warn(str(src), "no photos in this folder or under it")
+    # 1: photos a rerun will do again once the cause (a full disk, a broken style) is fixed, or nothing to do at all;
+    # an unreadable photo or one without a face is skipped for good (skipped.jsonl), as a dataset can do without it
+    if summary.failed or summary.photos == 0:
         raise typer.Exit(1)
 
 
