@@ -197,6 +197,21 @@ def test_a_same_named_photo_from_another_run_is_not_taken_for_done(unmasker, tmp
     assert unmasker.run([moved / "IMG_1.png"], out).already_done == 1
 
 
+def test_a_copied_photo_with_a_new_time_is_still_done_and_another_of_its_size_is_not(unmasker, tmp_path):
+    """A copy without its times (`cp`, a sync, a restore from a backup) is the same photo: its bytes say so. Another
+    photo of the same name and size is not taken for it."""
+    import os
+
+    photo, out = _photo(tmp_path / "in" / "a.bmp", 1), tmp_path / "out"
+    assert unmasker.run([photo], out).written == 1
+    os.utime(photo, ns=(0, 10**18))
+    assert unmasker.run([photo], out).already_done == 1
+    other = _photo(tmp_path / "in" / "a.bmp", 2)  # same dimensions, same BMP size, other pixels, a new time
+    os.utime(other, ns=(0, 2 * 10**18))
+    summary = unmasker.run([other], out)
+    assert summary.already_done == 0 and summary.skipped == {"output exists, restored from another photo": 1}
+
+
 def test_a_photo_given_twice_is_restored_once(unmasker, tmp_path):
     folder = tmp_path / "in"
     photo = _photo(folder / "a.png", 1)

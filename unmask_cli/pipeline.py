@@ -363,7 +363,7 @@ class Unmasker:
                         metadata = item.photo.metadata if keep_metadata else None
                         # recorded first: a kill between the two leaves a line without its output (redone on
                         # the rerun), never an output the rerun would take for someone else's file
-                        record.add(result.output, fingerprint(result.source))
+                        record.add(result.output, fingerprint(result.source, digest=True))
                         write_atomic(result.output, pixels, metadata=metadata, lossless=item.photo.lossless)
                         if item.photo.frames > 1:
                             result.note = f"only the first of {item.photo.frames} frames/pages restored"
@@ -389,7 +389,9 @@ class Unmasker:
     def _record_answer(self, record: WrittenRecord, result: PhotoResult) -> None:
         """A photo left without an output for what it shows: a rerun with the same settings need not ask again."""
         with contextlib.suppress(OSError):  # the record is a shortcut: without it the photo is simply tried again
-            record.add(result.output, fingerprint(result.source), answer=result.skipped, settings=self.settings)
+            record.add(
+                result.output, fingerprint(result.source, digest=True), answer=result.skipped, settings=self.settings
+            )
 
     @staticmethod
     def _finish(result: PhotoResult, summary: Summary, on_result) -> None:
@@ -462,7 +464,7 @@ def _chunks(items: Iterable, n: int, weight: Callable[[object], int] | None = No
 
 def _answered(record: WrittenRecord, source: Path, target: Path, settings: str) -> bool:
     try:
-        return record.answered(target, fingerprint(source), settings)
+        return record.answered(target, fingerprint(source), settings, source)
     except OSError:
         return False  # unreadable now: tried again, and then skipped with the reason
 
@@ -482,7 +484,7 @@ def _existing_output(
         this = fingerprint(source)
     except OSError:
         this = None  # unreadable now: redone, and then skipped with the reason
-    if same_photo(written_from, this):
+    if same_photo(written_from, this, source):
         return None, done
     if overwrite:
         return None, False

@@ -3,11 +3,13 @@
 A rerun must skip an output only when it was restored from this very photo: two camera rolls both hold an
 `IMG_0001.jpg`, and the second run into the same folder must not take the first one's output for its own. And it
 must never overwrite a file it did not write, even with `--overwrite`: a user's own photo kept in the output folder.
-A photo is known by its name, size and modification time, not its path, so a moved input folder still resumes.
+A photo is known by its name, size and modification time, not its path, so a moved input folder still resumes;
+and by its bytes where only the time differs, so a copied, synced or restored folder resumes too.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -15,15 +17,37 @@ from pathlib import Path
 RECORD_NAME = ".unmask-written.jsonl"
 
 
-def fingerprint(source: Path) -> dict:
-    """What identifies a photo across runs: its name, size and modification time (links followed)."""
+def content_digest(source: Path) -> str:
+    digest = hashlib.sha256()
+    with open(source, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fingerprint(source: Path, digest: bool = False) -> dict:
+    """What identifies a photo across runs: its name, size and modification time (links followed), and with
+    `digest` (what the record keeps) the SHA-256 of its bytes."""
     st = os.stat(source)
-    return {"name": Path(source).name, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    found = {"name": Path(source).name, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    if digest:
+        found["sha256"] = content_digest(source)
+    return found
 
 
-def same_photo(a: dict | None, b: dict | None) -> bool:
-    keys = ("name", "size", "mtime_ns")
-    return a is not None and b is not None and all(a.get(k) == b.get(k) for k in keys)
+def same_photo(recorded: dict | None, this: dict | None, source: Path | None = None) -> bool:
+    """Whether the photo a record entry names is `this` one: the same name, size and modification time, or, when
+    only the time differs (a copy, a restore from a backup, a sync), the same bytes of `source`."""
+    if recorded is None or this is None:
+        return False
+    if all(recorded.get(k) == this.get(k) for k in ("name", "size", "mtime_ns")):
+        return True
+    if source is None or "sha256" not in recorded or any(recorded.get(k) != this.get(k) for k in ("name", "size")):
+        return False
+    try:
+        return content_digest(source) == recorded["sha256"]
+    except OSError:
+        return False
 
 
 class WrittenRecord:
@@ -56,10 +80,13 @@ class WrittenRecord:
         entry = self.entries.get(self._key(output), {})
         return None if entry.get("answer") else entry.get("photo")
 
-    def answered(self, output: Path, photo: dict, settings: str) -> bool:
-        """Whether `photo` already got an answer instead of `output` (no face, no mask) with these settings."""
+    def answered(self, output: Path, photo: dict, settings: str, source: Path | None = None) -> bool:
+        """Whether `photo` (read from `source`) already got an answer instead of `output` (no face, no mask) with
+        these settings."""
         entry = self.entries.get(self._key(output), {})
-        return bool(entry.get("answer")) and entry.get("settings") == settings and same_photo(entry.get("photo"), photo)
+        if not entry.get("answer") or entry.get("settings") != settings:
+            return False
+        return same_photo(entry.get("photo"), photo, source)
 
     def add(self, output: Path, photo: dict | None, answer: str | None = None, settings: str | None = None) -> None:
         """Record that `output` holds a restoration of `photo` (None: it no longer holds one of ours), or, with
