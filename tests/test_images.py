@@ -52,10 +52,10 @@ def test_write_atomic_leaves_no_temp_files(tmp_path):
 
 def test_iter_images_recurses_and_filters(tmp_path):
     (tmp_path / "a" / "b").mkdir(parents=True)
-    for name in ["a/1.jpg", "a/b/2.PNG", "a/notes.txt", "3.webp"]:
+    for name in ["a/1.jpg", "a/b/2.PNG", "a/notes.txt", "3.webp", "a/._1.jpg", "._3.webp"]:
         (tmp_path / name).write_bytes(b"x")
     found = [p.relative_to(tmp_path).as_posix() for p in iter_images([tmp_path])]
-    assert found == ["3.webp", "a/1.jpg", "a/b/2.PNG"]
+    assert found == ["3.webp", "a/1.jpg", "a/b/2.PNG"]  # macOS's ._ metadata files beside photos are no photos
     assert list(iter_images([Path(tmp_path / "a/notes.txt")])) == [tmp_path / "a/notes.txt"]
 
 

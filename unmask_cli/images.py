@@ -63,10 +63,14 @@ def iter_images(inputs: Iterable[Path], exclude: Path | None = None) -> Iterator
             yield item
 
 
+APPLE_DOUBLE = "._"
+
+
 def _files_under(folder: Path) -> Iterator[Path]:
     """Image files under `folder`, links to folders followed (`Path.rglob` does not follow them in Python 3.11)
     and each real folder walked once; a broken link is listed too, to be reported as unreadable rather than
-    silently left out. Pipes, sockets and devices are not photos (reading a pipe would wait forever)."""
+    silently left out. Pipes, sockets and devices are not photos (reading a pipe would wait forever), nor are the
+    `._NAME.jpg` files macOS leaves beside every photo on a USB stick or network drive (its metadata, AppleDouble)."""
     seen: set[tuple[int, int]] = set()
     for root, dirs, files in os.walk(folder, followlinks=True):
         try:
@@ -80,7 +84,9 @@ def _files_under(folder: Path) -> Iterator[Path]:
         seen.add((st.st_dev, st.st_ino))
         for name in files:
             p = Path(root) / name
-            if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or (p.is_symlink() and not p.exists())):
+            if name.startswith(APPLE_DOUBLE) or p.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            if p.is_file() or (p.is_symlink() and not p.exists()):
                 yield p
 
 
