@@ -228,3 +228,20 @@ def test_a_model_that_gives_nan_or_infinity_is_refused_at_load_naming_it(tmp_pat
     assert str(path) in _error_line(caught) and "NaN or infinite" in str(caught.value)
     write_structure(folder, value=0.25)  # the same file with finite weights loads
     assert OnnxRuntimeBackend(folder).input_size == 32
+
+
+def test_models_naming_a_file_says_it_takes_the_folder(tmp_path):
+    folder = write_models(tmp_path / "m")
+    with pytest.raises(ModelFileError, match="is a file; --models takes the folder"):
+        OnnxRuntimeBackend(folder / "face_g.onnx")
+
+
+def test_tensorflow_backend_without_runs_fails_in_one_line_before_importing_tensorflow(tmp_path):
+    code = (
+        "import sys; from unmask_backends.tensorflow_backend import TensorFlowBackend\n"
+        f"try:\n    TensorFlowBackend(checkpoints={str(tmp_path)!r})\n"
+        "except FileNotFoundError as exc:\n    print(exc, 'tensorflow' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == f"{tmp_path / 'mask'}: not a finished `unmask train mask` run (no run.json) False"
+    assert result.stderr == ""

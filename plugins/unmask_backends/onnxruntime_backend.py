@@ -179,6 +179,10 @@ class OnnxRuntimeBackend:
         precision: str = "fp32",
         seed: int = 0,
     ):
+        if Path(models_dir).is_file():
+            raise ModelFileError(
+                f"{models_dir}: is a file; --models takes the folder holding {MASK_FILE} and {FACE_FILE}"
+            )
         self.mask_fn = MaskRunner(models_dir, device, providers, threads, precision)
         self.mask_info = self.mask_fn.info
         self.face_fn = FaceRunner(models_dir, device, providers, threads, precision)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,12 @@ class TensorFlowBackend:
         jit: bool = False,
         **_ignored,
     ):
+        for kind in ("mask", "face"):  # before TensorFlow's import, whose start-up lines would bury the error
+            if not (Path(checkpoints) / kind / "run.json").is_file():
+                raise FileNotFoundError(
+                    f"{Path(checkpoints) / kind}: not a finished `unmask train {kind}` run (no run.json)"
+                )
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import tensorflow as tf  # only this backend pays TensorFlow's import time
 
         from unmask_cli.export import load_run
