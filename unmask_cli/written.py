@@ -18,11 +18,8 @@ RECORD_NAME = ".unmask-written.jsonl"
 
 
 def content_digest(source: Path) -> str:
-    digest = hashlib.sha256()
     with open(source, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def fingerprint(source: Path, digest: bool = False) -> dict:
