@@ -88,6 +88,36 @@ def test_resume_restores_step_weights_and_optimizer_exactly(tiny_data, tmp_path,
     assert any(not np.array_equal(saved[k], v) for k, v in _variables(fresh).items())
 
 
+def test_a_damaged_checkpoint_state_file_resumes_from_the_newest_checkpoint(tiny_data, tmp_path):
+    config = _config("mask", tiny_data)
+    training.trainer(config, tmp_path / "run").fit(max_steps=3)
+    (tmp_path / "run" / "checkpoints" / "checkpoint").write_text("not { a state file")
+    assert int(training.trainer(config, tmp_path / "run", resume=True).step.numpy()) == 3
+
+
+def test_a_run_whose_checkpoints_are_gone_is_not_started_over_its_weights(tiny_data, tmp_path):
+    import shutil
+
+    config = _config("mask", tiny_data)
+    training.trainer(config, tmp_path / "run").fit(max_steps=3)
+    weights = (tmp_path / "run" / training.MASK_WEIGHTS).read_bytes()
+    shutil.rmtree(tmp_path / "run" / "checkpoints")
+    with pytest.raises(ValueError, match="no checkpoint to resume from"):
+        training.trainer(config, tmp_path / "run", resume=True)
+    assert (tmp_path / "run" / training.MASK_WEIGHTS).read_bytes() == weights
+
+
+def test_an_out_folder_holding_the_users_files_is_refused(tiny_data, tmp_path):
+    out = tmp_path / "mine"
+    (out / "samples").mkdir(parents=True)
+    (out / "samples" / "epoch_001.png").write_bytes(b"mine")
+    for resume in (False, True):
+        with pytest.raises(training.ConfigMismatch, match="holds files and no run"):
+            training.trainer(_config("mask", tiny_data), out, resume=resume)
+    assert [p.name for p in out.iterdir()] == ["samples"]
+    assert (out / "samples" / "epoch_001.png").read_bytes() == b"mine"
+
+
 def test_resume_refuses_a_different_configuration(tiny_data, tmp_path):
     training.trainer(_config("mask", tiny_data), tmp_path / "run").fit(max_steps=1)
     with pytest.raises(training.ConfigMismatch):

@@ -152,6 +152,7 @@ class Trainer:
     def __init__(self, config: TrainConfig, run_dir: Path, resume: bool = False):
         self.config = config
         self.run_dir = Path(run_dir)
+        _check_not_foreign(self.run_dir)
         if resume:  # a resume that does not match is refused before anything is loaded
             self._check_run(resume)
         if config.seed is not None:
@@ -180,8 +181,14 @@ class Trainer:
         self.checkpoint = tf.train.Checkpoint(step=self.step, rng_states=rng_states, **self.trackables())
         self.manager = tf.train.CheckpointManager(self.checkpoint, self.run_dir / "checkpoints", max_to_keep=3)
         init_summary = None
-        if resume and self.manager.latest_checkpoint:
-            latest = self.manager.latest_checkpoint
+        # a damaged `checkpoint` state file hides the checkpoints from the manager: the newest file still resumes
+        latest = self.manager.latest_checkpoint or newest_checkpoint(self.run_dir / "checkpoints")
+        if resume and latest is None and (self.run_dir / self.weights_name).is_file():
+            raise ValueError(
+                f"{self.run_dir / 'checkpoints'}: no checkpoint to resume from, though the run has trained (its "
+                f"{self.weights_name} is left as it is: export it and start a new run with --init from the export)"
+            )
+        if resume and latest:
             try:
                 self.checkpoint.restore(latest).assert_existing_objects_matched()
             except (tf.errors.OpError, IndexError, ValueError, AssertionError) as exc:
@@ -564,6 +571,26 @@ class FaceTrainer(Trainer):
             list(_to_uint8(comp.numpy())),
             list(_to_uint8(clean.numpy())),
         ]
+
+
+def newest_checkpoint(folder: Path) -> str | None:
+    """The checkpoint with the highest step among `folder`'s `ckpt-N.index` files (what the manager's state file
+    would name), or None."""
+    steps = []
+    for index in Path(folder).glob("ckpt-*.index"):
+        number = index.name[len("ckpt-") : -len(".index")]
+        if number.isdigit():
+            steps.append(int(number))
+    return str(Path(folder) / f"ckpt-{max(steps)}") if steps else None
+
+
+def _check_not_foreign(run_dir: Path) -> None:
+    """A run folder is this run's: an existing folder that holds files but no run.json is the user's (their own
+    samples/, a weights file of the same name), and a run would write over and append to them."""
+    if (run_dir / "run.json").is_file() or not run_dir.is_dir():
+        return
+    if any(run_dir.iterdir()):
+        raise ConfigMismatch(f"{run_dir}: holds files and no run (no run.json); choose a new or an empty --out")
 
 
 def _same_folder(a: str, b: str) -> bool:
