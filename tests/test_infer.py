@@ -641,6 +641,37 @@ def test_an_export_that_fails_changes_nothing_in_its_folder(tiny_models, tmp_pat
     assert result.returncode == 2 and "exists and is not a folder" in result.stderr
 
 
+@pytest.mark.parametrize("name", ["mask_g.int8.onnx", "face_g.onnx", "export.json"])
+def test_export_leaves_a_users_file_of_an_output_name_alone(tiny_models, tmp_path, name):
+    """Written over (face_g.onnx, export.json) or removed as a stale variant (an int8 file): only files an export
+    wrote are, and a user's own file of that name stops the export before any work."""
+    from unmask_cli import export
+
+    runs = tiny_models / "runs"
+    out = tmp_path / "exported"
+    out.mkdir()
+    (out / name).write_text("the user's own notes")
+    with pytest.raises(ValueError, match=r"is not (a model unmask exported|an unmask export report)"):
+        export.export(runs / "mask", runs / "face", out, parity_photos=[SAMPLES], on_line=lambda _: None)
+    assert (out / name).read_text() == "the user's own notes" and [p.name for p in out.iterdir()] == [name]
+
+
+def test_export_refuses_generators_of_two_sizes_together_or_beside_each_other(tiny_models, tmp_path):
+    import shutil
+
+    from unmask_cli import export
+    from unmask_cli.model_card import FACE_FILE, MASK_FILE, file_props
+
+    with pytest.raises(ValueError, match="different input sizes"):
+        export._check_sizes(tmp_path, [(Path("runs/mask"), 32), (Path("runs/face"), 64)], {MASK_FILE, FACE_FILE})
+    out = tmp_path / "exported"
+    shutil.copytree(tiny_models / "exported", out)
+    size = int(file_props(out / FACE_FILE)["input_size"])
+    export._check_sizes(out, [(Path("runs/mask"), size)], {MASK_FILE})  # --only mask of the folder's size
+    with pytest.raises(ValueError, match=f"face_g.onnx takes {size}² crops and the run exported now {2 * size}²"):
+        export._check_sizes(out, [(Path("runs/mask"), 2 * size)], {MASK_FILE})
+
+
 def _export_only_beside(tiny_models, tmp_path, only: str, filename: str, option: str) -> tuple[Path, dict]:
     """Export one optional model (`only`, from the tiny Mask G or Face G run given as `option`) into a copy of the
     tiny models folder; checks that it needs its run and leaves the other files alone. (folder, its metadata)"""

@@ -375,10 +375,13 @@ def export(
             raise ValueError("--only structure needs --structure-run RUN (a Face G run)")
         jobs = [job for job in jobs if job[2] == MODEL_FILES[only]]
     exported_now = {filename for _, _, filename, _ in jobs}
+    _check_ours(out, exported_now)
     report = _kept_report(out / "export.json", exported_now, out)
     inputs = None
     # every run loaded (and so checked) before the long work, and before anything is written
     loaded = [load_run(run_dir, kind) for kind, run_dir, _, _ in jobs]
+    sizes = [(run_dir, config["size"]) for (_, run_dir, _, _), (_, config) in zip(jobs, loaded, strict=True)]
+    _check_sizes(out, sizes, exported_now)
     # Nothing in `out` changes until every model has been converted and has passed: a run that fails half-way
     # must not leave a new Mask G beside an old Face G, or a variant removed with nothing in its place.
     writes: list[tuple[Path, bytes]] = []
@@ -446,6 +449,54 @@ def export(
         _say_kept_companions(out, exported_now, config["size"], on_line)
     write_bytes_atomic(out / "export.json", json.dumps(report.__dict__, indent=2).encode())
     return report
+
+
+def _is_unmask_model(path: Path) -> bool:
+    try:
+        return "kind" in file_props(path)
+    except Exception:  # not ONNX at all (any parse error of the protobuf library)
+        return False
+
+
+def _is_export_report(path: Path) -> bool:
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(report, dict) and isinstance(report.get("parity"), dict)
+
+
+def _check_ours(out: Path, exported_now: set[str]) -> None:
+    """Every file this export would write over or remove in `out` must be one an export wrote (an ONNX model with
+    unmask's metadata, an export report): a user's own file of the same name is left alone, and the export refused
+    before any work."""
+    paths = [out / variant_file(filename, precision) for filename in exported_now for precision in PRECISIONS]
+    for path in paths:
+        if path.exists() and not (path.is_file() and _is_unmask_model(path)):
+            raise ValueError(f"{path}: exists and is not a model unmask exported (left as it is; choose another --out)")
+    report = out / "export.json"
+    if report.exists() and not (report.is_file() and _is_export_report(report)):
+        raise ValueError(f"{report}: exists and is not an unmask export report (left as it is; choose another --out)")
+
+
+def _check_sizes(out: Path, runs: list[tuple[Path, int]], exported_now: set[str]) -> None:
+    """Mask G and Face G work on one crop: the runs exported together, and the generator an earlier export left in
+    `out` beside one exported alone (`--only`), must share an input size, or `infer` refuses the folder."""
+    sizes = {size for _, size in runs}
+    if len(sizes) > 1:
+        named = ", ".join(f"{run} {size}²" for run, size in runs)
+        raise ValueError(f"the runs take different input sizes ({named}): Mask G and Face G must share one")
+    (size,) = sizes
+    for filename in (MASK_FILE, FACE_FILE):
+        path = out / filename
+        if filename in exported_now or not path.is_file() or not _is_unmask_model(path):
+            continue
+        kept = file_props(path).get("input_size", "")
+        if kept.isdigit() and int(kept) != size:
+            raise ValueError(
+                f"{path} takes {kept}² crops and the run exported now {size}²: infer would refuse the folder "
+                "(export both generators together, or into another --out)"
+            )
 
 
 def _kept_report(path: Path, exported_now: set[str], out: Path) -> ExportReport:
