@@ -74,6 +74,20 @@ def test_torn_manifest_line_from_a_kill_is_survived(sample_folder, tmp_path):
     assert len(records) == 4 and len({r["source"] for r in records}) == 4
 
 
+def test_manifest_lines_of_another_shape_and_samples_missing_a_file_are_left_out_and_counted(sample_folder, tmp_path):
+    out = tmp_path / "ds"
+    runner.invoke(app, ["synthesize", str(sample_folder), str(out), "--limit", "2"])
+    first = load_manifest(out)
+    (out / first[0]["masked"]).unlink()  # a sample whose file was deleted
+    with (out / MANIFEST).open("a") as fh:
+        fh.write('{"id": "broken"}\n42\n{"id": "x", "source": "y", "clean": null, "masked": "m", "mask": "k"}\n')
+    left_out: dict[str, int] = {}
+    assert load_manifest(out, left_out) == first[1:]
+    assert left_out == {"not_samples": 3, "files_missing": 1}
+    result = runner.invoke(app, ["synthesize", str(sample_folder), str(out), "--json"])  # a rerun goes on
+    assert result.exit_code == 0, result.output
+
+
 def test_manifest_records_landmarks_style_and_seed(sample_folder, tmp_path):
     out = tmp_path / "ds"
     runner.invoke(app, ["synthesize", str(sample_folder), str(out), "--style", "n95", "--size", "96"])

@@ -737,3 +737,17 @@ def test_draw_loops_leaves_a_crop_without_a_mask_alone():
     empty = np.zeros((64, 64), np.float32)
     image, target = draw_loops(face, empty, np.random.default_rng(1))
     assert np.array_equal(image, face) and not target.any()
+
+
+def test_manifest_lines_training_cannot_use_are_said_in_one_note(tiny_data, tmp_path):
+    """Not a traceback (a JSON line of another shape), and not silence (a sample whose file was deleted)."""
+    import shutil
+
+    data = tmp_path / "ds"
+    shutil.copytree(tiny_data, data)
+    (data / pipelines.load_split(data, 0.0)[0][0]["clean"]).unlink()
+    with (data / "manifest.jsonl").open("a") as fh:
+        fh.write('{"id": "broken"}\n')
+    result = _train_cli("mask", str(data), "--out", str(tmp_path / "run"), *TINY, "--max-steps", "1")
+    assert result.exit_code == 0, result.output
+    assert "left out 1 lines that are no sample and" in result.output and "Traceback" not in result.output

@@ -83,12 +83,26 @@ def append_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
         os.fsync(fh.fileno())
 
 
-def load_manifest(root: Path) -> list[dict[str, Any]]:
+SAMPLE_FILES = ("clean", "masked", "mask")
+
+
+def is_sample(record: Any) -> bool:
+    """A manifest line as `synthesize` writes it: a JSON line of another shape (another tool's file of the same
+    name, a hand edit) is no sample."""
+    names = ("id", "source", *SAMPLE_FILES)
+    return isinstance(record, dict) and all(isinstance(record.get(k), str) for k in names)
+
+
+def load_manifest(root: Path, left_out: dict[str, int] | None = None) -> list[dict[str, Any]]:
     """Samples of a synthesized dataset whose three files all exist, sorted by id: `synthesize`'s workers append them
-    in the order they finish, and training and packing must see the same list on every machine that draws it."""
+    in the order they finish, and training and packing must see the same list on every machine that draws it.
+    `left_out`, when given, gets the count of lines that are no sample and of samples with a file missing."""
     root = Path(root)
-    records = read_jsonl(root / MANIFEST)
-    complete = [r for r in records if all((root / r[k]).is_file() for k in ("clean", "masked", "mask"))]
+    records = list(read_jsonl(root / MANIFEST))
+    samples = [r for r in records if is_sample(r)]
+    complete = [r for r in samples if all((root / r[k]).is_file() for k in SAMPLE_FILES)]
+    if left_out is not None:
+        left_out.update(not_samples=len(records) - len(samples), files_missing=len(samples) - len(complete))
     return sorted(complete, key=lambda r: r["id"])
 
 

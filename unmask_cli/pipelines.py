@@ -17,8 +17,10 @@ from unmask_cli.data import load_manifest, split
 from unmask_cli.faces import head_turn
 
 
-def load_split(root: Path, val_fraction: float) -> tuple[list[dict], list[dict]]:
-    records = load_manifest(root)
+def load_split(
+    root: Path, val_fraction: float, left_out: dict[str, int] | None = None
+) -> tuple[list[dict], list[dict]]:
+    records = load_manifest(root, left_out)
     if not records:
         raise FileNotFoundError(f"{root}: no samples (run `unmask synthesize` into it first)")
     return split(records, val_fraction)

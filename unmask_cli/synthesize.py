@@ -205,8 +205,9 @@ def is_own_output(path: Path, out: Path) -> bool:
 def plan(src: Path, out: Path, limit: int | None) -> tuple[list[tuple[str, str]], int]:
     """(photos still to do as (path, source-relative name), count already done by an earlier run)."""
     src = Path(src)
-    done = {r["source"] for r in data.read_jsonl(out / data.MANIFEST)}
-    done |= {r["source"] for r in data.read_jsonl(out / data.SKIPPED)}
+    # (a line of another shape names no photo: its photo, if any, is simply made again)
+    done = {r["source"] for r in data.read_jsonl(out / data.MANIFEST) if data.is_sample(r)}
+    done |= {r["source"] for r in data.read_jsonl(out / data.SKIPPED) if isinstance(r, dict) and "source" in r}
     paths = [p for p in iter_images([src]) if not is_own_output(p, out)]
     if limit is not None:
         paths = paths[:limit]

@@ -158,7 +158,10 @@ class Trainer:
         if config.seed is not None:
             keras.utils.set_random_seed(config.seed)
         self.strategy = _strategy(config.strategy)
-        self.train_records, self.val_records = pipelines.load_split(Path(config.data), config.val_fraction)
+        self.left_out: dict[str, int] = {}  # manifest lines that are no sample, samples with a file missing
+        self.train_records, self.val_records = pipelines.load_split(
+            Path(config.data), config.val_fraction, self.left_out
+        )
         self.train_records = pipelines.oversample_turned(self.train_records, config.turned_share)
         if not self.val_records:
             self.val_records = self.train_records[: max(1, len(self.train_records) // 20)]

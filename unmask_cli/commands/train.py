@@ -128,6 +128,14 @@ def _train(config, out: Path, resume: bool, max_steps: int | None, as_json: bool
         ui.fail(_training_failure(config, 0, exc) if isinstance(exc, tf_errors().OpError) else str(exc))
         remove_if_new(out, out_was_there)
         raise typer.Exit(2) from None
+    not_samples, missing = trainer.left_out.get("not_samples", 0), trainer.left_out.get("files_missing", 0)
+    if not_samples or missing:
+        from unmask_cli.data import MANIFEST
+
+        manifest = Path(config.data) / MANIFEST
+        ui.note(
+            str(manifest), f"left out {not_samples} lines that are no sample and {missing} samples with a file missing"
+        )
     start_step = int(trainer.step.numpy())
     if start_step:
         ui.err.print(
