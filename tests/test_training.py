@@ -133,8 +133,15 @@ def test_a_start_that_fails_on_its_data_leaves_no_run_behind(tiny_data, tmp_path
         (tmp_path / "empty").mkdir(exist_ok=True)
         with pytest.raises(FileNotFoundError):
             training.trainer(_config("mask", data), tmp_path / "run")
-    with pytest.raises(FileNotFoundError):  # a Mask G run folder that is not one
-        training.trainer(_config("face", tiny_data, mask_source="mask_g", mask_run=str(tmp_path)), tmp_path / "run")
+    (tmp_path / "a_file").write_text("not a folder")
+    for mask_run in (tmp_path, tmp_path / "a_file"):  # a Mask G run folder that is not one
+        with pytest.raises(FileNotFoundError, match="not a `unmask train mask` run folder"):
+            training.trainer(_config("face", tiny_data, mask_source="mask_g", mask_run=str(mask_run)), tmp_path / "run")
+    (tmp_path / "face_run").mkdir()
+    (tmp_path / "face_run" / "run.json").write_text(json.dumps({"kind": "face", "size": 32}))
+    with pytest.raises(ValueError, match="a face run of size 32, not a Mask G run of size 32"):
+        config = _config("face", tiny_data, mask_source="mask_g", mask_run=str(tmp_path / "face_run"))
+        training.trainer(config, tmp_path / "run")
     assert not (tmp_path / "run" / "run.json").exists()
     training.trainer(_config("mask", tiny_data), tmp_path / "run")  # the corrected command starts
 

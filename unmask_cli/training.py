@@ -448,11 +448,16 @@ class FaceTrainer(Trainer):
             if not cfg.mask_run:
                 raise ValueError("--mask-source mask_g needs --mask-run (a `unmask train mask` run folder)")
             mask_json = Path(cfg.mask_run) / "run.json"
+            if not mask_json.is_file():
+                raise FileNotFoundError(f"{cfg.mask_run}: not a `unmask train mask` run folder (no run.json)")
             try:
                 mask_cfg = json.loads(mask_json.read_text())
                 mask_kw = {"width": mask_cfg["width"]} if mask_cfg.get("width") else {}
             except (ValueError, UnicodeDecodeError, TypeError, AttributeError) as exc:
                 raise ValueError(f"{mask_json}: damaged run description ({exc})") from None
+            if mask_cfg.get("kind", "mask") != "mask" or mask_cfg.get("size", cfg.size) != cfg.size:
+                kind, size = mask_cfg.get("kind"), mask_cfg.get("size")
+                raise ValueError(f"{cfg.mask_run}: a {kind} run of size {size}, not a Mask G run of size {cfg.size}")
             self.mask_model = models.mask_g(cfg.size, **mask_kw)
             try:
                 self.mask_model.load_weights(Path(cfg.mask_run) / MASK_WEIGHTS)
