@@ -641,6 +641,22 @@ def test_an_export_that_fails_changes_nothing_in_its_folder(tiny_models, tmp_pat
     assert result.returncode == 2 and "exists and is not a folder" in result.stderr
 
 
+def test_tensorflow_backend_names_damaged_weights_as_a_model_file_error(tiny_models, tmp_path):
+    """What evaluate, infer and benchmark turn into one line (evaluate showed a traceback)."""
+    import shutil
+
+    from unmask_backends.tensorflow_backend import TensorFlowBackend
+
+    from unmask_cli import training
+    from unmask_cli.model_card import ModelFileError
+
+    runs = tmp_path / "runs"
+    shutil.copytree(tiny_models / "runs", runs)
+    (runs / "face" / training.FACE_WEIGHTS).write_bytes(b"half a weights file")
+    with pytest.raises(ModelFileError, match="cannot load these weights"):
+        TensorFlowBackend(checkpoints=runs)
+
+
 @pytest.mark.parametrize("name", ["mask_g.int8.onnx", "face_g.onnx", "export.json"])
 def test_export_leaves_a_users_file_of_an_output_name_alone(tiny_models, tmp_path, name):
     """Written over (face_g.onnx, export.json) or removed as a stale variant (an int8 file): only files an export

@@ -30,12 +30,16 @@ class TensorFlowBackend:
         import tensorflow as tf  # only this backend pays TensorFlow's import time
 
         from unmask_cli.export import load_run
+        from unmask_cli.model_card import ModelFileError
 
-        self.mask_model, mask_cfg = load_run(Path(checkpoints) / "mask", "mask")
-        self.face_model, _ = load_run(Path(checkpoints) / "face", "face")
-        # as face_g_structure.onnx beside face_g.onnx: a second Face G run gives the fill's low frequencies
-        structure = Path(checkpoints) / "face_structure"
-        self.structure_model = load_run(structure, "face")[0] if (structure / "run.json").is_file() else None
+        try:
+            self.mask_model, mask_cfg = load_run(Path(checkpoints) / "mask", "mask")
+            self.face_model, _ = load_run(Path(checkpoints) / "face", "face")
+            # as face_g_structure.onnx beside face_g.onnx: a second Face G run gives the fill's low frequencies
+            structure = Path(checkpoints) / "face_structure"
+            self.structure_model = load_run(structure, "face")[0] if (structure / "run.json").is_file() else None
+        except ValueError as exc:  # damaged weights or run.json: a model file error, as the ONNX backend's are
+            raise ModelFileError(str(exc)) from None
         self.input_size = mask_cfg["size"]
         self.value_range = (-1.0, 1.0)
         self.threshold = 0.5
