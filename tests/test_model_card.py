@@ -245,3 +245,20 @@ def test_tensorflow_backend_without_runs_fails_in_one_line_before_importing_tens
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == f"{tmp_path / 'mask'}: not a finished `unmask train mask` run (no run.json) False"
     assert result.stderr == ""
+
+
+def test_an_interrupted_command_says_so_and_json_says_so_too(monkeypatch, capsys):
+    """Ctrl-C in a command with no interrupt line of its own (export, evaluate, benchmark) printed nothing."""
+    import json
+
+    from unmask_cli import cli, ui
+
+    def interrupted():
+        ui.request_json(True)
+        raise SystemExit(130)
+
+    monkeypatch.setattr(cli, "app", interrupted)
+    monkeypatch.setattr(ui, "_json", {"requested": False, "emitted": False, "errors": []})
+    with pytest.raises(SystemExit):
+        cli.main()
+    assert json.loads(capsys.readouterr().out) == {"errors": ["interrupted"], "exit_code": 130}

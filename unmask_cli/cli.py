@@ -49,6 +49,8 @@ def main() -> None:
         app()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if code == 130 and not ui.failures():  # Ctrl-C where the command has no line of its own to say
+            ui.fail("interrupted")
         owed = ui.owed_json_error(code)
         if owed is not None:  # stopped before its summary (bad models or --out, interrupted): still JSON on stdout
             ui.emit_json(owed)

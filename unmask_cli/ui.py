@@ -71,6 +71,11 @@ def request_json(value: bool) -> bool:
     return value
 
 
+def failures() -> list[str]:
+    """The error lines printed so far."""
+    return list(_json["errors"])
+
+
 def owed_json_error(code: int) -> dict | None:
     """The error object a command that exits with `code` after --json, and printed no JSON, still owes."""
     if not code or not _json["requested"] or _json["emitted"]:
