@@ -342,6 +342,37 @@ def test_kill_9_mid_training_then_resume_finishes(tiny_data, tmp_path):
     assert (run_dir / training.MASK_WEIGHTS).is_file()
 
 
+def test_ctrl_c_stops_after_the_step_with_a_checkpoint_of_it(tiny_data, tmp_path):
+    """Not wherever the interrupt lands (inside TensorFlow it was a traceback), and not losing the steps since the
+    last checkpoint: the run stops at a step, saves it, and the resume starts there."""
+    import re
+
+    run_dir = tmp_path / "stopped"
+    cmd = [sys.executable, "-m", "unmask_cli", "train", "mask", str(tiny_data), "--out", str(run_dir)]
+    cmd += ["--size", "32", "--width", "8", "--batch", "4", "--epochs", "40", "--checkpoint-every", "1000"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "COLUMNS": "200"}
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # pytest may run with it ignored
+    )
+    metrics = run_dir / "metrics.jsonl"
+    deadline = time.time() + 240
+    while time.time() < deadline and not metrics.exists() and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "stopping after this step" in stderr and "Traceback" not in stderr
+    step = int(re.search(r"interrupted at step (\d+)", stderr).group(1))
+    assert f"ckpt-{step}" in stderr and (run_dir / "checkpoints" / f"ckpt-{step}.index").is_file()
+    resumed = training.trainer(training.TrainConfig(**json.loads((run_dir / "run.json").read_text())), run_dir, True)
+    assert int(resumed.step.numpy()) == step
+
+
 def test_mirrored_strategy_trains(tiny_data, tmp_path):
     trainer = training.trainer(_config("face", tiny_data, strategy="mirrored"), tmp_path / "mirrored")
     assert isinstance(trainer.strategy, tf.distribute.MirroredStrategy)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 from typing import Annotated
@@ -109,6 +110,29 @@ def _training_failure(config, step: int, exc: BaseException) -> str:
     return f"training stopped at step {step}: {first}"
 
 
+class _StopAtStep:
+    """Ctrl-C while training stops after the step in progress, with a checkpoint of it: an interrupt that lands
+    inside TensorFlow (a checkpoint being written) surfaced as a RuntimeError traceback, and one between
+    checkpoints lost the steps since the last. A second Ctrl-C stops at once."""
+
+    def __init__(self, console) -> None:
+        self.console = console
+        self.asked = False
+
+    def _handler(self, signum, frame) -> None:
+        if self.asked:
+            raise KeyboardInterrupt
+        self.asked = True
+        self.console.print("stopping after this step, with a checkpoint (Ctrl-C again to stop at once)")
+
+    def __enter__(self) -> _StopAtStep:
+        self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+
 def _train(config, out: Path, resume: bool, max_steps: int | None, as_json: bool) -> None:
     from unmask_cli import training
     from unmask_cli.outputs import OutputPathError, check_writable_folder, remove_if_new
@@ -148,16 +172,23 @@ def _train(config, out: Path, resume: bool, max_steps: int | None, as_json: bool
             f"train {config.kind}", total=config.epochs * trainer.steps_per_epoch, completed=start_step, status=""
         )
 
+        stop = _StopAtStep(bar.console)
+
         def on_step(step: int, total: int, losses: dict[str, float]) -> None:
             shown = " ".join(f"{k} {v:.3f}" for k, v in list(losses.items())[:4])
             bar.update(task, completed=step, status=shown)
+            # a finished epoch's step goes on to its validation and grid first: a resume would not make them
+            if stop.asked and step % trainer.steps_per_epoch:
+                trainer.save()
+                raise KeyboardInterrupt
 
         def on_epoch(epoch: int, val: dict[str, float]) -> None:
             shown = ", ".join(f"{k} {v:.4g}" for k, v in val.items())
             bar.console.print(f"epoch {epoch}: {shown}")
 
         try:
-            val = trainer.fit(on_step, on_epoch, max_steps=max_steps)
+            with stop:
+                val = trainer.fit(on_step, on_epoch, max_steps=max_steps)
         except KeyboardInterrupt:
             bar.stop()
             ui.fail(f"interrupted at step {int(trainer.step.numpy())}; {_resume_hint(trainer, out)}")
