@@ -158,3 +158,17 @@ def test_a_style_whose_output_does_not_fit_is_a_skip_not_a_crash(photos, monkeyp
     skips = []
     cases = ev.make_cases(photos, ["surgical", "bad"], 64, None, lambda path, reason: skips.append(reason))
     assert {c.style for c in cases} == {"surgical"} and any("style 'bad' returned" in s for s in skips)
+
+
+def test_progress_follows_the_photos_then_each_backend_to_the_end(face_photos, models):
+    """Minutes of work on a full set: the bar needs stages, counts and totals, not a spinner."""
+    folder = face_photos[0].parent
+    seen: list[tuple[str, int, int]] = []
+    backends = ["onnxruntime", "opencv"]
+    cases, _ = ev.evaluate(folder, backends, ["surgical"], models, on_progress=lambda *a: seen.append(a))
+    photos = len(list(ev.iter_images([folder])))
+    assert [s for s in seen if s[0] == "faces"] == [("faces", i, photos) for i in range(photos)]
+    for backend in backends:
+        steps = [(done, total) for stage, done, total in seen if stage == backend]
+        assert steps and steps[0] == (0, len(cases)) and all(total == len(cases) for _, total in steps)
+    assert [s[0] for s in seen].index("onnxruntime") > [s[0] for s in seen].index("faces")

@@ -91,12 +91,16 @@ def make_cases(
     size: int,
     limit: int | None = None,
     on_skip: Callable[[Path, str], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> list[Case]:
     """Aligned faces of DATA, each wearing every style (seed from the photo's name: the same on every run).
-    A photo that cannot be used is reported through `on_skip(path, reason)` and left out."""
+    A photo that cannot be used is reported through `on_skip(path, reason)` and left out; `on_progress(done,
+    total)` follows the photos."""
     cases = []
     paths = list(iter_images([Path(data)]))[:limit] if limit else list(iter_images([Path(data)]))
-    for path in paths:
+    for done, path in enumerate(paths):
+        if on_progress:
+            on_progress(done, len(paths))
         try:
             rgb, face = first_face(path)
         except ImageError as exc:
@@ -146,10 +150,14 @@ def identity_distance(restored: np.ndarray, case: Case) -> float:
     return float(np.linalg.norm(face_descriptor(restored, case.landmarks) - case.clean_descriptor))
 
 
-def score(cases: list[Case], backend, batch: int = 16) -> BackendScores:
+def score(
+    cases: list[Case], backend, batch: int = 16, on_progress: Callable[[int, int], None] | None = None
+) -> BackendScores:
     low, high = backend.value_range
     rows, outputs = [], []
     for start in range(0, len(cases), batch):
+        if on_progress:
+            on_progress(start, len(cases))
         chunk = cases[start : start + batch]
         x = np.stack([c.masked for c in chunk]).astype(np.float32) / 255.0 * (high - low) + low
         masks, restored = backend.run(x)
@@ -211,10 +219,12 @@ def evaluate(
     styles: Sequence[str] | None,
     models_dir: Path,
     limit: int | None = None,
-    on_backend: Callable[[str], None] | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
     backend_options: dict | None = None,
     on_skip: Callable[[Path, str], None] | None = None,
 ) -> tuple[list[Case], list[BackendScores]]:
+    """Every backend's scores on DATA's faces wearing every style; `on_progress(stage, done, total)` follows the
+    photos ("faces") and then each backend's cases (its name)."""
     if not Path(data).exists():
         raise FileNotFoundError(f"{data}: no such file or folder")
     styles = list(styles or registry.names(registry.SYNTHESIZERS))
@@ -222,14 +232,16 @@ def evaluate(
     for name in backends:
         instances.append(registry.open_backend(name, models_dir=Path(models_dir), **(backend_options or {})))
     size = instances[0].input_size
-    cases = make_cases(data, styles, size, limit, on_skip)
+
+    def stage(name: str) -> Callable[[int, int], None] | None:
+        return None if on_progress is None else lambda done, total: on_progress(name, done, total)
+
+    cases = make_cases(data, styles, size, limit, on_skip, stage("faces"))
     if not cases:
         raise FileNotFoundError(f"{data}: no face found to evaluate on")
     results = []
     for backend in instances:
-        if on_backend:
-            on_backend(backend.name)
-        scores = score(cases, backend)
+        scores = score(cases, backend, on_progress=stage(backend.name))
         scores.bare_faces_restored = bare_faces_restored(cases, backend)
         results.append(scores)
     return cases, results

@@ -56,16 +56,22 @@ def evaluate(
             ui.fail(f"{line} (left out)")
         styles = list(usable)
     try:
-        with ui.err.status("evaluating…") as status:
+        with ui.progress() as bar:
+            task = bar.add_task("faces", total=None, status="")
+
+            def on_progress(stage: str, done: int, total: int) -> None:
+                bar.update(task, description=stage, completed=done, total=total)
+
             cases, results = ev.evaluate(
                 data,
                 names,
                 styles,
                 models,
                 limit,
-                on_backend=lambda n: status.update(f"evaluating {n}…"),
+                on_progress=on_progress,
                 on_skip=lambda path, reason: ui.warn(str(path), reason),
             )
+            bar.update(task, completed=bar.tasks[0].total)
     except (registry.PluginError, ModelFileError, ProviderError, FileNotFoundError) as exc:
         ui.fail(str(exc))
         raise typer.Exit(2) from None
