@@ -592,9 +592,17 @@ def test_export_only_face_keeps_the_mask_model_and_its_report(tiny_models, tmp_p
     mask_before = _hash(out / "mask_g.onnx")
     before = json.loads((out / "export.json").read_text())
     (out / "face_g.onnx").unlink()
+    progress: list[tuple[int, int]] = []
     report = export.export(
-        tmp_path / "no-mask-run", runs / "face", out, parity_photos=[SAMPLES], on_line=lambda _: None, only="face"
+        tmp_path / "no-mask-run",
+        runs / "face",
+        out,
+        parity_photos=[SAMPLES],
+        on_line=lambda _: None,
+        only="face",
+        on_progress=lambda done, total: progress.append((done, total)),
     )
+    assert progress == [(0, 1), (1, 1)]  # one file: Face G at fp32
     assert (out / "face_g.onnx").exists() and _hash(out / "mask_g.onnx") == mask_before
     after = json.loads((out / "export.json").read_text())
     assert after["parity"]["mask_g/fp32"] == before["parity"]["mask_g/fp32"]

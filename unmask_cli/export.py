@@ -8,6 +8,7 @@ import io
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -353,11 +354,13 @@ def export(
     only: str | None = None,
     gate_run: Path | None = None,
     structure_run: Path | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> ExportReport:
     """Export both generators to `out` (or `only` "mask", "face", "gate" or "structure", keeping the other files
     and report entries), Mask G's presence check from `gate_run` (a Mask G run trained with bare faces) as
     mask_gate.onnx, and a second Face G from `structure_run` as face_g_structure.onnx, whose fill's low frequencies
-    `infer` puts under Face G's detail; raises ParityError when ONNX disagrees with Keras past tolerance."""
+    `infer` puts under Face G's detail; raises ParityError when ONNX disagrees with Keras past tolerance.
+    `on_progress(done, total)` counts the files converted and checked (each model at each precision)."""
     out = Path(out)
     if parity_count < 1:
         raise ValueError(f"parity count: at least 1 face crop is needed (got {parity_count})")
@@ -386,6 +389,9 @@ def export(
     # must not leave a new Mask G beside an old Face G, or a variant removed with nothing in its place.
     writes: list[tuple[Path, bytes]] = []
     removals: list[tuple[str, set[str]]] = []
+    total, done = len(jobs) * (1 + fp16 + int8), 0
+    if on_progress:
+        on_progress(done, total)
     for (kind, run_dir, filename, channels), (model, config) in zip(jobs, loaded, strict=True):
         weights = Path(run_dir) / (training.MASK_WEIGHTS if kind == "mask" else training.FACE_WEIGHTS)
         if inputs is None:
@@ -432,6 +438,9 @@ def export(
                 f"speed ×{fp32_seconds / seconds:.2f} vs fp32 (batch {len(x)}, CPU)"
                 + ("" if ok else f" — over tolerance (max {max_tol}, mean {mean_tol}), not written")
             )
+            done += 1
+            if on_progress:
+                on_progress(done, total)
             if not ok and precision == "fp32":
                 raise ParityError(f"{key}: ONNX differs from Keras by up to {diff.max():.3g} (tolerance {max_tol})")
             if not ok:

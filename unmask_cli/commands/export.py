@@ -57,27 +57,31 @@ def export(
         ui.fail(str(exc))
         raise typer.Exit(2) from None
     lines: list[str] = []
+    bar = ui.progress()
+    task = bar.add_task("export", total=None, status="")
 
     def show(line: str) -> None:
         lines.append(line)
         if not as_json:
-            ui.err.print(line, highlight=False, soft_wrap=True, markup=False)
+            bar.console.print(line, highlight=False, soft_wrap=True, markup=False)
 
     try:
-        report = exporter.export(
-            mask_run or checkpoints / "mask",
-            face_run or checkpoints / "face",
-            out,
-            opset,
-            fp16,
-            int8,
-            [parity_photos],
-            on_line=show,
-            parity_count=parity_count,
-            only=only,
-            gate_run=gate_run,
-            structure_run=structure_run,
-        )
+        with bar:
+            report = exporter.export(
+                mask_run or checkpoints / "mask",
+                face_run or checkpoints / "face",
+                out,
+                opset,
+                fp16,
+                int8,
+                [parity_photos],
+                on_line=show,
+                parity_count=parity_count,
+                only=only,
+                gate_run=gate_run,
+                structure_run=structure_run,
+                on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
     except (exporter.ParityError, FileNotFoundError, ValueError) as exc:
         ui.fail(str(exc))  # nothing in --out was changed (export writes only once every model has passed)
         remove_if_new(out, out_was_there)
