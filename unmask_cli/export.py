@@ -460,11 +460,13 @@ def export(
     return report
 
 
-def _is_unmask_model(path: Path) -> bool:
+def _unmask_props(path: Path) -> dict[str, str] | None:
+    """The unmask metadata of a model file, or None when it is not one an export wrote."""
     try:
-        return "kind" in file_props(path)
+        props = file_props(path)
     except Exception:  # not ONNX at all (any parse error of the protobuf library)
-        return False
+        return None
+    return props if "kind" in props else None
 
 
 def _is_export_report(path: Path) -> bool:
@@ -481,7 +483,7 @@ def _check_ours(out: Path, exported_now: set[str]) -> None:
     before any work."""
     paths = [out / variant_file(filename, precision) for filename in exported_now for precision in PRECISIONS]
     for path in paths:
-        if path.exists() and not (path.is_file() and _is_unmask_model(path)):
+        if path.exists() and not (path.is_file() and _unmask_props(path) is not None):
             raise ValueError(f"{path}: exists and is not a model unmask exported (left as it is; choose another --out)")
     report = out / "export.json"
     if report.exists() and not (report.is_file() and _is_export_report(report)):
@@ -498,9 +500,10 @@ def _check_sizes(out: Path, runs: list[tuple[Path, int]], exported_now: set[str]
     (size,) = sizes
     for filename in (MASK_FILE, FACE_FILE):
         path = out / filename
-        if filename in exported_now or not path.is_file() or not _is_unmask_model(path):
+        props = None if filename in exported_now or not path.is_file() else _unmask_props(path)
+        if props is None:
             continue
-        kept = file_props(path).get("input_size", "")
+        kept = props.get("input_size", "")
         if kept.isdigit() and int(kept) != size:
             raise ValueError(
                 f"{path} takes {kept}² crops and the run exported now {size}²: infer would refuse the folder "
