@@ -207,7 +207,11 @@ def plan(src: Path, out: Path, limit: int | None) -> tuple[list[tuple[str, str]]
     src = Path(src)
     # (a line of another shape names no photo: its photo, if any, is simply made again)
     done = {r["source"] for r in data.read_jsonl(out / data.MANIFEST) if data.is_sample(r)}
-    done |= {r["source"] for r in data.read_jsonl(out / data.SKIPPED) if isinstance(r, dict) and "source" in r}
+    done |= {
+        r["source"]
+        for r in data.read_jsonl(out / data.SKIPPED)
+        if isinstance(r, dict) and isinstance(r.get("source"), str)
+    }
     paths = [p for p in iter_images([src]) if not is_own_output(p, out)]
     if limit is not None:
         paths = paths[:limit]
