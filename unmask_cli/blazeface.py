@@ -243,3 +243,9 @@ def refine(rgb: np.ndarray, box: np.ndarray, min_score: float = MIN_SCORE) -> np
         if iou[0] > NMS_IOU or inside[0] > NESTED:
             return merged
     return box
+
+
+def best_score(rgb: np.ndarray, variant: Variant = SHORT_RANGE) -> float:
+    """The highest face score one variant gives anywhere in `rgb`, before any threshold: one model call, to compare
+    the same frame two ways (`faces.flip_leads`)."""
+    return float(_raw(np.ascontiguousarray(rgb), variant)[1].max())

@@ -54,6 +54,22 @@ EYE_CHECK_MIN_DISTANCE = 15.0  # px between BlazeFace's eyes: faces of ~35 px an
 HOG_BOX_FROM_EYES = (0.066, 0.54, 2.26)
 REFIT_BOXES = [(scale, shift) for scale in (1.0, 0.9, 1.1) for shift in (0.0, -0.08, 0.08)]
 ROTATIONS = (-20.0, 20.0)  # head tilts the frontal detectors miss
+# A photo stored on its side or upside down with no EXIF orientation to undo it (a scan, a screenshot, an app that
+# strips EXIF): np.rot90's turns, on its side either way first (commoner than upside down)
+QUARTER_TURNS = (1, 3, 2)
+TURN_SEARCH = True  # off only to measure what the search buys (benchmarks/turned_photos.py)
+# BlazeFace is asked which way up on a copy this small (whole-photo windows only: milliseconds per turn), and a
+# turn must beat the photo as it is by this much of its score: on 67 real masked photos upright, the best turn's
+# lead was under 0.10 in all 6 where a turn scored higher; turned 90°, either way, or 180°, 40-44 of 67 clear it.
+TURN_PROBE_SIDE = 512
+TURN_MARGIN = 0.15
+# ... and a face found upright is upside down when BlazeFace's short-range model scores its loose frame (FLIP_FRAME
+# px) turned over this much higher than as it is, or by the weak lead when the whole photo turned over leads by the
+# weak margin too. Together, on the same photos: 0 of 67 upright taken for upside down, 54 of 67 upside down found.
+FLIP_FRAME = 192
+FLIP_LEAD = 0.15
+FLIP_LEAD_WEAK = 0.02
+TURN_MARGIN_WEAK = 0.05
 WEAK_HOG_THRESHOLD = -0.9  # candidates that need verifying before use
 WEAK_MAX_SIDE = 640
 WEAK_MIN_FRACTION = 0.25  # a weak candidate's box must be at least this share of the photo's shorter side
@@ -196,7 +212,11 @@ def _hog(rgb, small, scale, levels, threshold: float, detector: str) -> list[Fac
 
 
 def detect_faces(
-    rgb: np.ndarray, upsample: int | None = None, robust: bool = False, blaze: bool | None = None
+    rgb: np.ndarray,
+    upsample: int | None = None,
+    robust: bool = False,
+    blaze: bool | None = None,
+    turn: bool | None = None,
 ) -> list[Face]:
     """Every frontal face in an RGB uint8 photo with its 68 landmarks, largest first.
 
@@ -207,8 +227,10 @@ def detect_faces(
     time: MediaPipe's BlazeFace adds the faces HOG missed (milliseconds; it finds most masked faces); when
     neither finds any, dlib's CNN (MMOD) detector (≈1 s per 256² photo on a laptop core, so only as a fallback),
     and last the HOG detector with a lowered threshold. `blaze` (default: as `robust`) runs BlazeFace without the
-    slow fallbacks (`infer --fast`).
+    slow fallbacks (`infer --fast`). With `turn`, a photo lying on its side or upside down (`photo_turn`, or when
+    nothing else finds a face) is searched turned upright (`_quarter_turned`).
     """
+    turn = TURN_SEARCH if turn is None else turn
     small, scale = _downscaled(rgb, DETECT_MAX_SIDE)
     levels = [upsample] if upsample is not None else ([0, 1] if max(small.shape[:2]) < 1024 else [0])
     faces = _hog(rgb, small, scale, levels, 0.0, "hog")
@@ -221,7 +243,16 @@ def detect_faces(
         faces = [_checked_by(face, blaze_faces, rgb) for face in faces]
         taken = [g.box for g in faces]
         extra = [f for f in blaze_faces if (box_iou(f.box, taken) < 0.3).all()]
+        found_by_hog = bool(faces)
         faces = _largest_first(faces + extra)
+        # dlib's landmarks need a face upright. BlazeFace finds faces lying on their side, and both it and HOG at
+        # times take an upside-down face for an upright one, its forehead for the chin (a face painted on the hair).
+        k, sure = photo_turn(rgb, small, faces, blaze_faces, found_by_hog) if turn else (0, True)
+        # On the faces' own evidence (not sure), a face found upright is given up only for one HOG too finds upright
+        # in the photo turned over: masked faces look much alike either way up (one upright man in 200 was taken
+        # for upside down by it).
+        if k and (turned := _quarter_turned(rgb, (k,), hog_needed=not sure)):
+            return turned
     if faces or not robust:
         return faces
     cnn_small, cnn_scale = _downscaled(rgb, CNN_MAX_SIDE)
@@ -241,7 +272,110 @@ def detect_faces(
         faces = _rotated(small, scale, angle)
         if faces:
             break
-    return faces
+    return faces or (_quarter_turned(rgb) if turn else [])
+
+
+def _best_score(rgb: np.ndarray, k: int = 0) -> float:
+    """BlazeFace's best score on `rgb` turned by np.rot90's `k` (0 when it finds nothing)."""
+    from unmask_cli import blazeface
+
+    return max((found.score for found in blazeface.detect(np.ascontiguousarray(np.rot90(rgb, k)))), default=0.0)
+
+
+def turn_scores(small: np.ndarray, blaze_faces: list[Face]) -> list[float]:
+    """BlazeFace's best score on the photo as it is (its faces found) and on a small copy turned each quarter
+    (np.rot90's k = 1..3)."""
+    probe, _ = _downscaled(small, TURN_PROBE_SIDE)
+    return [max((face.score for face in blaze_faces), default=0.0)] + [_best_score(probe, k) for k in (1, 2, 3)]
+
+
+def flip_leads(rgb: np.ndarray, faces: list[Face]) -> list[float]:
+    """For the (up to 3) largest faces HOG or BlazeFace found: how much surer BlazeFace is of a face in a loose
+    frame around it (placed from its landmarks) turned over than as it is. Upside-down faces lead."""
+    from unmask_cli import blazeface
+
+    leads = []
+    for face in [face for face in faces if face.detector in ("hog", "blaze")][:3]:
+        matrix = alignment_matrix(face.landmarks, FLIP_FRAME // 2)
+        matrix[:, 2] += FLIP_FRAME // 4  # the aligned crop in the middle of a frame twice its side
+        frame = cv2.warpAffine(rgb, matrix, (FLIP_FRAME, FLIP_FRAME), borderMode=cv2.BORDER_REPLICATE)
+        # the short-range model alone (a face filling the frame's middle half): one call of ~3 ms each way
+        leads.append(blazeface.best_score(np.rot90(frame, 2)) - blazeface.best_score(frame))
+    return leads
+
+
+def photo_turn(
+    rgb: np.ndarray, small: np.ndarray, faces: list[Face], blaze_faces: list[Face], hog: bool
+) -> tuple[int, bool]:
+    """The quarter turn (np.rot90's k, 0 for none) that stands the photo's faces upright, and whether the whole
+    photo says so (else the faces found upright do, and the turn wants confirming).
+
+    Where HOG (which finds upright faces only) found none: the turn where BlazeFace is surest of a face, by a clear
+    margin over the photo as it is, else the way BlazeFace's points say faces hang (`upright_turn`). Then, for the
+    faces found upright: upside down when most of them lead clearly turned over (`flip_leads`), or lead a little
+    and the whole photo turned over scores higher too.
+    """
+    scores = None
+    if not hog:
+        scores = turn_scores(small, blaze_faces)
+        k = int(np.argmax(scores))
+        if k and scores[k] >= BLAZE_TRUSTED_SCORE and scores[k] - scores[0] >= TURN_MARGIN:
+            return k, True
+        if k := upright_turn(blaze_faces):
+            return k, True
+    leads = flip_leads(rgb, faces)
+    if not leads:
+        return 0, True
+
+    def most(threshold: float) -> bool:
+        return 2 * sum(lead > threshold for lead in leads) > len(leads)
+
+    if most(FLIP_LEAD):
+        return 2, False
+    if most(FLIP_LEAD_WEAK):
+        scores = scores or turn_scores(small, blaze_faces)
+        return (2 if int(np.argmax(scores)) == 2 and scores[2] - scores[0] >= TURN_MARGIN_WEAK else 0), False
+    return 0, True
+
+
+def upright_turn(faces: list[Face]) -> int:
+    """The quarter turn (`np.rot90`'s k, 0 for none) that stands BlazeFace's faces upright, by the majority of those
+    with points: the way from between the eyes to the mouth points down in an upright face."""
+    votes = [0, 0, 0, 0]
+    for face in faces:
+        if face.keypoints is not None:
+            dx, dy = np.asarray(face.keypoints[3], float) - (np.asarray(face.keypoints[:2], float)).mean(0)
+            # what each turn makes of the way down: k=1 turns (dx, dy) into (dy, -dx), k=2 (-dx, -dy), k=3 (-dy, dx)
+            votes[int(np.argmax([dy, -dx, -dy, dx]))] += 1
+    return int(np.argmax(votes)) if max(votes) > votes[0] else 0
+
+
+def _quarter_turned(rgb: np.ndarray, turns: tuple[int, ...] = QUARTER_TURNS, hog_needed: bool = False) -> list[Face]:
+    """Faces of a photo lying on its side or upside down: HOG's and BlazeFace's trusted hits on the photo turned
+    each of `turns` (np.rot90's k), with their landmarks, box and eye points mapped back onto the photo as it is
+    (with `hog_needed`, only where HOG finds one of them). Alignment then stands each face upright, and its restored
+    crop goes back where it came from."""
+    for k in turns:
+        turned = np.ascontiguousarray(np.rot90(rgb, k))
+        found = [f for f in detect_faces(turned, blaze=True, turn=False) if f.detector in ("hog", "blaze")]
+        if found and (not hog_needed or any(f.detector == "hog" for f in found)):
+            return _largest_first([turned_back(face, k, rgb.shape) for face in found])
+    return []
+
+
+def turned_back(face: Face, k: int, shape: tuple[int, ...]) -> Face:
+    """`face`, found on `np.rot90(photo, k)`, in the coordinates of `photo` (of `shape`)."""
+    h, w = shape[:2]
+
+    def back(points: np.ndarray) -> np.ndarray:
+        x, y = points[:, 0], points[:, 1]
+        mapped = {1: (w - 1 - y, x), 2: (w - 1 - x, h - 1 - y), 3: (y, h - 1 - x)}[k % 4]
+        return np.stack(mapped, axis=1).astype(np.float32)
+
+    corners = back(np.array([face.box[:2], face.box[2:]], np.float32))
+    box = (*np.floor(corners.min(0)).astype(int).tolist(), *np.ceil(corners.max(0)).astype(int).tolist())
+    keypoints = None if face.keypoints is None else back(np.asarray(face.keypoints, np.float32))
+    return Face(box, back(face.landmarks), face.score, f"{face.detector}-turn{90 * k}", keypoints)
 
 
 def _checked_by(face: Face, blaze_faces: list[Face], rgb: np.ndarray) -> Face:
