@@ -444,6 +444,18 @@ def test_benchmark_harness_runs_every_backend_once(tiny_models, tmp_path):
     assert cv2.imread(str(out_plot)) is not None
 
 
+def test_benchmark_fails_when_a_backend_it_was_asked_for_is_not_timed(tiny_models, tmp_path):
+    """Exit 0 used to hide a named backend that failed: a script reading the status took the run for complete."""
+    args = ["benchmark", "--models", str(tiny_models / "exported"), "--batch", "1", "--seconds", "0.05", "--photos", "none"]
+    both = ["--backend", "onnxruntime", "--backend", "tensorflow", "--checkpoints", str(tmp_path)]
+    result = _cli(*args, *both, "--json")
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)  # the backend that ran still has its figures
+    assert {t["backend"] for t in report["timings"]} == {"onnxruntime"} and set(report["errors"]) == {"tensorflow"}
+    assert "error backend tensorflow" in result.stderr
+    assert _cli(*args, "--backend", "onnxruntime").returncode == 0
+
+
 @pytest.mark.parametrize("region, in_place", [("lower", True), ("upper", False)])
 def test_infer_counts_masks_over_nose_and_mouth(monkeypatch, masked_photos, tmp_path, region, in_place):
     """The summary's masks_in_place counts faces whose restored region covers nose tip + mouth, eyes free."""

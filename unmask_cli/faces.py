@@ -58,14 +58,17 @@ ROTATIONS = (-20.0, 20.0)  # head tilts the frontal detectors miss
 # strips EXIF): np.rot90's turns, on its side either way first (commoner than upside down)
 QUARTER_TURNS = (1, 3, 2)
 TURN_SEARCH = True  # off only to measure what the search buys (benchmarks/turned_photos.py)
-# BlazeFace is asked which way up on a copy this small (whole-photo windows only: milliseconds per turn), and a
-# turn must beat the photo as it is by this much of its score: on 67 real masked photos upright, the best turn's
-# lead was under 0.10 in all 6 where a turn scored higher; turned 90°, either way, or 180°, 40-44 of 67 clear it.
-TURN_PROBE_SIDE = 512
+# Which way up, asked of BlazeFace's short-range model on a copy this small, and where it leans to a turn but not
+# clearly, of both its models on a bigger copy (thorough); a turn must beat the photo as it is by TURN_MARGIN of its
+# score. On 67 real masked photos upright none was turned (the thorough look ran on 7); turned a quarter either way
+# or upside down, 37-45 of 67 were (the rest are left to BlazeFace's points, the faces' own check below and the last
+# resort).
+TURN_PROBE_SIDE = 256
+TURN_PROBE_THOROUGH = 512
 TURN_MARGIN = 0.15
 # ... and a face found upright is upside down when BlazeFace's short-range model scores its loose frame (FLIP_FRAME
 # px) turned over this much higher than as it is, or by the weak lead when the whole photo turned over leads by the
-# weak margin too. Together, on the same photos: 0 of 67 upright taken for upside down, 54 of 67 upside down found.
+# weak margin too. Together, on the same photos: 0 of 67 upright taken for upside down, 51 of 67 upside down found.
 FLIP_FRAME = 192
 FLIP_LEAD = 0.15
 FLIP_LEAD_WEAK = 0.02
@@ -275,18 +278,22 @@ def detect_faces(
     return faces or (_quarter_turned(rgb) if turn else [])
 
 
-def _best_score(rgb: np.ndarray, k: int = 0) -> float:
-    """BlazeFace's best score on `rgb` turned by np.rot90's `k` (0 when it finds nothing)."""
+def turn_scores(small: np.ndarray, thorough: bool = False) -> list[float]:
+    """BlazeFace's best score on a small copy of the photo as it is and turned each quarter (np.rot90's k = 0..3):
+    by its short-range model alone on a TURN_PROBE_SIDE copy (four calls of a few milliseconds), or `thorough`ly,
+    both models on a TURN_PROBE_THOROUGH copy (for faces further away; ~4× the time)."""
     from unmask_cli import blazeface
 
-    return max((found.score for found in blazeface.detect(np.ascontiguousarray(np.rot90(rgb, k)))), default=0.0)
+    probe, _ = _downscaled(small, TURN_PROBE_THOROUGH if thorough else TURN_PROBE_SIDE)
+    if not thorough:
+        return [blazeface.best_score(np.rot90(probe, k)) for k in range(4)]
+    turned = (blazeface.detect(np.ascontiguousarray(np.rot90(probe, k))) for k in range(4))
+    return [max((found.score for found in faces), default=0.0) for faces in turned]
 
 
-def turn_scores(small: np.ndarray, blaze_faces: list[Face]) -> list[float]:
-    """BlazeFace's best score on the photo as it is (its faces found) and on a small copy turned each quarter
-    (np.rot90's k = 1..3)."""
-    probe, _ = _downscaled(small, TURN_PROBE_SIDE)
-    return [max((face.score for face in blaze_faces), default=0.0)] + [_best_score(probe, k) for k in (1, 2, 3)]
+def _clear_turn(scores: list[float]) -> int:
+    k = int(np.argmax(scores))
+    return k if k and scores[k] >= BLAZE_TRUSTED_SCORE and scores[k] - scores[0] >= TURN_MARGIN else 0
 
 
 def flip_leads(rgb: np.ndarray, faces: list[Face]) -> list[float]:
@@ -317,9 +324,9 @@ def photo_turn(
     """
     scores = None
     if not hog:
-        scores = turn_scores(small, blaze_faces)
-        k = int(np.argmax(scores))
-        if k and scores[k] >= BLAZE_TRUSTED_SCORE and scores[k] - scores[0] >= TURN_MARGIN:
+        scores = turn_scores(small)
+        # where the quick look leans to a turn but not clearly, a thorough one decides
+        if k := _clear_turn(scores) or (int(np.argmax(scores)) and _clear_turn(turn_scores(small, thorough=True))):
             return k, True
         if k := upright_turn(blaze_faces):
             return k, True
@@ -333,7 +340,7 @@ def photo_turn(
     if most(FLIP_LEAD):
         return 2, False
     if most(FLIP_LEAD_WEAK):
-        scores = scores or turn_scores(small, blaze_faces)
+        scores = scores or turn_scores(small)
         return (2 if int(np.argmax(scores)) == 2 and scores[2] - scores[0] >= TURN_MARGIN_WEAK else 0), False
     return 0, True
 

@@ -24,7 +24,12 @@ def benchmark(
     json_file: Annotated[Path | None, typer.Option("--json-file", help="Also write the figures to this file.")] = None,
     plot: Annotated[Path | None, typer.Option(help="Write a PNG bar chart here.")] = None,
 ) -> None:
-    """Images/s and latency of every backend side by side, with ratios against TensorFlow."""
+    """Images/s and latency of every backend side by side, with ratios against TensorFlow.
+
+    Exit status: 0 every backend timed (by default, a backend that is not installed is said and left out), 1 a
+    backend named with --backend could not be timed (the others' figures are still shown) or none could be, 2 bad
+    options, 130 interrupted.
+    """
     models = models if models is not None else default_models_dir()
     import json
     import platform
@@ -108,6 +113,8 @@ def benchmark(
         write_bytes_atomic(json_file, json.dumps(payload, indent=2).encode())
     if plot:
         bench.plot(report, plot)
+    if backend and report.errors:  # a backend the user named and did not get timed: the run did not do its job
+        raise typer.Exit(1)
 
 
 def _readable_photos(photos: Path | None) -> list[Path]:
