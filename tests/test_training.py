@@ -738,6 +738,23 @@ def test_resume_takes_the_same_data_named_another_way(tiny_data, tmp_path, monke
     assert int(resumed.step.numpy()) == 1
 
 
+def test_resume_from_another_directory_knows_a_relative_data_path_by_where_it_was(tiny_data, tmp_path, monkeypatch):
+    """A run started with a relative data path was refused when resumed from elsewhere with the same data, and a
+    folder of the same name elsewhere was taken for it."""
+    import shutil
+
+    monkeypatch.chdir(tiny_data.parent)
+    training.trainer(_config("mask", Path(tiny_data.name)), tmp_path / "run").fit(max_steps=1)
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["data_resolved"] == str(tiny_data.resolve())
+    other = tmp_path / "elsewhere"
+    shutil.copytree(tiny_data, other / tiny_data.name)
+    monkeypatch.chdir(other)
+    with pytest.raises(training.ConfigMismatch, match=f"data={tiny_data.resolve()}"):  # same name, other data
+        training.trainer(_config("mask", Path(tiny_data.name)), tmp_path / "run", resume=True)
+    resumed = training.trainer(_config("mask", tiny_data.resolve()), tmp_path / "run", resume=True)
+    assert int(resumed.step.numpy()) == 1
+
+
 def test_a_truncated_sample_is_named_and_an_out_under_a_file_is_one_line(tiny_data, tmp_path):
     import shutil
 

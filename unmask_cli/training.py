@@ -233,6 +233,8 @@ class Trainer:
     def _check_run(self, resume: bool) -> None:
         path = self.run_dir / "run.json"
         wanted = asdict(self.config)
+        # the data as given, and where that was: a relative path means another folder from another directory
+        wanted["data_resolved"] = _resolved(wanted["data"])
         if path.is_file():
             if not resume:
                 raise ConfigMismatch(f"{self.run_dir} already holds a run: pass --resume, or choose a new --out")
@@ -249,9 +251,13 @@ class Trainer:
             )  # fmt: skip
             defaults = asdict(TrainConfig(kind="", data=""))
             have = {k: have.get(k, defaults[k]) for k in keys} | have
-            if have["data"] != wanted["data"] and _same_folder(have["data"], wanted["data"]):
-                wanted["data"] = have["data"]  # the same data named another way (relative, absolute, a link)
-            diff = [f"{k}={have[k]} (now {wanted[k]})" for k in keys if have[k] != wanted[k]]
+            # runs from before data_resolved: their data path resolved from here, as before
+            started = have.get("data_resolved") or _resolved(have["data"])
+            if started == wanted["data_resolved"]:  # the same data named another way (relative, absolute, a link)
+                wanted["data"], wanted["data_resolved"] = have["data"], started
+            diff = [f"{k}={have[k]} (now {wanted[k]})" for k in keys if k != "data" and have[k] != wanted[k]]
+            if started != wanted["data_resolved"]:
+                diff.insert(0, f"data={started} (now {wanted['data_resolved']})")
             if diff:
                 raise ConfigMismatch(f"{self.run_dir} was started with {', '.join(diff)}")
             if have != wanted:  # e.g. more --epochs to extend a finished run: run.json says what the run now is
@@ -601,11 +607,11 @@ def _check_not_foreign(run_dir: Path) -> None:
         raise ConfigMismatch(f"{run_dir}: holds files and no run (no run.json); choose a new or an empty --out")
 
 
-def _same_folder(a: str, b: str) -> bool:
+def _resolved(path: str) -> str:
     try:
-        return Path(a).resolve() == Path(b).resolve()
-    except (OSError, RuntimeError):
-        return False
+        return str(Path(path).resolve())
+    except (OSError, RuntimeError):  # a link loop: keep it as given
+        return str(path)
 
 
 def trainer(config: TrainConfig, run_dir: Path, resume: bool = False) -> Trainer:
