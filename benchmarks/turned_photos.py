@@ -1,21 +1,25 @@
 """Photos lying on their side or upside down, with no EXIF orientation to undo it: does `unmask infer` still
 restore each face, and in the right place?
 
-    python benchmarks/turned_photos.py ../shared/data/masked_real > benchmarks/results/turned_photos.json
+    python benchmarks/turned_photos.py ../shared/data/masked_real --infer-rounds 3 > benchmarks/results/turned_photos.json
 
 Each photo of DATA is restored as it is and turned by a quarter, a half and three quarters (np.rot90), with the
 shipped models, once with the turn search of `faces.detect_faces` and once without it (`faces.TURN_SEARCH` off,
 as before it), in one process. A turned photo's restoration counts as right when its changed pixels, turned back,
 cover the same place as the upright photo's (IoU ≥ 0.5 of the pixels that changed by more than 30 of 765), and as wrong
 when it changed pixels anywhere else: a face painted on a forehead or on the hair of a face taken the wrong way
-up. Also the detection time of the photos as they are with and without the search, alternating, as a ratio.
+up. Also the detection time of the photos as they are with and without the search, alternating, as a ratio, and
+with `--infer-rounds N` the time of whole `infer` runs over DATA (one worker, in this process; N rounds of each,
+alternating; the ratio of the medians).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,6 +42,7 @@ def main() -> None:
     ap.add_argument("data", type=Path)
     ap.add_argument("--models", type=Path, default=Path("exported"))
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--infer-rounds", type=int, default=0)
     args = ap.parse_args()
     photos = sorted(iter_images([args.data]))[: args.limit]
     unmasker = Unmasker(args.models, workers=1)
@@ -79,8 +84,21 @@ def main() -> None:
         "note": "turns are np.rot90's: 90 = the photo turned a quarter counter-clockwise; right = restored in the "
         "upright photo's place, wrong = pixels changed elsewhere, none = nothing changed",
     }
+    if args.infer_rounds:
+        runs: dict[bool, list[float]] = {True: [], False: []}
+        for n in range(args.infer_rounds):
+            for mode in (True, False) if n % 2 == 0 else (False, True):
+                faces.TURN_SEARCH = mode
+                with tempfile.TemporaryDirectory() as out:
+                    start = time.perf_counter()
+                    unmasker.run(photos, Path(out))
+                    runs[mode].append(time.perf_counter() - start)
+        faces.TURN_SEARCH = True
+        report["infer_seconds"] = {"with": runs[True], "without": runs[False]}
+        ratio = statistics.median(runs[True]) / statistics.median(runs[False])
+        report["infer_time_ratio_with_search"] = round(ratio, 3)
     print(json.dumps(report, indent=2))
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # guarded: `infer`'s worker processes import this file
     main()

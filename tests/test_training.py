@@ -205,6 +205,14 @@ def test_resume_with_more_epochs_extends_the_run(tiny_data, tmp_path):
     assert json.loads((tmp_path / "run" / "run.json").read_text())["epochs"] == config.epochs + 5
 
 
+def test_resume_with_fewer_epochs_than_trained_is_refused_and_run_json_kept(tiny_data, tmp_path):
+    """--resume --epochs 1 on a finished 2-epoch run rewrote run.json to say 1 epoch over 2 epochs' weights."""
+    training.trainer(_config("mask", tiny_data, steps_per_epoch=1), tmp_path / "run").fit()
+    with pytest.raises(training.ConfigMismatch, match=r"has trained 2 steps \(2 epochs\); --epochs 1 ends before"):
+        training.trainer(_config("mask", tiny_data, steps_per_epoch=1, epochs=1), tmp_path / "run", resume=True)
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["epochs"] == 2
+
+
 def test_resume_with_a_new_lr_trains_at_it(tiny_data, tmp_path):
     import keras
 
@@ -672,6 +680,16 @@ def _train_cli(*args: str):
 
 
 TINY = ["--size", "32", "--width", "8", "--batch", "4", "--epochs", "1", "--seed", "3"]
+
+
+def test_training_on_samples_smaller_than_size_says_they_are_enlarged(tiny_data, tmp_path):
+    """A 64² dataset trained at --size 128 without a word: the model learns soft, enlarged faces."""
+    args = ["--width", "8", "--batch", "4", "--epochs", "1", "--seed", "3"]
+    result = _train_cli("mask", str(tiny_data), "--out", str(tmp_path / "big"), "--size", "128", *args)
+    assert result.exit_code == 0, result.output
+    assert "samples were made at 64² and train enlarged to --size 128" in result.output
+    result = _train_cli("mask", str(tiny_data), "--out", str(tmp_path / "small"), "--size", "32", *args)
+    assert result.exit_code == 0 and "enlarged" not in result.output, result.output
 
 
 def test_a_damaged_sample_stops_training_with_its_name_not_a_traceback(tiny_data, tmp_path):

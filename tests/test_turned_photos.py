@@ -92,3 +92,10 @@ def test_upright_photos_are_not_turned(face_photos):
     for path in [*face_photos, *MASKED]:
         found = faces.detect_faces(read_rgb(path), robust=True)
         assert found and not any("-turn" in f.detector for f in found), path
+
+
+@needs_blazeface
+def test_fast_detection_skips_the_search():
+    lying = np.ascontiguousarray(np.rot90(read_rgb(MASKED[0]), 1))
+    assert any(f.detector.endswith("-turn270") for f in faces.detect_faces(lying, robust=True))
+    assert not any("-turn" in f.detector for f in faces.detect_faces(lying, blaze=True))  # `infer --fast`

@@ -230,10 +230,10 @@ def detect_faces(
     time: MediaPipe's BlazeFace adds the faces HOG missed (milliseconds; it finds most masked faces); when
     neither finds any, dlib's CNN (MMOD) detector (≈1 s per 256² photo on a laptop core, so only as a fallback),
     and last the HOG detector with a lowered threshold. `blaze` (default: as `robust`) runs BlazeFace without the
-    slow fallbacks (`infer --fast`). With `turn`, a photo lying on its side or upside down (`photo_turn`, or when
-    nothing else finds a face) is searched turned upright (`_quarter_turned`).
+    slow fallbacks (`infer --fast`). With `turn` (default: as `robust`), a photo lying on its side or upside down
+    (`photo_turn`, or when nothing else finds a face) is searched turned upright (`_quarter_turned`).
     """
-    turn = TURN_SEARCH if turn is None else turn
+    turn = TURN_SEARCH and robust if turn is None else turn  # `--fast` (not robust) skips the search
     small, scale = _downscaled(rgb, DETECT_MAX_SIDE)
     levels = [upsample] if upsample is not None else ([0, 1] if max(small.shape[:2]) < 1024 else [0])
     faces = _hog(rgb, small, scale, levels, 0.0, "hog")

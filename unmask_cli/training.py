@@ -15,6 +15,7 @@ checkpoint: a kill -9 loses at most `checkpoint_every` steps and never a finishe
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -152,6 +153,7 @@ class Trainer:
     def __init__(self, config: TrainConfig, run_dir: Path, resume: bool = False):
         self.config = config
         self.run_dir = Path(run_dir)
+        self._run_update: dict | None = None  # what a resume changes in run.json, written once its checkpoint agrees
         _check_not_foreign(self.run_dir)
         if resume:  # a resume that does not match is refused before anything is loaded
             self._check_run(resume)
@@ -199,6 +201,12 @@ class Trainer:
                     f"{latest}: damaged checkpoint ({first_line(exc)}); move its files out of {Path(latest).parent} to "
                     "resume from the one before it"
                 ) from None
+            done, planned = int(self.step.numpy()), config.epochs * self.steps_per_epoch
+            if done > planned:  # run.json would say fewer epochs than the weights have had
+                raise ConfigMismatch(
+                    f"{self.run_dir} has trained {done} steps ({done / self.steps_per_epoch:g} epochs); --epochs "
+                    f"{config.epochs} ends before that: give at least {math.ceil(done / self.steps_per_epoch)}"
+                )
         elif config.init:  # checkpoints stay outside git: the shipped ONNX model is where a fresh machine starts
             from unmask_cli.onnx_weights import load_onnx_weights
 
@@ -209,6 +217,8 @@ class Trainer:
         self.grid_batch = self._grid_batch()  # decodes samples: a damaged one stops the start before run.json
         if not resume:  # only once data, models and init have loaded: a start that fails leaves no run behind
             self._check_run(resume)
+        elif self._run_update is not None:
+            write_bytes_atomic(self.run_dir / "run.json", json.dumps(self._run_update, indent=2).encode())
         if init_summary is not None:
             write_bytes_atomic(self.run_dir / model_card.INIT_FROM_FILE, (init_summary + "\n").encode())
 
@@ -261,7 +271,7 @@ class Trainer:
             if diff:
                 raise ConfigMismatch(f"{self.run_dir} was started with {', '.join(diff)}")
             if have != wanted:  # e.g. more --epochs to extend a finished run: run.json says what the run now is
-                write_bytes_atomic(path, json.dumps(wanted, indent=2).encode())
+                self._run_update = wanted
         else:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             write_bytes_atomic(path, json.dumps(wanted, indent=2).encode())

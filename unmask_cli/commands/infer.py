@@ -35,7 +35,10 @@ def infer(
             help="Carry each photo's colour profile and EXIF (date, camera, GPS) to its output.",
         ),
     ] = True,
-    fast: Annotated[bool, typer.Option("--fast", help="HOG and BlazeFace only, no slow fallback detectors.")] = False,
+    fast: Annotated[
+        bool,
+        typer.Option("--fast", help="HOG and BlazeFace only: no slow fallbacks, no search of photos on their side."),
+    ] = False,
     workers: Annotated[
         int | None, typer.Option(help="Processes decoding and detecting faces (default: one per core).", min=1)
     ] = None,

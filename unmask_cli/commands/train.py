@@ -133,6 +133,25 @@ class _StopAtStep:
         signal.signal(signal.SIGINT, self._previous)
 
 
+def _note_a_size_change(config) -> None:
+    """Samples synthesized smaller than --size are enlarged as they load, and a model trained on them learns to
+    paint soft faces. Said once, from the dataset's config.json."""
+    import json
+
+    from unmask_cli.data import CONFIG
+
+    try:
+        made = json.loads((Path(config.data) / CONFIG).read_text()).get("size")
+    except (OSError, ValueError, AttributeError):  # no config or another tool's file: the data decides silently
+        return
+    if isinstance(made, int) and made < config.size:  # shrinking loses nothing a model of that size could use
+        ui.note(
+            str(config.data),
+            f"samples were made at {made}² and train enlarged to --size {config.size}: softer than data made at that "
+            "size (`unmask synthesize --size`)",
+        )
+
+
 def _train(config, out: Path, resume: bool, max_steps: int | None, as_json: bool) -> None:
     from unmask_cli import training
     from unmask_cli.outputs import OutputPathError, check_writable_folder, remove_if_new
@@ -152,6 +171,7 @@ def _train(config, out: Path, resume: bool, max_steps: int | None, as_json: bool
         ui.fail(_training_failure(config, 0, exc) if isinstance(exc, tf_errors().OpError) else str(exc))
         remove_if_new(out, out_was_there)
         raise typer.Exit(2) from None
+    _note_a_size_change(config)
     not_samples, missing = trainer.left_out.get("not_samples", 0), trainer.left_out.get("files_missing", 0)
     if not_samples or missing:
         from unmask_cli.data import MANIFEST
