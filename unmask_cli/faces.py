@@ -55,7 +55,7 @@ HOG_BOX_FROM_EYES = (0.066, 0.54, 2.26)
 REFIT_BOXES = [(scale, shift) for scale in (1.0, 0.9, 1.1) for shift in (0.0, -0.08, 0.08)]
 ROTATIONS = (-20.0, 20.0)  # head tilts the frontal detectors miss
 # A photo stored on its side or upside down with no EXIF orientation to undo it (a scan, a screenshot, an app that
-# strips EXIF): np.rot90's turns, on its side either way first (commoner than upside down)
+# strips EXIF): np.rot90's turns, tried in this order when nothing else finds a face
 QUARTER_TURNS = (1, 3, 2)
 TURN_SEARCH = True  # off only to measure what the search buys (benchmarks/turned_photos.py)
 # Which way up, asked of BlazeFace's short-range model on a copy this small, and where it leans to a turn but not
@@ -252,8 +252,8 @@ def detect_faces(
         # times take an upside-down face for an upright one, its forehead for the chin (a face painted on the hair).
         k, sure = photo_turn(rgb, small, faces, blaze_faces, found_by_hog) if turn else (0, True)
         # On the faces' own evidence (not sure), a face found upright is given up only for one HOG too finds upright
-        # in the photo turned over: masked faces look much alike either way up (one upright man in 200 was taken
-        # for upside down by it).
+        # in the photo turned over: masked faces look much alike either way up (this check's first version, without
+        # it, turned one upright man of the 200 real photos over).
         if k and (turned := _quarter_turned(rgb, (k,), hog_needed=not sure)):
             return turned
     if faces or not robust:
@@ -312,7 +312,7 @@ def flip_leads(rgb: np.ndarray, faces: list[Face]) -> list[float]:
 
 
 def photo_turn(
-    rgb: np.ndarray, small: np.ndarray, faces: list[Face], blaze_faces: list[Face], hog: bool
+    rgb: np.ndarray, small: np.ndarray, faces: list[Face], blaze_faces: list[Face], found_by_hog: bool
 ) -> tuple[int, bool]:
     """The quarter turn (np.rot90's k, 0 for none) that stands the photo's faces upright, and whether the whole
     photo says so (else the faces found upright do, and the turn wants confirming).
@@ -323,7 +323,7 @@ def photo_turn(
     and the whole photo turned over scores higher too.
     """
     scores = None
-    if not hog:
+    if not found_by_hog:
         scores = turn_scores(small)
         # where the quick look leans to a turn but not clearly, a thorough one decides
         if k := _clear_turn(scores) or (int(np.argmax(scores)) and _clear_turn(turn_scores(small, thorough=True))):
