@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -377,7 +378,9 @@ def test_ctrl_c_stops_after_the_step_with_a_checkpoint_of_it(tiny_data, tmp_path
     assert "stopping after this step" in stderr and "Traceback" not in stderr
     step = int(re.search(r"interrupted at step (\d+)", stderr).group(1))
     assert f"ckpt-{step}" in stderr and (run_dir / "checkpoints" / f"ckpt-{step}.index").is_file()
-    resumed = training.trainer(training.TrainConfig(**json.loads((run_dir / "run.json").read_text())), run_dir, True)
+    saved = json.loads((run_dir / "run.json").read_text())  # the config, and where its data path pointed
+    config = training.TrainConfig(**{k: v for k, v in saved.items() if k in training.TrainConfig.__dataclass_fields__})
+    resumed = training.trainer(config, run_dir, True)
     assert int(resumed.step.numpy()) == step
 
 
@@ -767,7 +770,7 @@ def test_resume_from_another_directory_knows_a_relative_data_path_by_where_it_wa
     other = tmp_path / "elsewhere"
     shutil.copytree(tiny_data, other / tiny_data.name)
     monkeypatch.chdir(other)
-    with pytest.raises(training.ConfigMismatch, match=f"data={tiny_data.resolve()}"):  # same name, other data
+    with pytest.raises(training.ConfigMismatch, match=re.escape(f"data={tiny_data.resolve()}")):  # same name elsewhere
         training.trainer(_config("mask", Path(tiny_data.name)), tmp_path / "run", resume=True)
     resumed = training.trainer(_config("mask", tiny_data.resolve()), tmp_path / "run", resume=True)
     assert int(resumed.step.numpy()) == 1
