@@ -1,7 +1,8 @@
 """Photos lying on their side or upside down, with no EXIF orientation to undo it: does `unmask infer` still
 restore each face, and in the right place?
 
-    python benchmarks/turned_photos.py ../shared/data/masked_real --infer-rounds 3 > benchmarks/results/turned_photos.json
+    python benchmarks/turned_photos.py ../shared/data/masked_real --infer-rounds 3 \
+        > benchmarks/results/turned_photos.json
 
 Each photo of DATA is restored as it is and turned by a quarter, a half and three quarters (np.rot90), with the
 shipped models, once with the turn search of `faces.detect_faces` and once without it (`faces.TURN_SEARCH` off,
