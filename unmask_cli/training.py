@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from unmask_cli import data, metrics, model_card, models, pipelines
-from unmask_cli.images import write_atomic, write_bytes_atomic
+from unmask_cli.images import resolved, write_atomic, write_bytes_atomic
 from unmask_cli.sheets import grid
 from unmask_cli.ui import first_line
 
@@ -244,7 +244,7 @@ class Trainer:
         path = self.run_dir / "run.json"
         wanted = asdict(self.config)
         # the data as given, and where that was: a relative path means another folder from another directory
-        wanted["data_resolved"] = _resolved(wanted["data"])
+        wanted["data_resolved"] = str(resolved(wanted["data"]))
         if path.is_file():
             if not resume:
                 raise ConfigMismatch(f"{self.run_dir} already holds a run: pass --resume, or choose a new --out")
@@ -262,7 +262,7 @@ class Trainer:
             defaults = asdict(TrainConfig(kind="", data=""))
             have = {k: have.get(k, defaults[k]) for k in keys} | have
             # runs from before data_resolved: their data path resolved from here, as before
-            started = have.get("data_resolved") or _resolved(have["data"])
+            started = have.get("data_resolved") or str(resolved(have["data"]))
             if started == wanted["data_resolved"]:  # the same data named another way (relative, absolute, a link)
                 wanted["data"], wanted["data_resolved"] = have["data"], started
             diff = [f"{k}={have[k]} (now {wanted[k]})" for k in keys if k != "data" and have[k] != wanted[k]]
@@ -615,13 +615,6 @@ def _check_not_foreign(run_dir: Path) -> None:
         return
     if any(run_dir.iterdir()):
         raise ConfigMismatch(f"{run_dir}: holds files and no run (no run.json); choose a new or an empty --out")
-
-
-def _resolved(path: str) -> str:
-    try:
-        return str(Path(path).resolve())
-    except (OSError, RuntimeError):  # a link loop: keep it as given
-        return str(path)
 
 
 def trainer(config: TrainConfig, run_dir: Path, resume: bool = False) -> Trainer:
