@@ -383,6 +383,34 @@ def test_a_worker_that_dies_costs_its_photo_not_the_run():
     assert results == [0, 10, 20, ("died", 3), 40, 50, 60, 70, 80, 90]
 
 
+def test_a_submit_racing_the_pool_breaking_is_taken_for_the_break():
+    """CI once failed the test above with OSError("handle is closed"): the executor's manager thread marks the
+    pool broken and closes its queues while a submit, past its broken check, spawns a worker. That submit must read
+    as a broken pool (the job goes again on a fresh one), and an OSError of an unbroken pool must still surface."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    class Racing:
+        _broken: str | bool = False
+
+        def submit(self, fn, job):
+            self._broken = "A child process terminated abruptly"
+            raise OSError("handle is closed")
+
+    class Failing:
+        _broken = False
+
+        def submit(self, fn, job):
+            raise OSError("too many open files")
+
+    pool = workers.Workers.__new__(workers.Workers)
+    pool.executor = Racing()
+    with pytest.raises(BrokenProcessPool):
+        pool.submit(print, 1).result()
+    pool.executor = Failing()
+    with pytest.raises(OSError, match="too many open files"):
+        pool.submit(print, 1)
+
+
 def test_a_failed_start_removes_only_the_empty_folder_it_created(tmp_path):
     from unmask_cli.outputs import remove_if_new
 

@@ -25,6 +25,12 @@ def _worker_start(initializer: Callable | None, initargs: tuple) -> None:
         initializer(*initargs)
 
 
+def _failed(exc: BaseException) -> Future:
+    future: Future = Future()
+    future.set_exception(exc)
+    return future
+
+
 class Workers:
     """A process pool that can be started again after a worker died (`restart`)."""
 
@@ -44,9 +50,13 @@ class Workers:
         try:
             return self.executor.submit(fn, job)
         except BrokenProcessPool as exc:  # broken since the last result was taken: say so where it is awaited
-            future: Future = Future()
-            future.set_exception(exc)
-            return future
+            return _failed(exc)
+        except OSError:
+            # The executor's manager thread marks the pool broken and closes its queues without the lock submit
+            # holds (seen in CPython 3.11): a submit racing it spawns a worker with a closed queue, "handle is closed"
+            if not getattr(self.executor, "_broken", False):
+                raise
+            return _failed(BrokenProcessPool(self.executor._broken))
 
     def restart(self) -> None:
         self.close()
