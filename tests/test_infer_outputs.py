@@ -251,6 +251,41 @@ def test_a_photo_without_a_face_is_not_searched_again_with_the_same_settings(unm
     assert not any(p.name == "wall.png" for p in out.iterdir())
 
 
+def test_a_record_line_torn_by_a_full_disk_does_not_swallow_the_next_one(unmasker, tmp_path):
+    """A full disk or a kill can leave the record's last line half written; the next line was appended onto it, and
+    the photo it named was refused ever after as "not one unmask wrote there", even with --overwrite."""
+    from unmask_cli.written import RECORD_NAME
+
+    folder, out = tmp_path / "in", tmp_path / "out"
+    _photo(folder / "a.png", 1), _photo(folder / "b.png", 2)
+    assert unmasker.run([folder], out).written == 2
+    record = out / RECORD_NAME
+    record.write_bytes(record.read_bytes()[:-30])  # b's line torn
+    (out / "b.png").unlink()
+    assert unmasker.run([folder], out).written == 1
+    for overwrite in (False, True):
+        again = unmasker.run([folder], out, overwrite=overwrite)
+        assert not again.skipped and again.already_done + again.written == 2
+
+
+def test_overwrite_finding_no_mask_leaves_the_old_output_and_it_stays_ours(unmasker, tmp_path, monkeypatch):
+    """A photo restored once and redone with --overwrite, where the new settings find no face, kept its old output
+    but lost it from the record: every later run refused the file as not one unmask wrote there."""
+    photo, out = _photo(tmp_path / "in" / "a.png", 1), tmp_path / "out"
+    assert unmasker.run([photo], out).written == 1
+    written = (out / "a.png").read_bytes()
+    find_faces = pipeline.find_faces
+    monkeypatch.setattr(pipeline, "find_faces", lambda rgb, robust=True: [])
+    results = []
+    summary = unmasker.run([photo], out, overwrite=True, on_result=results.append)
+    assert summary.skipped == {"no face found": 1}
+    assert "earlier run" in results[0].skipped and str(out / "a.png") in results[0].skipped
+    assert (out / "a.png").read_bytes() == written
+    monkeypatch.setattr(pipeline, "find_faces", find_faces)
+    assert unmasker.run([photo], out).already_done == 1
+    assert unmasker.run([photo], out, overwrite=True).written == 1
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "unmask_cli", *args], capture_output=True, text=True, timeout=300)
 

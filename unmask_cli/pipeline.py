@@ -388,6 +388,9 @@ class Unmasker:
 
     def _record_answer(self, record: WrittenRecord, result: PhotoResult) -> None:
         """A photo left without an output for what it shows: a rerun with the same settings need not ask again."""
+        with contextlib.suppress(OSError):
+            if record.photo_of(result.output) is not None and result.output.exists():  # --overwrite found none
+                result.skipped += f" (the output an earlier run wrote is left as it is: {result.output})"
         with contextlib.suppress(OSError):  # the record is a shortcut: without it the photo is simply tried again
             record.add(
                 result.output, fingerprint(result.source, digest=True), answer=result.skipped, settings=self.settings

@@ -75,7 +75,7 @@ class WrittenRecord:
     def photo_of(self, output: Path) -> dict | None:
         """The fingerprint of the photo `output` was restored from, or None if this folder's record has none."""
         entry = self.entries.get(self._key(output), {})
-        return None if entry.get("answer") else entry.get("photo")
+        return entry.get("output_from") if entry.get("answer") else entry.get("photo")
 
     def answered(self, output: Path, photo: dict, settings: str, source: Path | None = None) -> bool:
         """Whether `photo` (read from `source`) already got an answer instead of `output` (no face, no mask) with
@@ -87,14 +87,23 @@ class WrittenRecord:
 
     def add(self, output: Path, photo: dict | None, answer: str | None = None, settings: str | None = None) -> None:
         """Record that `output` holds a restoration of `photo` (None: it no longer holds one of ours), or, with
-        `answer`, that `photo` was left without an output for that reason under `settings`."""
+        `answer`, that `photo` was left without an output for that reason under `settings`. An output of ours
+        already there stays ours (`--overwrite` finding no mask this time leaves it, and a later run may redo it)."""
         entry: dict = {"output": self._key(output), "photo": photo}
         if answer is not None:
             entry.update(answer=answer, settings=settings)
+            if (earlier := self.photo_of(output)) is not None and Path(output).exists():
+                entry["output_from"] = earlier
         self.out.mkdir(parents=True, exist_ok=True)
         # ASCII JSON: a file name that is not UTF-8 is kept as escapes and reads back as the same string
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry) + "\n")
+        line = (json.dumps(entry) + "\n").encode("ascii")
+        with open(self.path, "a+b") as fh:
+            end = fh.seek(0, os.SEEK_END)
+            if end:  # a line torn by a full disk or a kill would swallow this one: start a line of its own
+                fh.seek(end - 1)
+                if fh.read(1) != b"\n":
+                    line = b"\n" + line
+            fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
         self.entries[entry["output"]] = entry
