@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import subprocess
@@ -938,3 +939,61 @@ def test_ctrl_c_stops_in_one_line_and_the_same_command_goes_on(tiny_models, mask
     result = subprocess.run([*args, "--json"], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["already_done"] == len(done)
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found |= {int(c) for c in (task / "children").read_text().split()}
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the process tree from Linux's /proc")
+@pytest.mark.parametrize("stop", ["SIGTERM", "SIGKILL"])
+def test_workers_end_with_a_main_process_stopped_by_sigterm_or_killed(tiny_models, masked_photos, tmp_path, stop):
+    """SIGTERM (`timeout`, `docker stop`) ended the run without a word or its JSON, and SIGKILL left the worker
+    processes waiting forever, holding memory and the stdout a pipe was reading. Now SIGTERM is Ctrl-C's one line
+    and exit 130, and workers go when their main process does."""
+    import os
+    import shutil
+    import signal
+    import time
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    photos = sorted(masked_photos.iterdir())
+    for i in range(40):
+        shutil.copy(photos[i % len(photos)], folder / f"{i:02d}{photos[i % len(photos)].suffix}")
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "unmask_cli", "infer", str(folder), "--out", str(out), "--models",
+            str(tiny_models / "exported"), "--fast", "--workers", "2", "--json"]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 300
+    workers: set[int] = set()
+    while proc.poll() is None and time.time() < deadline:
+        workers = _children(proc.pid)
+        if out.is_dir() and any(p.name[:2].isdigit() for p in out.iterdir()) and len(workers) >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None and len(workers) >= 2, "the run ended before its workers could be seen"
+
+    def running(pid: int) -> bool:  # a zombie (state Z) has ended: in a container nobody may reap it
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    try:
+        proc.send_signal(getattr(signal, stop))  # the main process alone, as `timeout` and the OOM killer do
+        stdout, stderr = proc.communicate(timeout=60)  # (workers left holding its stdout: never ends)
+        if stop == "SIGTERM":
+            assert proc.returncode == 130 and "interrupted:" in stderr and "Traceback" not in stderr, stderr
+            assert json.loads(stdout)["exit_code"] == 130
+        deadline = time.time() + 30
+        while time.time() < deadline and any(running(w) for w in workers):
+            time.sleep(0.1)
+        assert not [w for w in workers if running(w)], f"workers left running after {stop}"
+    finally:
+        for w in [w for w in workers if running(w)]:
+            os.kill(w, signal.SIGKILL)

@@ -351,9 +351,11 @@ def test_kill_9_mid_training_then_resume_finishes(tiny_data, tmp_path):
     assert (run_dir / training.MASK_WEIGHTS).is_file()
 
 
-def test_ctrl_c_stops_after_the_step_with_a_checkpoint_of_it(tiny_data, tmp_path):
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_stops_after_the_step_with_a_checkpoint_of_it(tiny_data, tmp_path, stop):
     """Not wherever the interrupt lands (inside TensorFlow it was a traceback), and not losing the steps since the
-    last checkpoint: the run stops at a step, saves it, and the resume starts there."""
+    last checkpoint: the run stops at a step, saves it, and the resume starts there. SIGTERM too (a scheduler's
+    stop; Python's default died at once)."""
     import re
 
     run_dir = tmp_path / "stopped"
@@ -372,7 +374,7 @@ def test_ctrl_c_stops_after_the_step_with_a_checkpoint_of_it(tiny_data, tmp_path
     deadline = time.time() + 240
     while time.time() < deadline and not metrics.exists() and proc.poll() is None:
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, stop))
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert "stopping after this step" in stderr and "Traceback" not in stderr

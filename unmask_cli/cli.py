@@ -6,6 +6,7 @@ the command bodies so that `unmask --help` and `unmask infer` never pay for the 
 
 from __future__ import annotations
 
+import signal
 from typing import Annotated
 
 import typer
@@ -44,7 +45,14 @@ app.command()(evaluate.evaluate)
 app.command()(benchmark.benchmark)
 
 
+def _terminated(signum, frame) -> None:
+    # SIGTERM (`timeout`, `docker stop`, systemd, a cluster's scheduler) ends a run as Ctrl-C does: one line, the
+    # JSON owed, workers stopped, finished work kept; by default Python died without a word or a cleanup
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         app()
     except SystemExit as exc:

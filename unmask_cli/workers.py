@@ -7,7 +7,10 @@ again alone on a fresh pool, and only a photo that kills that one too is given u
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -17,10 +20,23 @@ from concurrent.futures.process import BrokenProcessPool
 WORKER_DIED = "the process reading it died (out of memory, or a crash in a native library)"
 
 
+# how often a worker looks whether the process that started it is still there
+PARENT_CHECK_SECONDS = 0.5
+
+
+def _exit_with_parent(parent: int) -> None:
+    # A worker whose main process was killed (kill -9, the OOM killer) waited on its queue forever, holding its
+    # memory and the main process's stdout (a pipe reading `--json` never ended): it goes when its parent does.
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
+
+
 def _worker_start(initializer: Callable | None, initargs: tuple) -> None:
     # Ctrl-C reaches the whole process group; the main process stops the workers (`Workers.close`), so theirs would
     # only print a traceback each from the middle of multiprocessing
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     if initializer is not None:
         initializer(*initargs)
 

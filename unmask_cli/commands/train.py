@@ -126,11 +126,13 @@ class _StopAtStep:
         self.console.print("stopping after this step, with a checkpoint (Ctrl-C again to stop at once)")
 
     def __enter__(self) -> _StopAtStep:
-        self._previous = signal.signal(signal.SIGINT, self._handler)
+        # SIGTERM too: a scheduler's stop, followed by a kill after a grace period of seconds, not a step's loss
+        self._previous = {sig: signal.signal(sig, self._handler) for sig in (signal.SIGINT, signal.SIGTERM)}
         return self
 
     def __exit__(self, *exc) -> None:
-        signal.signal(signal.SIGINT, self._previous)
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def _note_a_size_change(config) -> None:
