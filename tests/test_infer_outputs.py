@@ -286,6 +286,50 @@ def test_overwrite_finding_no_mask_leaves_the_old_output_and_it_stays_ours(unmas
     assert unmasker.run([photo], out, overwrite=True).written == 1
 
 
+def test_folders_without_permission_are_one_skip_each_and_the_batch_goes_on(unmasker, tmp_path, monkeypatch):
+    """A folder that cannot be opened (chmod 000) was left out without a word, and a photo in a folder that can be
+    listed but not searched (chmod 444) crashed the batch from `Path.is_file`. Permissions are simulated: the tests
+    run as root in CI, where chmod stops nothing."""
+    import errno
+    import os
+
+    folder = tmp_path / "in"
+    _photo(folder / "a.png", 1), _photo(folder / "locked" / "b.png", 2), _photo(folder / "listed" / "c.png", 3)
+    locked, listed = folder / "locked", folder / "listed"
+    scandir, is_file, read_bytes = os.scandir, Path.is_file, Path.read_bytes
+
+    def denied(path) -> OSError:
+        return PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+    def no_scandir(path="."):
+        if Path(path) == locked:
+            raise denied(path)
+        return scandir(path)
+
+    def no_search(self):
+        if self.parent == listed:
+            raise denied(self)
+        return is_file(self)
+
+    def no_read(self):
+        if self.parent == listed:
+            raise denied(self)
+        return read_bytes(self)
+
+    monkeypatch.setattr(os, "scandir", no_scandir)
+    monkeypatch.setattr(Path, "is_file", no_search)
+    monkeypatch.setattr(Path, "read_bytes", no_read)
+    results = []
+    summary = unmasker.run([folder], tmp_path / "out", on_result=results.append)
+    skipped = {r.source: r.skipped for r in results if r.skipped}
+    assert summary.written == 1 and (tmp_path / "out" / "a.png").exists()
+    assert skipped == {
+        locked: "cannot open this folder (Permission denied): the photos in it are left out",
+        listed / "c.png": "cannot read file (Permission denied)",
+    }
+    assert summary.failed == 2
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "unmask_cli", *args], capture_output=True, text=True, timeout=300)
 

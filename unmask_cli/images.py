@@ -57,7 +57,7 @@ def iter_images(inputs: Iterable[Path], exclude: Path | None = None) -> Iterator
     skip = resolved(exclude) if exclude is not None else None
     for item in inputs:
         item = Path(item)
-        if item.is_dir():
+        if is_folder(item):
             yield from sorted(p for p in _files_under(item) if skip is None or not resolved(p).is_relative_to(skip))
         else:
             yield item
@@ -66,17 +66,40 @@ def iter_images(inputs: Iterable[Path], exclude: Path | None = None) -> Iterator
 APPLE_DOUBLE = "._"
 
 
+def is_folder(path: Path) -> bool:
+    """`path.is_dir()`, False where it cannot be looked at (inside a folder without search permission: Python 3.11
+    raises then); reading it then says why, as one skip line."""
+    try:
+        return Path(path).is_dir()
+    except OSError:
+        return False
+
+
+def given(path: Path) -> bool:
+    """Whether a path given on the command line names something (a broken or looping link too, and something in a
+    folder without search permission: reading it says why)."""
+    try:
+        return path.exists() or path.is_symlink()
+    except OSError:
+        return True
+
+
 def _files_under(folder: Path) -> Iterator[Path]:
     """Image files under `folder`, links to folders followed (`Path.rglob` does not follow them in Python 3.11)
     and each real folder walked once; a broken link is listed too, to be reported as unreadable rather than
     silently left out. Pipes, sockets and devices are not photos (reading a pipe would wait forever), nor are the
-    `._NAME.jpg` files macOS leaves beside every photo on a USB stick or network drive (its metadata, AppleDouble)."""
+    `._NAME.jpg` files macOS leaves beside every photo on a USB stick or network drive (its metadata, AppleDouble).
+    A folder that cannot be opened (no permission) is listed itself, to be reported rather than silently left out."""
     seen: set[tuple[int, int]] = set()
-    for root, dirs, files in os.walk(folder, followlinks=True):
+    unopened: list[OSError] = []
+    for root, dirs, files in os.walk(folder, followlinks=True, onerror=unopened.append):
+        yield from (Path(exc.filename) for exc in unopened if exc.filename)
+        unopened.clear()
         try:
             st = os.stat(root)
         except OSError:
             dirs[:] = []
+            yield Path(root)
             continue
         if (st.st_dev, st.st_ino) in seen:
             dirs[:] = []  # a link loop, or a folder linked in twice
@@ -86,8 +109,13 @@ def _files_under(folder: Path) -> Iterator[Path]:
             p = Path(root) / name
             if name.startswith(APPLE_DOUBLE) or p.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
-            if p.is_file() or (p.is_symlink() and not p.exists()):
+            try:
+                listed = p.is_file() or (p.is_symlink() and not p.exists())
+            except OSError:  # in a folder that can be listed but not searched: reading it says why
+                listed = True
+            if listed:
                 yield p
+    yield from (Path(exc.filename) for exc in unopened if exc.filename)
 
 
 # JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic...): they carry the image size
@@ -292,6 +320,13 @@ def _may_have_alpha(data: bytes) -> bool:
 def read_photo(path: Path) -> Photo:
     """Decode `path` (EXIF orientation applied), or raise `ImageError` with the reason."""
     path = Path(path)
+    if is_folder(path):  # listed by `iter_images` because it could not be opened
+        try:
+            with os.scandir(path):  # what os.walk could not do
+                reason = "it could not be walked"
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+        raise ImageError(f"cannot open this folder ({reason}): the photos in it are left out")
     try:
         if path.exists() and not path.is_file():
             raise ImageError("not a regular file (a pipe, device or socket)")  # reading a pipe would wait forever
@@ -299,7 +334,7 @@ def read_photo(path: Path) -> Photo:
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise ImageError(f"link loop (via {os.readlink(path)}, never reaches a file)") from exc
-        if path.is_symlink() and not path.exists():
+        if exc.errno != errno.EACCES and path.is_symlink() and not path.exists():
             raise ImageError(f"broken link (nothing at {os.readlink(path)})") from exc
         raise ImageError(f"cannot read file ({exc.strerror or exc})") from exc
     if not data:

@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from unmask_cli.images import IMAGE_SUFFIXES, resolved
+from unmask_cli.images import IMAGE_SUFFIXES, is_folder, resolved
 
 
 class OutputPathError(ValueError):
@@ -47,7 +47,7 @@ def _overwrites_input(path: Path, inputs: Sequence[Path]) -> bool:
     for item in map(Path, inputs):
         if target == resolved(item):
             return True
-        if item.is_dir() and target.is_relative_to(resolved(item)) and path.suffix.lower() in IMAGE_SUFFIXES:
+        if is_folder(item) and target.is_relative_to(resolved(item)) and path.suffix.lower() in IMAGE_SUFFIXES:
             return True
     return False
 

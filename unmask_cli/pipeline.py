@@ -37,6 +37,7 @@ from unmask_cli.images import (
     ImageError,
     Photo,
     as_written,
+    is_folder,
     iter_images,
     read_photo,
     resolved,
@@ -516,14 +517,14 @@ def plan_outputs(
     added to `empty_folders`."""
     for item in inputs:
         item = Path(item)
-        base = item if item.is_dir() else item.parent
+        base = item if is_folder(item) else item.parent
         # (--out equal to an input folder is no exclusion: each of its photos is then refused one by one)
         inside = resolved(out) != resolved(item) and resolved(out).is_relative_to(resolved(item))
         found = False
         for path in iter_images([item], exclude=out if inside else None):
             found = True
             yield path, writable_name(out / path.relative_to(base))
-        if not found and item.is_dir() and empty_folders is not None:
+        if not found and is_folder(item) and empty_folders is not None:
             empty_folders.append(item)
 
 

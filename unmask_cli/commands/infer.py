@@ -58,12 +58,13 @@ def infer(
     0 done (photos without a masked face included), 1 something given could not be done (a missing path, an
     unreadable photo, a refused or failed write), 2 bad options, models or --out, 130 interrupted.
     """
+    from unmask_cli.images import given as named
     from unmask_cli.model_card import ModelFileError
     from unmask_cli.pipeline import Unmasker, stage_shares
     from unmask_cli.runtime import ProviderError
 
     # a broken or looping link named here is still an input: the run skips it with the reason, like one in a folder
-    given = [p for p in inputs if p.exists() or p.is_symlink()]
+    given = [p for p in inputs if named(p)]
     missing = [p for p in inputs if p not in given]
     for p in missing:
         ui.fail(f"{p}: no such file or folder")
@@ -74,7 +75,7 @@ def infer(
     try:
         check_writable_folder(out)
         if sheet is not None:
-            check_output_file(sheet, image=True, inputs=[p for p in inputs if p.exists()])
+            check_output_file(sheet, image=True, inputs=given)
     except OutputPathError as exc:
         ui.fail(str(exc))
         raise typer.Exit(2) from None
