@@ -334,25 +334,76 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "unmask_cli", *args], capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("case", ["out_is_a_file", "sheet_is_an_input", "sheet_not_an_image", "sheet_is_a_folder"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "out_is_a_file",
+        "sheet_is_an_input",
+        "sheet_not_an_image",
+        "sheet_is_a_folder",
+        "sheet_is_an_output",
+        "sheet_is_a_mask",
+        "sheet_over_my_file",
+    ],
+)
 def test_bad_out_or_sheet_is_refused_before_any_work(tmp_path, case):
+    """The last three: a --sheet in --out replaced a restored photo (taken for done ever after), its mask, or the
+    user's own file there."""
     photo = _photo(tmp_path / "in" / "p.jpg", 1)
     before = photo.read_bytes()
     out, sheet = tmp_path / "out", tmp_path / "sheet.png"
+    extra = []
+    if case == "sheet_is_an_output":
+        sheet = out / "p.jpg"
+    elif case == "sheet_is_a_mask":
+        sheet, extra = out / "p.jpg.mask.png", ["--save-mask"]
+    elif case == "sheet_over_my_file":
+        sheet = _photo(out / "mine.png", 3)
     if case == "out_is_a_file":
         out = _photo(tmp_path / "out.jpg", 2)
     elif case == "sheet_is_an_input":
         sheet = photo
     elif case == "sheet_not_an_image":
         sheet = tmp_path / "sheet.txt"
-    else:
+    elif case == "sheet_is_a_folder":
         sheet = tmp_path / "sheets.png"
         sheet.mkdir()
-    result = _cli("infer", str(photo.parent), "--out", str(out), "--sheet", str(sheet), "--models", "nowhere")
+    mine = sheet.read_bytes() if case == "sheet_over_my_file" else None
+    result = _cli("infer", str(photo.parent), "--out", str(out), "--sheet", str(sheet), "--models", "nowhere", *extra)
     assert result.returncode == 2, result.stderr
+    assert mine is None or sheet.read_bytes() == mine
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error") and "Traceback" not in result.stderr, lines
+    assert str(out if case == "out_is_a_file" else sheet) in lines[0]  # refused for it, not for --models nowhere
     assert photo.read_bytes() == before
+
+
+def test_a_sheet_in_out_is_written_again_by_the_same_command(unmasker, tmp_path):
+    from typer.testing import CliRunner
+
+    from unmask_cli.cli import app
+
+    photo, out = _photo(tmp_path / "in" / "p.jpg", 1), tmp_path / "out"
+    args = ["infer", str(photo.parent), "--out", str(out), "--sheet", str(out / "sheet.png"), "--workers", "1"]
+    for overwrite in ([], ["--overwrite"]):
+        result = CliRunner().invoke(app, [*args, *overwrite])
+        assert result.exit_code == 0, result.output
+        assert cv2.imread(str(out / "sheet.png")) is not None and (out / "p.jpg").exists()
+
+
+def test_save_mask_never_writes_a_mask_over_another_photos_output(unmasker, tmp_path):
+    """A photo named like another's mask (a.jpg.mask.png beside a.jpg): with --save-mask one of the two files was
+    lost without a word, and taken for done ever after."""
+    folder, out = tmp_path / "in", tmp_path / "out"
+    _photo(folder / "a.jpg", 1), _photo(folder / "a.jpg.mask.png", 2)
+    results = []
+    summary = unmasker.run([folder], out, save_masks=True, on_result=results.append)
+    assert summary.written == 1 and summary.skipped == {"same output name as another photo's mask": 1}
+    assert cv2.imread(str(out / "a.jpg.mask.png"), cv2.IMREAD_UNCHANGED).ndim == 2  # a.jpg's mask, not a photo
+    summary = unmasker.run([folder / "a.jpg.mask.png", folder / "a.jpg"], tmp_path / "out2", save_masks=True)
+    assert summary.written == 1
+    assert summary.skipped == {"its mask would be written over another photo or its output": 1}
+    assert cv2.imread(str(tmp_path / "out2" / "a.jpg.mask.png"), cv2.IMREAD_UNCHANGED).ndim == 3  # the photo
 
 
 @pytest.mark.parametrize("args", [["--json-file", "."], ["--plot", "chart.txt"], ["--batch", "0,8"], ["--batch", "x"]])

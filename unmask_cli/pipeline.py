@@ -276,6 +276,7 @@ class Unmasker:
         sources = set(real)
         record = WrittenRecord(out)
         todo, claimed, seen, refused = [], {}, set(), 0
+        masks: dict[Path, Path] = {}  # with --save-mask: each photo's mask path → the photo
         for (source, target), real_source in zip(jobs, real, strict=True):
             if real_source in seen:
                 continue  # the same photo given twice (as a file and in its folder, or by a link): once is enough
@@ -289,7 +290,13 @@ class Unmasker:
                 reason = f"output would overwrite another input photo ({target}; use different --out)"
             elif key in claimed:
                 reason = f"same output name as another photo ({claimed[key]} → {target}; use different --out)"
+            elif key in masks:  # a photo named like another's mask (a.jpg.mask.png beside a.jpg)
+                reason = f"same output name as another photo's mask ({masks[key]} → {target}; use different --out)"
+            elif save_masks and resolved(mask_path(target)) in claimed.keys() | sources:
+                reason = f"its mask would be written over another photo or its output ({mask_path(target)})"
             claimed.setdefault(key, source)
+            if save_masks and reason is None:
+                masks[resolved(mask_path(target))] = source
             try:
                 taken = reason is None and target.exists()
                 if taken:

@@ -77,6 +77,14 @@ class WrittenRecord:
         entry = self.entries.get(self._key(output), {})
         return entry.get("output_from") if entry.get("answer") else entry.get("photo")
 
+    def holds_sheet(self, path: Path) -> bool:
+        """Whether `path`, in this folder, is a contact sheet an `infer --sheet` wrote (`add_sheet`)."""
+        return bool(self.entries.get(self._key(path), {}).get("sheet"))
+
+    def add_sheet(self, path: Path) -> None:
+        """Record that `path` holds a contact sheet: the same command run again may write it again."""
+        self._append({"output": self._key(path), "photo": None, "sheet": True})
+
     def answered(self, output: Path, photo: dict, settings: str, source: Path | None = None) -> bool:
         """Whether `photo` (read from `source`) already got an answer instead of `output` (no face, no mask) with
         these settings."""
@@ -94,6 +102,9 @@ class WrittenRecord:
             entry.update(answer=answer, settings=settings)
             if (earlier := self.photo_of(output)) is not None and Path(output).exists():
                 entry["output_from"] = earlier
+        self._append(entry)
+
+    def _append(self, entry: dict) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
         # ASCII JSON: a file name that is not UTF-8 is kept as escapes and reads back as the same string
         line = (json.dumps(entry) + "\n").encode("ascii")

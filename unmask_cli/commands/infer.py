@@ -76,6 +76,7 @@ def infer(
         check_writable_folder(out)
         if sheet is not None:
             check_output_file(sheet, image=True, inputs=given)
+            sheet = _sheet_in(out, sheet, given, save_mask)
     except OutputPathError as exc:
         ui.fail(str(exc))
         raise typer.Exit(2) from None
@@ -141,10 +142,13 @@ def infer(
         ui.warn(str(folder), "no photos in this folder or under it")
     sheet_failed = False
     if sheet is not None and pairs:
-        from unmask_cli.images import ImageError, write_atomic
+        from unmask_cli.images import ImageError, resolved, write_atomic
         from unmask_cli.sheets import before_after
+        from unmask_cli.written import WrittenRecord
 
         try:
+            if resolved(sheet).is_relative_to(resolved(out)):  # a later run knows it for one of ours
+                WrittenRecord(out).add_sheet(sheet)
             write_atomic(sheet, before_after(pairs))
         except (OSError, ImageError) as exc:
             ui.fail(f"cannot write the sheet {sheet} ({getattr(exc, 'strerror', None) or exc})")
@@ -217,3 +221,23 @@ def photo_record(result) -> dict:
             for face in result.faces
         ],
     }
+
+
+def _sheet_in(out: Path, sheet: Path, given: list[Path], save_mask: bool) -> Path:
+    """`sheet`, as a path under `out` when it lies there. A sheet in --out must not take a photo's output or mask
+    path (the restored photo was lost, and taken for done ever after), nor a file unmask did not write there."""
+    from unmask_cli.images import resolved
+    from unmask_cli.outputs import OutputPathError
+    from unmask_cli.pipeline import mask_path, plan_outputs
+    from unmask_cli.written import WrittenRecord
+
+    where = resolved(sheet)
+    if not where.is_relative_to(resolved(out)):
+        return sheet
+    inside = out / where.relative_to(resolved(out))
+    for _, target in plan_outputs(given, out):
+        if where in {resolved(target), *([resolved(mask_path(target))] if save_mask else [])}:
+            raise OutputPathError(f"{sheet}: a photo's output goes there; put the sheet elsewhere")
+    if inside.exists() and not WrittenRecord(out).holds_sheet(inside):
+        raise OutputPathError(f"{sheet}: a file unmask did not write is there in --out; it is never overwritten")
+    return inside
