@@ -330,6 +330,19 @@ def test_folders_without_permission_are_one_skip_each_and_the_batch_goes_on(unma
     assert summary.failed == 2
 
 
+def test_a_skip_line_stays_one_line_whatever_the_file_name_holds(tmp_path):
+    """A name with a newline split its skip line in two, and one with an escape sequence reached the terminal raw
+    (colours, a cleared screen): they are written as escapes."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "two\nlines.jpg").write_bytes(b"not a photo")
+    (folder / "red\x1b[31m.jpg").write_bytes(b"not a photo")
+    result = _cli("infer", str(folder), "--out", str(tmp_path / "out"), "--fast", "--workers", "1")
+    skips = [line for line in result.stderr.splitlines() if line.startswith("skip")]
+    assert len(skips) == 2 and "\x1b" not in result.stderr, result.stderr
+    assert any("two\\nlines.jpg" in line for line in skips) and any("red\\x1b[31m.jpg" in line for line in skips)
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "unmask_cli", *args], capture_output=True, text=True, timeout=300)
 

@@ -39,9 +39,19 @@ def progress() -> Progress:
     )
 
 
+def printable(text: str) -> str:
+    """`text` with the characters a terminal would act on written as escapes (`\\n`, `\\x1b`): a file name
+    holding a newline split its skip line in two, and one holding an escape sequence reached the terminal raw."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 def warn(subject: str, reason: str) -> None:
     """One line for one bad input: which file and why."""
-    err.print(f"[yellow]skip[/] {escape(subject)}: {escape(reason)}", soft_wrap=True, highlight=False)
+    err.print(f"[yellow]skip[/] {_shown(subject)}: {_shown(reason)}", soft_wrap=True, highlight=False)
+
+
+def _shown(text: str) -> str:
+    return escape(printable(text))
 
 
 def first_line(exc: BaseException) -> str:
@@ -52,12 +62,12 @@ def first_line(exc: BaseException) -> str:
 
 def warning(text: str) -> None:
     """One line about how the run will go (a model file missing, a provider falling back), on one line."""
-    err.print(f"[yellow]warning[/] {escape(text)}", soft_wrap=True, highlight=False)
+    err.print(f"[yellow]warning[/] {_shown(text)}", soft_wrap=True, highlight=False)
 
 
 def note(subject: str, text: str) -> None:
     """One line about a file that was done, with something the user should know."""
-    err.print(f"[cyan]note[/] {escape(subject)}: {escape(text)}", soft_wrap=True, highlight=False)
+    err.print(f"[cyan]note[/] {_shown(subject)}: {_shown(text)}", soft_wrap=True, highlight=False)
 
 
 # --json promises machine-readable stdout: a command that stops on an error before its summary still owes one
@@ -85,7 +95,7 @@ def owed_json_error(code: int) -> dict | None:
 
 def fail(message: str) -> None:
     _json["errors"].append(message)
-    err.print(f"[red]error[/] {escape(message)}", soft_wrap=True, highlight=False)
+    err.print(f"[red]error[/] {_shown(message)}", soft_wrap=True, highlight=False)
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
