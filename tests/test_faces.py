@@ -143,3 +143,10 @@ def test_a_big_face_is_cropped_from_its_own_box_as_from_the_whole_photo(face_pho
     assert diff[inside].mean() < 1.5 and np.percentile(diff[inside], 99) < 12
     if not inside.all():  # mirrored in about an edge that resampling puts a fraction of a pixel apart
         assert diff[~inside].mean() < 8
+
+
+@pytest.mark.parametrize("shape", [(33, 20000, 3), (20000, 33, 3)])
+def test_a_strip_far_longer_than_wide_finds_nothing_without_an_error(shape):
+    """Shrunk to detection's 1,024 px, a 20000×33 strip was 0 px high: an OpenCV error as the skip reason."""
+    strip = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    assert detect_faces(strip, robust=True) == []

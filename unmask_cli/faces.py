@@ -185,7 +185,9 @@ def _downscaled(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     scale = min(1.0, max_side / max(h, w))
     if scale == 1.0:
         return rgb, 1.0
-    return cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA), scale
+    # at least a pixel each way: a 20000×33 strip shrunk to 1024 wide was 0 px high, an OpenCV error for a reason
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), scale
 
 
 def _corners(rect) -> tuple[int, int, int, int]:
