@@ -196,9 +196,12 @@ def test_a_structure_model_gives_the_fill_its_low_frequencies_and_face_g_its_gra
         ({"band_sigma": "wide"}, 32, "band_sigma 'wide'"),
         ({"mask_g": "copy"}, 32, "not a Face G of input size 32"),
         ({}, 64, "not a Face G of input size 32"),
+        ({"face_g": "copy"}, 32, r"the same weights as face_g.onnx \(a copy\?\), not a structure model"),
+        ({"role": "presence check: a gate"}, 32, "holds a presence check model, not the structure model"),
     ],
 )
 def test_a_structure_model_that_does_not_fit_is_refused_naming_it(tmp_path, props, size, reason):
+    """The last two load and run, and would blend Face G with itself or with a mask: refused by role or hash."""
     import shutil
 
     from tests.toy_models import write_structure
@@ -207,13 +210,28 @@ def test_a_structure_model_that_does_not_fit_is_refused_naming_it(tmp_path, prop
 
     folder = write_models(tmp_path / "m")
     props = dict(props)
-    mask_g = props.pop("mask_g", None)
+    copied = [name for name in ("mask_g", "face_g") if props.pop(name, None)]
     path = write_structure(folder, size=size, **props)
-    if mask_g:  # a Mask G file under the structure model's name
-        shutil.copy(folder / "mask_g.onnx", path)
+    for name in copied:  # another model's file under the structure model's name
+        shutil.copy(folder / f"{name}.onnx", path)
     with pytest.raises(ModelFileError, match=reason) as caught:
         registry.open_backend("onnxruntime", models_dir=folder)
     assert str(path) in str(caught.value)
+
+
+def test_a_presence_check_in_mask_gs_place_is_refused_naming_it(tmp_path):
+    """mask_gate.onnx copied over mask_g.onnx loaded: Mask G's masks would come from the presence check."""
+    import shutil
+
+    from tests.toy_models import write_gate
+    from unmask_cli import registry
+    from unmask_cli.model_card import ModelFileError
+
+    folder = write_models(tmp_path / "m")
+    shutil.copy(write_gate(folder), folder / "mask_g.onnx")
+    with pytest.raises(ModelFileError, match=r"holds a presence check model, not mask_g\.onnx's") as caught:
+        registry.open_backend("onnxruntime", models_dir=folder)
+    assert str(folder / "mask_g.onnx") in str(caught.value)
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf")])

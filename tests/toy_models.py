@@ -107,7 +107,8 @@ def write_gate(folder: Path, size: int = 32, present: bool = True) -> Path:
         numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
         numpy_helper.from_array(np.array(10.0 if present else -10.0, np.float32), "bias"),
     ]
-    model = _graph_model("gate", size, (3, 1), nodes, constants, metadata("mask_g", size))
+    props = metadata("mask_g", size, role="presence check: as export writes it")
+    model = _graph_model("gate", size, (3, 1), nodes, constants, props)
     path = Path(folder) / GATE_FILE
     onnx.save(model, path)
     return path
@@ -127,6 +128,7 @@ def write_structure(folder: Path, size: int = 32, value: float = 0.5, **override
         numpy_helper.from_array(np.array(value, np.float32), "value"),
     ]
     kind = overrides.pop("kind", "face_g")
+    overrides.setdefault("role", "structure: as export writes it")
     model = _graph_model("structure", size, (4, 3), nodes, constants, metadata(kind, size, **overrides))
     path = Path(folder) / STRUCTURE_FILE
     onnx.save(model, path)

@@ -83,14 +83,10 @@ class MaskRunner:
     (`mask_gate.onnx`, at the same precision if exported so, else fp32)."""
 
     def __init__(self, models_dir: Path, device: str, providers, threads, precision: str):
-        self.session, self.info, warning = open_model(
-            model_path(models_dir, MASK_FILE, precision), device, providers, threads
-        )
+        self.session, self.info, warning = _open_main(models_dir, MASK_FILE, precision, device, providers, threads)
         self.warnings = [warning] if warning else []
         self.gate = None
-        gate = _open_companion(
-            models_dir, GATE_FILE, precision, "mask_g", self.info.input_size, device, providers, threads
-        )
+        gate = _open_companion(models_dir, GATE_FILE, precision, self.info, device, providers, threads)
         if gate is not None:
             self.gate, _, warnings = gate
             self.warnings += warnings
@@ -109,16 +105,39 @@ def _optional_file(models_dir: Path, filename: str, precision: str) -> Path:
     return path if path.is_file() else Path(models_dir) / filename
 
 
-def _open_companion(models_dir: Path, filename: str, precision: str, kind: str, size: int, device, providers, threads):
-    """An optional model that works beside a main one, of its `kind` and input `size`: (runner, its ModelInfo,
-    warnings), or None when the folder has none."""
+# what `export` writes in a companion model's `role` metadata, before its colon
+ROLES = {GATE_FILE: "presence check", STRUCTURE_FILE: "structure"}
+
+
+def _role(info) -> str:
+    return info.props.get("role", "").split(":")[0]
+
+
+def _open_main(models_dir: Path, filename: str, precision: str, device, providers, threads):
+    """(session, ModelInfo, warning) of Mask G or Face G; a companion model copied over it is refused by its role
+    (it loads, and a presence check or structure model in Mask G's or Face G's place gives wrong results)."""
+    session, info, warning = open_model(model_path(models_dir, filename, precision), device, providers, threads)
+    if role := _role(info):
+        raise ModelFileError(f"{info.path}: holds a {role} model, not {filename}'s")
+    return session, info, warning
+
+
+def _open_companion(models_dir: Path, filename: str, precision: str, main, device, providers, threads):
+    """An optional model that works beside the `main` one (its ModelInfo), of its kind and input size: (runner, its
+    ModelInfo, warnings), or None when the folder has none. A copy of the main model under its name loads and does
+    nothing useful: refused by its role, or its weights' hash where it has no role (an older export)."""
     path = _optional_file(models_dir, filename, precision)
     if not path.is_file():
         return None
     session, info, warning = open_model(path, device, providers, threads)
-    if info.kind != kind or info.input_size != size:
-        name = "Mask G" if kind == "mask_g" else "Face G"
-        raise ModelFileError(f"{path}: not a {name} of input size {size}")
+    if info.kind != main.kind or info.input_size != main.input_size:
+        name = "Mask G" if main.kind == "mask_g" else "Face G"
+        raise ModelFileError(f"{path}: not a {name} of input size {main.input_size}")
+    role, sha = _role(info), info.props.get("weights_sha256")
+    if role and role != ROLES[filename]:
+        raise ModelFileError(f"{path}: holds a {role} model, not the {ROLES[filename]} model {filename} should")
+    if not role and sha and sha == main.props.get("weights_sha256"):
+        raise ModelFileError(f"{path}: the same weights as {main.path.name} (a copy?), not a {ROLES[filename]} model")
     return _runner(session), info, [warning] if warning else []
 
 
@@ -143,15 +162,11 @@ class FaceRunner:
     Face G's detail (`restore.two_band`)."""
 
     def __init__(self, models_dir: Path, device: str, providers, threads, precision: str):
-        self.session, self.info, warning = open_model(
-            model_path(models_dir, FACE_FILE, precision), device, providers, threads
-        )
+        self.session, self.info, warning = _open_main(models_dir, FACE_FILE, precision, device, providers, threads)
         self.warnings = [warning] if warning else []
         self.structure = None
         self.sigma = 0.0
-        structure = _open_companion(
-            models_dir, STRUCTURE_FILE, precision, "face_g", self.info.input_size, device, providers, threads
-        )
+        structure = _open_companion(models_dir, STRUCTURE_FILE, precision, self.info, device, providers, threads)
         if structure is not None:
             self.structure, info, warnings = structure
             self.sigma = _sigma(info)
