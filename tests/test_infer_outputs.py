@@ -3,6 +3,7 @@ formats, masks, failed writes, bad --out / --sheet. A stand-in backend and detec
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -417,6 +418,15 @@ def test_save_mask_never_writes_a_mask_over_another_photos_output(unmasker, tmp_
     assert summary.written == 1
     assert summary.skipped == {"its mask would be written over another photo or its output": 1}
     assert cv2.imread(str(tmp_path / "out2" / "a.jpg.mask.png"), cv2.IMREAD_UNCHANGED).ndim == 3  # the photo
+
+
+@pytest.mark.parametrize("args", [["--json", "--batch", "0"], ["--json", "--bogus"], ["--batch", "0", "--json"]])
+def test_a_refused_command_line_still_prints_json_wherever_json_stands(tmp_path, args):
+    """Click refuses a bad option before it reaches a --json after it: no JSON came out then."""
+    result = _cli("infer", str(tmp_path), "--out", str(tmp_path / "out"), *args)
+    assert result.returncode == 2
+    report = json.loads(result.stdout)
+    assert report["exit_code"] == 2 and report["errors"]
 
 
 @pytest.mark.parametrize("args", [["--json-file", "."], ["--plot", "chart.txt"], ["--batch", "0,8"], ["--batch", "x"]])

@@ -7,6 +7,7 @@ the command bodies so that `unmask --help` and `unmask infer` never pay for the 
 from __future__ import annotations
 
 import signal
+import sys
 from typing import Annotated
 
 import typer
@@ -53,6 +54,8 @@ def _terminated(signum, frame) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminated)
+    if "--json" in sys.argv[1:]:  # a command line refused before Click reaches --json (a bad option before it)
+        ui.request_json(True)
     try:
         app()
     except SystemExit as exc:
@@ -60,6 +63,8 @@ def main() -> None:
         if code == 130 and not ui.failures():  # Ctrl-C where the command has no line of its own to say
             ui.fail("interrupted")
         owed = ui.owed_json_error(code)
+        if owed is not None and code == 2 and not owed["errors"]:  # Click's usage error: printed, not recorded
+            owed["errors"] = ["the command line was refused (its usage message is on stderr)"]
         if owed is not None:  # stopped before its summary (bad models or --out, interrupted): still JSON on stdout
             ui.emit_json(owed)
         raise
