@@ -293,6 +293,32 @@ def test_a_write_error_on_one_photo_is_retried_by_the_rerun(sample_folder, tmp_p
     assert report["already_done"] == 0 and report["written"] > 0 and report["failed"] == 0
 
 
+def test_a_photo_the_system_would_not_read_is_retried_by_the_rerun(sample_folder, tmp_path, monkeypatch):
+    """A permission or I/O error says nothing about the photo: it was recorded as skipped for good, and the rerun
+    after `chmod` never read it. It is a failure (exit 1), and the rerun does it."""
+    import errno
+    import os
+
+    photo = sorted(p for p in Path(sample_folder).iterdir() if p.is_file())[0]
+    read_bytes = Path.read_bytes
+
+    def denied(self):
+        if self == photo:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+        return read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    out = tmp_path / "ds"
+    args = ["synthesize", str(sample_folder), str(out), "--style", "surgical", "--workers", "1"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and "Permission denied" in result.output, result.output
+    assert not list(read_jsonl(out / "skipped.jsonl"))
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    report = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+    assert report["already_done"] == len([p for p in Path(sample_folder).iterdir() if p.is_file()]) - 1
+    assert report["written"] > 0 and report["failed"] == 0
+
+
 def test_a_style_whose_output_does_not_fit_the_crop_writes_nothing(sample_folder, tmp_path, monkeypatch):
     from unmask_cli import registry
 

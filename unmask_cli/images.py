@@ -323,10 +323,11 @@ def read_photo(path: Path) -> Photo:
     if is_folder(path):  # listed by `iter_images` because it could not be opened
         try:
             with os.scandir(path):  # what os.walk could not do
-                reason = "it could not be walked"
+                cause = None
         except OSError as exc:
-            reason = exc.strerror or str(exc)
-        raise ImageError(f"cannot open this folder ({reason}): the photos in it are left out")
+            cause = exc
+        reason = (cause.strerror or str(cause)) if cause else "it could not be walked"
+        raise ImageError(f"cannot open this folder ({reason}): the photos in it are left out") from cause
     try:
         if path.exists() and not path.is_file():
             raise ImageError("not a regular file (a pipe, device or socket)")  # reading a pipe would wait forever

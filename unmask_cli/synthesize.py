@@ -91,6 +91,9 @@ def process_photo(path: Path, source: str, out: Path, config: SynthesisConfig) -
         rgb = read_rgb(path)
     except ImageError as exc:
         result.skipped = f"unreadable: {exc}"
+        # a file the system would not give (no permission, an I/O error, a lost drive) says nothing about the
+        # photo: not recorded as skipped for good, the rerun after the cause is fixed reads it
+        result.retry = isinstance(exc.__cause__, OSError)
         return result
     faces = detect_faces(rgb)
     result.faces = len(faces)
