@@ -92,8 +92,10 @@ def process_photo(path: Path, source: str, out: Path, config: SynthesisConfig) -
     except ImageError as exc:
         result.skipped = f"unreadable: {exc}"
         # a file the system would not give (no permission, an I/O error, a lost drive) says nothing about the
-        # photo: not recorded as skipped for good, the rerun after the cause is fixed reads it
-        result.retry = isinstance(exc.__cause__, OSError)
+        # photo: not recorded as skipped for good, the rerun after the cause is fixed reads it (a broken link or a
+        # link loop is the file's own fault; a decoder's OSError has no errno)
+        cause = exc.__cause__
+        result.retry = isinstance(cause, OSError) and cause.errno not in (None, errno.ENOENT, errno.ELOOP)
         return result
     faces = detect_faces(rgb)
     result.faces = len(faces)
