@@ -896,24 +896,30 @@ def test_cli_keeps_the_colour_profile_unless_told_to_strip_it(tiny_models, maske
             assert written.info.get("icc_profile") == expected
 
 
-def test_ctrl_c_stops_in_one_line_and_the_same_command_goes_on(tiny_models, masked_photos, tmp_path):
-    """Ctrl-C reaches the whole process group: the main process says what is done in one line and exits 130, the
-    workers go without a traceback each, no half-written file is left, and the same command finishes the rest."""
-    import os
+def _a_long_run(tiny_models: Path, masked_photos: Path, tmp_path: Path, out: Path) -> list[str]:
+    """The command line of an `infer` run of 40 photos on two workers into `out`: long enough to stop halfway."""
     import shutil
-    import signal
-    import time
-
-    from unmask_cli.written import RECORD_NAME
 
     folder = tmp_path / "many"
     folder.mkdir()
     photos = sorted(masked_photos.iterdir())
     for i in range(40):
         shutil.copy(photos[i % len(photos)], folder / f"{i:02d}{photos[i % len(photos)].suffix}")
-    out = tmp_path / "out"
-    args = [sys.executable, "-m", "unmask_cli", "infer", str(folder), "--out", str(out), "--models",
+    return [sys.executable, "-m", "unmask_cli", "infer", str(folder), "--out", str(out), "--models",
             str(tiny_models / "exported"), "--fast", "--workers", "2"]  # fmt: skip
+
+
+def test_ctrl_c_stops_in_one_line_and_the_same_command_goes_on(tiny_models, masked_photos, tmp_path):
+    """Ctrl-C reaches the whole process group: the main process says what is done in one line and exits 130, the
+    workers go without a traceback each, no half-written file is left, and the same command finishes the rest."""
+    import os
+    import signal
+    import time
+
+    from unmask_cli.written import RECORD_NAME
+
+    out = tmp_path / "out"
+    args = _a_long_run(tiny_models, masked_photos, tmp_path, out)
     proc = subprocess.Popen(
         args,
         stdout=subprocess.PIPE,
@@ -956,18 +962,11 @@ def test_workers_end_with_a_main_process_stopped_by_sigterm_or_killed(tiny_model
     processes waiting forever, holding memory and the stdout a pipe was reading. Now SIGTERM is Ctrl-C's one line
     and exit 130, and workers go when their main process does."""
     import os
-    import shutil
     import signal
     import time
 
-    folder = tmp_path / "many"
-    folder.mkdir()
-    photos = sorted(masked_photos.iterdir())
-    for i in range(40):
-        shutil.copy(photos[i % len(photos)], folder / f"{i:02d}{photos[i % len(photos)].suffix}")
     out = tmp_path / "out"
-    args = [sys.executable, "-m", "unmask_cli", "infer", str(folder), "--out", str(out), "--models",
-            str(tiny_models / "exported"), "--fast", "--workers", "2", "--json"]  # fmt: skip
+    args = [*_a_long_run(tiny_models, masked_photos, tmp_path, out), "--json"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 300
     workers: set[int] = set()
