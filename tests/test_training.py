@@ -711,6 +711,11 @@ def test_a_damaged_sample_stops_training_with_its_name_not_a_traceback(tiny_data
     error = [ln for ln in lines if ln.startswith("error")]
     assert len(error) == 1 and str(bad) in error[0] and "not a readable image" in error[0], result.output
     assert "Traceback" not in result.output
+    # the way on it gives works: --resume alone met the same file again
+    assert "restore or delete it" in error[0], error[0]
+    bad.unlink()
+    result = _train_cli("mask", str(data), "--out", str(tmp_path / "run"), *TINY, "--resume")
+    assert result.exit_code == 0, result.output
 
 
 @pytest.mark.parametrize(

@@ -90,11 +90,11 @@ def tf_errors():
 def _resume_hint(trainer, out: Path) -> str:
     saved = trainer.manager.latest_checkpoint
     if not saved:
-        return "no checkpoint was saved yet: the same command with --resume starts over"
+        return "the same command with --resume starts over (no checkpoint was saved yet)"
     return f"the same command with --resume goes on from the last checkpoint ({Path(saved).name})"
 
 
-def _training_failure(config, step: int, exc: BaseException) -> str:
+def _training_failure(config, step: int, exc: BaseException, then: str = "run the same command again") -> str:
     """One line for an error that stopped training: the unreadable sample by name when a decode failed (TensorFlow's
     message names the op, not the file), else the error's first line."""
     from unmask_cli import data, pipelines
@@ -105,9 +105,15 @@ def _training_failure(config, step: int, exc: BaseException) -> str:
     if isinstance(exc, errors.InvalidArgumentError | errors.DataLossError | errors.NotFoundError):
         bad = pipelines.unreadable_samples(config.data, data.load_manifest(Path(config.data)))
         if bad:
-            more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-            return f"{bad[0]}: not a readable image{more}: training stopped at step {step}"
-    return f"training stopped at step {step}: {first}"
+            # --resume alone meets the same file again: the sample must be mended or go first
+            named = ", ".join(map(str, bad[:3])) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+            what = "not a readable image" if len(bad) == 1 else "not readable images"
+            them = "it" if len(bad) == 1 else "them"
+            return (
+                f"{named}: {what}: training stopped at step {step}; restore or delete {them} "
+                f"(a sample with a file missing is left out), then {then}"
+            )
+    return f"training stopped at step {step}: {first}; {then}"
 
 
 class _StopAtStep:
@@ -217,7 +223,7 @@ def _train(config, out: Path, resume: bool, max_steps: int | None, as_json: bool
             raise typer.Exit(130) from None
         except (tf_errors().OpError, OSError) as exc:  # a damaged sample, a full disk: one line, not a traceback
             bar.stop()
-            ui.fail(f"{_training_failure(config, int(trainer.step.numpy()), exc)}; {_resume_hint(trainer, out)}")
+            ui.fail(_training_failure(config, int(trainer.step.numpy()), exc, _resume_hint(trainer, out)))
             raise typer.Exit(1) from None
     seconds = time.perf_counter() - started
     steps = int(trainer.step.numpy()) - start_step
