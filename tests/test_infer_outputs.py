@@ -429,6 +429,30 @@ def test_a_refused_command_line_still_prints_json_wherever_json_stands(tmp_path,
     assert report["exit_code"] == 2 and report["errors"]
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["benchmark", "--json-file", "{m}/mask_g.onnx"],
+        ["benchmark", "--plot", "{m}/chart.png"],
+        ["evaluate", "{d}", "--json-file", "{m}/face_g.onnx"],
+        ["infer", "{d}", "--out", "{d}/out", "--sheet", "{m}/chart.png"],
+    ],
+)
+def test_no_command_writes_over_a_file_of_the_models_it_uses(tmp_path, command):
+    """`benchmark --json-file exported/mask_g.onnx` replaced the model it measured with its JSON (exit 0)."""
+    from tests.toy_models import write_models
+
+    models, data = write_models(tmp_path / "models"), tmp_path / "photos"
+    _photo(data / "p.png", 1)
+    chart = _photo(models / "chart.png", 2)
+    before = {p.name: p.read_bytes() for p in (models / "mask_g.onnx", models / "face_g.onnx", chart)}
+    args = [a.format(m=models, d=data) for a in command]
+    result = _cli(*args, "--models", str(models))
+    assert result.returncode == 2, result.stderr
+    assert "is a file of the models in use" in result.stderr
+    assert {p.name: p.read_bytes() for p in (models / "mask_g.onnx", models / "face_g.onnx", chart)} == before
+
+
 @pytest.mark.parametrize("args", [["--json-file", "."], ["--plot", "chart.txt"], ["--batch", "0,8"], ["--batch", "x"]])
 def test_benchmark_refuses_bad_outputs_and_batches_before_timing(tmp_path, args):
     result = _cli("benchmark", *args, "--models", "nowhere")

@@ -52,9 +52,12 @@ def _overwrites_input(path: Path, inputs: Sequence[Path]) -> bool:
     return False
 
 
-def check_output_file(path: Path, image: bool = False, inputs: Sequence[Path] = ()) -> None:
-    """`path` can be written: not a folder, not an input photo, an image format OpenCV writes when `image`, and a
-    writable parent folder (created if missing)."""
+def check_output_file(
+    path: Path, image: bool = False, inputs: Sequence[Path] = (), models: Sequence[Path] = ()
+) -> None:
+    """`path` can be written: not a folder, not an input photo, not a file already in one of the `models` folders
+    (`--json-file exported/face_g.onnx` replaced the model being measured), an image format OpenCV writes when
+    `image`, and a writable parent folder (created if missing)."""
     import cv2
 
     path = Path(path)
@@ -64,4 +67,6 @@ def check_output_file(path: Path, image: bool = False, inputs: Sequence[Path] = 
         raise OutputPathError(f"{path}: cannot write a '{path.suffix or path.name}' image (use .png or .jpg)")
     if _overwrites_input(path, inputs):
         raise OutputPathError(f"{path}: is an input photo; it is never overwritten")
+    if path.exists() and any(resolved(path).is_relative_to(resolved(folder)) for folder in models):
+        raise OutputPathError(f"{path}: is a file of the models in use; it is never overwritten")
     check_writable_folder(path.parent)

@@ -41,9 +41,9 @@ def benchmark(
     try:  # before minutes of timing, not after
         inputs = [photos] if photos else []
         if json_file:
-            check_output_file(json_file, inputs=inputs)
+            check_output_file(json_file, inputs=inputs, models=[models, checkpoints])
         if plot:
-            check_output_file(plot, image=True, inputs=inputs)
+            check_output_file(plot, image=True, inputs=inputs, models=[models, checkpoints])
         batches = [int(b) for b in batch.split(",") if b.strip()]
         if not batches or min(batches) < 1:
             raise ValueError

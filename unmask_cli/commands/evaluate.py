@@ -37,9 +37,9 @@ def evaluate(
         raise typer.Exit(2)
     try:  # before the long evaluation, not after it
         if json_file:
-            check_output_file(json_file, inputs=[data])
+            check_output_file(json_file, inputs=[data], models=[models])
         if sheet:
-            check_output_file(sheet, image=True, inputs=[data])
+            check_output_file(sheet, image=True, inputs=[data], models=[models])
     except OutputPathError as exc:
         ui.fail(str(exc))
         raise typer.Exit(2) from None

@@ -72,15 +72,15 @@ def infer(
     from unmask_cli.outputs import OutputPathError, check_output_file, check_writable_folder, remove_if_new
 
     out_was_there = out.exists()
+    models = models if models is not None else default_models_dir()
     try:
         check_writable_folder(out)
         if sheet is not None:
-            check_output_file(sheet, image=True, inputs=given)
+            check_output_file(sheet, image=True, inputs=given, models=[models, checkpoints])
             sheet = _sheet_in(out, sheet, given, save_mask)
     except OutputPathError as exc:
         ui.fail(str(exc))
         raise typer.Exit(2) from None
-    models = models if models is not None else default_models_dir()
     options: dict = {"seed": seed} if seed else {}  # a third-party backend need not take one
     if backend == "tensorflow":
         options["checkpoints"] = checkpoints
