@@ -184,6 +184,50 @@ def test_output_inside_the_source_is_not_read_back(sample_folder, inside):
     assert len(load_manifest(out)) == 4
 
 
+def test_a_second_dataset_inside_the_source_does_not_read_the_first_one(sample_folder):
+    """The size-mismatch error says "use a new output folder": one inside SRC read the first dataset's clean and
+    masked crops as photos (duplicate faces, masked faces as clean truth)."""
+    first = runner.invoke(app, ["synthesize", str(sample_folder), str(sample_folder / "ds"), "--json", "--size", "64"])
+    assert first.exit_code == 0, first.output
+    args = ["synthesize", str(sample_folder), str(sample_folder / "ds128"), "--json", "--size", "128"]
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0, second.output
+    assert json.loads(second.stdout)["photos"] == json.loads(first.stdout)["photos"] == 4
+
+
+@pytest.mark.parametrize(
+    "case, words",
+    [
+        ("user_manifest", "not an unmask dataset's manifest"),
+        ("user_images", "hold files and there is no config.json or manifest"),
+        ("config_deleted_other_size", "its config.json gone) holds samples made with size=64 (now 128)"),
+    ],
+)
+def test_a_folder_without_config_json_is_refused_unless_its_samples_match(sample_folder, tmp_path, case, words):
+    """Deleting a damaged config.json (as its error offers) let a rerun with other settings mix two datasets, and a
+    folder of the user's own manifest.jsonl and clean/ images was written into."""
+    import shutil
+
+    out = tmp_path / "ds"
+    if case == "user_manifest":
+        out.mkdir()
+        (out / "manifest.jsonl").write_text('{"file": "a.jpg", "label": "cat"}\n')
+    elif case == "user_images":
+        (out / "clean").mkdir(parents=True)
+        shutil.copy(next(p for p in Path(sample_folder).iterdir() if p.is_file()), out / "clean" / "mine.jpg")
+    else:
+        made = runner.invoke(app, ["synthesize", str(sample_folder), str(out), "--size", "64", "--limit", "2"])
+        assert made.exit_code == 0, made.output
+        (out / "config.json").unlink()
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    result = runner.invoke(app, ["synthesize", str(sample_folder), str(out), "--size", "128"])
+    assert result.exit_code == 2 and words in result.output, result.output
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    if case == "config_deleted_other_size":  # the same settings resume, as the damaged config's error says
+        result = runner.invoke(app, ["synthesize", str(sample_folder), str(out), "--size", "64", "--json"])
+        assert result.exit_code == 0 and json.loads(result.stdout)["already_done"] == 2, result.output
+
+
 @pytest.mark.parametrize(
     "case, words",
     [

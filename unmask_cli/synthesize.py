@@ -166,9 +166,11 @@ def _read_config(path: Path) -> dict[str, Any]:
 def check_config(out: Path, config: SynthesisConfig) -> None:
     """A rerun resumes only into a folder made with the same settings, so one dataset never mixes two."""
     out = Path(out)
-    prepare_out(out)
     path = out / data.CONFIG
     wanted = {k: v for k, v in asdict(config).items() if k != "styles"}
+    if not path.exists():
+        _check_without_config(out, wanted)
+    prepare_out(out)
     if path.exists():
         have = _read_config(path)
         diff = {k: (have.get(k), v) for k, v in wanted.items() if have.get(k) != v}
@@ -180,6 +182,39 @@ def check_config(out: Path, config: SynthesisConfig) -> None:
             write_bytes_atomic(path, json.dumps(wanted, indent=2).encode())
         except OSError as exc:
             raise DatasetError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+
+
+def _check_without_config(out: Path, wanted: dict[str, Any]) -> None:
+    """An OUT without config.json may still hold a dataset (its config deleted, as a damaged one's error offers) or
+    another tool's files: samples are appended only to a manifest whose samples were made with these settings,
+    and never into a folder of someone else's images or manifest."""
+    records = list(data.read_jsonl(out / data.MANIFEST))
+    samples = [r for r in records if data.is_sample(r)]
+    if records and not samples:
+        raise DatasetError(
+            f"{out / data.MANIFEST}: not an unmask dataset's manifest (no config.json either); use a new output folder"
+        )
+    if samples:
+        made = {
+            "seed": {r.get("seed") for r in samples},
+            "size": {r.get("size") for r in samples},
+            "variants": {max((r.get("variant", 0) for r in samples), default=0) + 1},
+        }
+        if wanted["style"] != "random":
+            made["style"] = {r.get("style") for r in samples}
+        diff = {k: sorted(map(str, v)) for k, v in made.items() if v != {wanted[k]}}
+        if diff:
+            said = ", ".join(f"{k}={'/'.join(v)} (now {wanted[k]})" for k, v in diff.items())
+            raise ConfigMismatch(
+                f"{out} (its config.json gone) holds samples made with {said}; use a new output folder"
+            )
+        return
+    own = [sub for sub in data.OUTPUT_DIRS if (out / sub).is_dir() and any((out / sub).iterdir())]
+    if own:
+        raise DatasetError(
+            f"{out}: {'/, '.join(own)}/ hold files and there is no config.json or manifest: not an unmask dataset; "
+            "use a new output folder"
+        )
 
 
 _WORKER: dict[str, Any] = {}
@@ -207,6 +242,23 @@ def is_own_output(path: Path, out: Path) -> bool:
     return any(here.is_relative_to(resolved(Path(out) / sub)) for sub in data.OUTPUT_DIRS)
 
 
+def _in_a_dataset(path: Path, src: Path, known: dict[Path, bool]) -> bool:
+    """Whether `path` is an image of another unmask dataset under `src` (in the clean/, masked/ or mask/ folder
+    beside a config.json and a manifest): a second dataset made inside SRC read the first one's crops as photos,
+    duplicate faces on both sides of the validation split and masked faces taken for clean ones. `known` caches
+    the verdict per folder."""
+    for folder in path.parents:
+        if folder.name in data.OUTPUT_DIRS:
+            root = folder.parent
+            if root not in known:
+                known[root] = (root / data.CONFIG).is_file() and (root / data.MANIFEST).is_file()
+            if known[root]:
+                return True
+        if folder == src:
+            return False
+    return False
+
+
 def plan(src: Path, out: Path, limit: int | None) -> tuple[list[tuple[str, str]], int]:
     """(photos still to do as (path, source-relative name), count already done by an earlier run)."""
     src = Path(src)
@@ -217,7 +269,8 @@ def plan(src: Path, out: Path, limit: int | None) -> tuple[list[tuple[str, str]]
         for r in data.read_jsonl(out / data.SKIPPED)
         if isinstance(r, dict) and isinstance(r.get("source"), str)
     }
-    paths = [p for p in iter_images([src]) if not is_own_output(p, out)]
+    datasets: dict[Path, bool] = {}
+    paths = [p for p in iter_images([src]) if not is_own_output(p, out) and not _in_a_dataset(p, src, datasets)]
     if limit is not None:
         paths = paths[:limit]
     base = src if src.is_dir() else src.parent
