@@ -654,7 +654,12 @@ def test_an_export_that_fails_changes_nothing_in_its_folder(tiny_models, tmp_pat
     broken = tmp_path / "broken_face"
     shutil.copytree(runs / "face", broken)
     (broken / training.FACE_WEIGHTS).write_bytes(b"half a weights file")
-    for face_run, words in ((tmp_path / "missing", "not a finished"), (broken, "cannot load these weights")):
+    cases = (
+        (tmp_path / "missing", "not a finished"),
+        (broken, "cannot load these weights"),
+        (runs / "mask", "a `unmask train mask` run, not a face run"),  # the two options swapped: said so
+    )
+    for face_run, words in cases:
         args = ["export", "--onnx", "--mask-run", str(runs / "mask"), "--face-run", str(face_run), "--out", str(out)]
         result = _cli(*args, "--parity-photos", str(SAMPLES))
         assert result.returncode == 1 and words in result.stderr and "Traceback" not in result.stderr, result.stderr

@@ -69,6 +69,10 @@ def load_run(run_dir: Path, kind: str):
     config_path = run_dir / "run.json"
     weights = run_dir / (training.MASK_WEIGHTS if kind == "mask" else training.FACE_WEIGHTS)
     if not config_path.is_file() or not weights.is_file():
+        other = "face" if kind == "mask" else "mask"
+        other_weights = run_dir / (training.FACE_WEIGHTS if kind == "mask" else training.MASK_WEIGHTS)
+        if config_path.is_file() and other_weights.is_file():  # the two run options swapped
+            raise FileNotFoundError(f"{run_dir}: a `unmask train {other}` run, not a {kind} run")
         raise FileNotFoundError(f"{run_dir}: not a finished `unmask train {kind}` run (no run.json or weights)")
     try:
         config = json.loads(config_path.read_text())

@@ -614,7 +614,10 @@ def _check_not_foreign(run_dir: Path) -> None:
     if (run_dir / "run.json").is_file() or not run_dir.is_dir():
         return
     if any(run_dir.iterdir()):
-        raise ConfigMismatch(f"{run_dir}: holds files and no run (no run.json); choose a new or an empty --out")
+        raise ConfigMismatch(
+            f"{run_dir}: holds files and no run (no run.json); choose a new or an empty --out, or restore its run.json"
+            " to resume it"
+        )
 
 
 def trainer(config: TrainConfig, run_dir: Path, resume: bool = False) -> Trainer:

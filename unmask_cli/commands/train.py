@@ -170,8 +170,8 @@ def _train(config, out: Path, resume: bool, max_steps: int | None, as_json: bool
     except OutputPathError as exc:
         ui.fail(str(exc))
         raise typer.Exit(2) from None
-    if resume and not (out / "run.json").is_file():
-        ui.note(str(out), "no run to resume there; starting a new one")
+    if resume and not (out / "run.json").is_file() and not (out.is_dir() and any(out.iterdir())):
+        ui.note(str(out), "no run to resume there; starting a new one")  # (a folder of files is refused below)
     try:
         trainer = training.trainer(config, out, resume)
     except (training.ConfigMismatch, FileNotFoundError, ValueError, tf_errors().OpError) as exc:
