@@ -55,6 +55,7 @@ def installed_plugin(tmp_path_factory):
         [project.entry-points."unmask.synthesizers"]
         blackbar = "unmask_test_plugin:BlackBar"
         brokenstyle = "unmask_test_plugin_missing:Nope"
+        surgical = "unmask_test_plugin:BlackBar"
 
         [tool.setuptools]
         packages = ["unmask_test_plugin"]
@@ -69,13 +70,26 @@ def installed_plugin(tmp_path_factory):
 def test_plugins_lists_third_party_and_built_in(installed_plugin):
     result = _cli("plugins", "--json")
     assert result.returncode == 0, result.stderr
-    rows = {(r["group"], r["name"]): r for r in json.loads(result.stdout)}
+    rows = {(r["group"], r["name"]): r for r in json.loads(result.stdout) if r["status"] != "unused"}
     mine = rows[("unmask.synthesizers", "blackbar")]
     assert (mine["distribution"], mine["version"], mine["status"]) == (PLUGIN_DIST, "1.2.3", "ok")
     assert rows[("unmask.synthesizers", "surgical")]["distribution"] == "unmask"
     broken = rows[("unmask.synthesizers", "brokenstyle")]
     assert broken["status"] == "error" and "brokenstyle" in broken["error"]
     assert "\n" not in broken["error"]
+
+
+def test_a_third_party_style_of_a_built_in_name_is_listed_unused_and_the_built_in_kept(installed_plugin):
+    """A distribution's own `surgical` replaced the built-in one without a word (which won depended on pip's
+    order): the built-in is used and `unmask plugins` says the other is not."""
+    result = _cli("plugins", "--json")
+    surgical = [r for r in json.loads(result.stdout) if r["name"] == "surgical"]
+    assert {(r["distribution"], r["status"]) for r in surgical} == {("unmask", "ok"), (PLUGIN_DIST, "unused")}
+    unused = next(r for r in surgical if r["status"] == "unused")
+    assert "is not used: unmask registers the same name" in unused["error"]
+    code = "from unmask_cli import registry; print(type(registry.load_synthesizer('surgical')).__module__)"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert loaded.stdout.strip() == "unmask_styles.surgical", loaded.stderr
 
 
 def test_plugins_table_reports_broken_plugin_in_one_line(installed_plugin):

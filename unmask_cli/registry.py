@@ -74,29 +74,52 @@ def _allowed(name: str) -> bool:
     return only is None or name in {n.strip() for n in only.split(",") if n.strip()}
 
 
-def _entry_points(group: str) -> dict[str, EntryPoint]:
-    found: dict[str, EntryPoint] = {}
+OWN_DISTRIBUTION = "unmask"
+
+
+def _distribution(ep: EntryPoint) -> str:
+    return ep.dist.metadata["Name"] if ep.dist else "?"
+
+
+def _registrations(group: str) -> dict[str, list[EntryPoint]]:
+    """Every registration of each name in `group`, the one used first: unmask's own over a third party's of the
+    same name (a distribution's `surgical` replaced the built-in without a word, and which one won depended on
+    install order), else in pip's order. One distribution seen twice (two metadata copies) counts once."""
+    found: dict[str, list[EntryPoint]] = {}
     for ep in entry_points(group=group):
-        if _allowed(ep.name):
-            found.setdefault(ep.name, ep)  # first registration of a name wins, as pip's own order gives
+        if not _allowed(ep.name):
+            continue
+        same = found.setdefault(ep.name, [])
+        if all((_distribution(o), o.value) != (_distribution(ep), ep.value) for o in same):
+            same.append(ep)
+    for eps in found.values():
+        eps.sort(key=lambda ep: _distribution(ep) != OWN_DISTRIBUTION)  # stable: pip's order otherwise
     return found
+
+
+def _entry_points(group: str) -> dict[str, EntryPoint]:
+    return {name: eps[0] for name, eps in _registrations(group).items()}
+
+
+def _info(group: str, name: str, ep: EntryPoint) -> PluginInfo:
+    version = ep.dist.version if ep.dist else "?"
+    return PluginInfo(group=group, name=name, value=ep.value, distribution=_distribution(ep), version=version)
 
 
 def discover(group: str) -> list[PluginInfo]:
     """Every plugin installed for `group`, without importing any of them."""
-    infos = []
-    for name, ep in sorted(_entry_points(group).items()):
-        dist = ep.dist
-        infos.append(
-            PluginInfo(
-                group=group,
-                name=name,
-                value=ep.value,
-                distribution=dist.metadata["Name"] if dist else "?",
-                version=dist.version if dist else "?",
-            )
-        )
-    return infos
+    return [_info(group, name, ep) for name, ep in sorted(_entry_points(group).items())]
+
+
+def unused(group: str) -> list[tuple[PluginInfo, str]]:
+    """Registrations of a name another distribution's registration takes (`_registrations`), each with the one-line
+    reason it is not used."""
+    return [
+        (_info(group, name, ep), f"{group} plugin '{name}' of {_distribution(ep)} ({ep.value}) is not used: "
+         f"{_distribution(eps[0])} registers the same name")
+        for name, eps in sorted(_registrations(group).items())
+        for ep in eps[1:]
+    ]  # fmt: skip
 
 
 def names(group: str) -> list[str]:

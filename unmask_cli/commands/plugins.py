@@ -18,6 +18,7 @@ def plugins(
         for info in registry.discover(group):
             error = registry.check(info)
             rows.append({**info.__dict__, "status": "ok" if error is None else "error", "error": error})
+        rows += [{**info.__dict__, "status": "unused", "error": why} for info, why in registry.unused(group)]
     if as_json:
         ui.emit_json(rows)
         return
