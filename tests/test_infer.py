@@ -702,6 +702,7 @@ def test_export_leaves_a_users_file_of_an_output_name_alone(tiny_models, tmp_pat
 def test_export_refuses_generators_of_two_sizes_together_or_beside_each_other(tiny_models, tmp_path):
     import shutil
 
+    from tests.toy_models import write_structure
     from unmask_cli import export
     from unmask_cli.model_card import FACE_FILE, MASK_FILE, file_props
 
@@ -713,6 +714,11 @@ def test_export_refuses_generators_of_two_sizes_together_or_beside_each_other(ti
     export._check_sizes(out, [(Path("runs/mask"), size)], {MASK_FILE})  # --only mask of the folder's size
     with pytest.raises(ValueError, match=f"face_g.onnx takes {size}² crops and the run exported now {2 * size}²"):
         export._check_sizes(out, [(Path("runs/mask"), 2 * size)], {MASK_FILE})
+    # both generators at another size into a folder holding a structure model of the old one: infer would refuse
+    # the folder it wrote
+    write_structure(out, size=size)
+    with pytest.raises(ValueError, match=f"face_g_structure.onnx takes {size}² crops .* --structure-run"):
+        export._check_sizes(out, [(Path("runs/mask"), 2 * size), (Path("runs/face"), 2 * size)], {MASK_FILE, FACE_FILE})
 
 
 def _export_only_beside(tiny_models, tmp_path, only: str, filename: str, option: str) -> tuple[Path, dict]:

@@ -459,7 +459,7 @@ def export(
     for filename, written in removals:
         _remove_stale_variants(out, filename, written, on_line)
     if only is None:
-        _say_kept_companions(out, exported_now, config["size"], on_line)
+        _say_kept_companions(out, exported_now, on_line)
     write_bytes_atomic(out / "export.json", json.dumps(report.__dict__, indent=2).encode())
     return report
 
@@ -502,16 +502,20 @@ def _check_sizes(out: Path, runs: list[tuple[Path, int]], exported_now: set[str]
         named = ", ".join(f"{run} {size}²" for run, size in runs)
         raise ValueError(f"the runs take different input sizes ({named}): Mask G and Face G must share one")
     (size,) = sizes
-    for filename in (MASK_FILE, FACE_FILE):
+    # a presence check or structure model left there too: an export of 32² runs into a copy of exported/ kept
+    # the 128² ones, and the folder it wrote was one infer refuses
+    ways = {GATE_FILE: "export it too with --gate-run", STRUCTURE_FILE: "export it too with --structure-run"}
+    for filename in (MASK_FILE, FACE_FILE, GATE_FILE, STRUCTURE_FILE):
         path = out / filename
         props = None if filename in exported_now or not path.is_file() else _unmask_props(path)
         if props is None:
             continue
         kept = props.get("input_size", "")
         if kept.isdigit() and int(kept) != size:
+            way = ways.get(filename, "export both generators together")
             raise ValueError(
                 f"{path} takes {kept}² crops and the run exported now {size}²: infer would refuse the folder "
-                "(export both generators together, or into another --out)"
+                f"({way}, remove it, or export into another --out)"
             )
 
 
@@ -526,22 +530,21 @@ def _kept_report(path: Path, exported_now: set[str], out: Path) -> ExportReport:
     present = {stem for stem in kept if (out / f"{stem}.onnx").is_file()}
     for name in ("files", "parity", "int8_float_layers"):
         entries = {k: v for k, v in old.get(name, {}).items() if k.split("/")[0] in present}
+        if name == "files":  # where they are now: a copied folder's report named the folder it was copied from
+            entries = {k: str(out / Path(v).name) for k, v in entries.items()}
         getattr(report, name).update(entries)
     return report
 
 
-def _say_kept_companions(out: Path, exported_now: set[str], new_size: int, on_line) -> None:
+def _say_kept_companions(out: Path, exported_now: set[str], on_line) -> None:
     """A presence check or structure model from an earlier export stays in the folder and `infer` goes on using it
-    beside the new models: say so, and say when its input size no longer fits them."""
+    beside the new models: say so."""
     for filename, option in ((GATE_FILE, "--gate-run"), (STRUCTURE_FILE, "--structure-run")):
         path = out / filename
         if filename in exported_now or not path.is_file():
             continue
-        size = file_props(path).get("input_size")
-        line = f"kept {path} from an earlier export: infer uses it beside the new models ({option} replaces it)"
-        if size is not None and int(size) != new_size:
-            line += f"; it takes {size}² crops, not {new_size}², so infer will refuse it until it is replaced"
-        on_line(line)
+        # (one of another input size stopped the export before any work: `_check_sizes`)
+        on_line(f"kept {path} from an earlier export: infer uses it beside the new models ({option} replaces it)")
 
 
 def _remove_stale_variants(out: Path, filename: str, written: set[str], on_line) -> None:
