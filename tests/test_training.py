@@ -834,3 +834,14 @@ def test_manifest_lines_training_cannot_use_are_said_in_one_note(tiny_data, tmp_
     result = _train_cli("mask", str(data), "--out", str(tmp_path / "run"), *TINY, "--max-steps", "1")
     assert result.exit_code == 0, result.output
     assert "left out 1 lines that are no sample and" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "option", [["--lr", "-1"], ["--lr", "0"], ["--width", "0"], ["--max-steps", "0"], ["--lr-decay-epochs", "-3"]]
+)
+def test_options_that_cannot_train_are_refused_before_any_work(tiny_data, tmp_path, option):
+    """A negative rate trained backwards, --width 0 meant the default but run.json said 0, and --max-steps 0 wrote
+    an untrained run."""
+    result = _train_cli("mask", str(tiny_data), "--out", str(tmp_path / "run"), *option)
+    assert result.exit_code == 2 and option[0] in result.output, result.output
+    assert not (tmp_path / "run").exists()

@@ -62,16 +62,26 @@ OutOpt = Annotated[Path, typer.Option("--out", help="Run folder: checkpoints, we
 SizeOpt = Annotated[int, typer.Option(help="Input size S (a multiple of 32).", min=32)]
 BatchOpt = Annotated[int, typer.Option(help="Batch size (original recipe: 4).", min=1)]
 EpochsOpt = Annotated[int, typer.Option(help="Epochs (original recipe: 10).", min=1)]
-LrOpt = Annotated[float, typer.Option(help="Adam learning rate (original recipe: 2e-4, beta1 0.5).")]
+
+
+def _above_zero(value: float) -> float:
+    if value <= 0:
+        raise typer.BadParameter(f"{value:g}: a learning rate above 0 is needed")
+    return value
+
+
+LrOpt = Annotated[
+    float, typer.Option(help="Adam learning rate (original recipe: 2e-4, beta1 0.5).", callback=_above_zero)
+]
 DecayOpt = Annotated[
-    int, typer.Option(help="Let the learning rate fall linearly to 0 over the last N epochs (0: constant).")
+    int, typer.Option(help="Let the learning rate fall linearly to 0 over the last N epochs (0: constant).", min=0)
 ]
 SeedOpt = Annotated[int, typer.Option(help="Seed: data order, augmentation, noise and initial weights.")]
-WidthOpt = Annotated[int | None, typer.Option(help="Base number of filters (model default when unset).")]
+WidthOpt = Annotated[int | None, typer.Option(help="Base number of filters (model default when unset).", min=1)]
 StepsOpt = Annotated[
     int | None, typer.Option(help="Cap on steps per epoch (default: the whole training split).", min=1)
 ]
-MaxStepsOpt = Annotated[int | None, typer.Option(help="Stop after this many more steps (short runs).")]
+MaxStepsOpt = Annotated[int | None, typer.Option(help="Stop after this many more steps (short runs).", min=1)]
 CkptOpt = Annotated[int, typer.Option(help="Checkpoint every N steps (and at every epoch end).", min=1)]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")]
 StrategyOpt = Annotated[str, typer.Option(help="tf.distribute strategy: default, mirrored or multiworker.")]
