@@ -496,6 +496,16 @@ def test_models_default_to_the_shipped_folder_from_anywhere(tmp_path, monkeypatc
     assert default_models_dir() == Path("exported")
 
 
+def test_benchmark_photos_default_to_the_repos_samples_from_anywhere(tmp_path, monkeypatch):
+    """Run from another folder, `unmask benchmark` skipped its end-to-end figure: ./samples/masked was not there."""
+    from unmask_cli.commands.options import default_sample_photos
+
+    monkeypatch.chdir(tmp_path)
+    assert default_sample_photos() == Path(__file__).resolve().parents[1] / "samples" / "masked"
+    (tmp_path / "samples" / "masked").mkdir(parents=True)
+    assert default_sample_photos() == Path("samples/masked")
+
+
 def test_big_photos_are_held_fewer_at_a_time():
     """Photos decoded ahead and photos restored together are bounded by pixels, not only by count: a folder of
     48 MP photos must not hold 2 × batch + workers of them at once."""

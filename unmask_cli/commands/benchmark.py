@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from unmask_cli import registry, ui
-from unmask_cli.commands.options import JsonOpt, ModelsOpt, default_models_dir
+from unmask_cli.commands.options import JsonOpt, ModelsOpt, default_models_dir, default_sample_photos
 
 
 def benchmark(
@@ -19,7 +19,9 @@ def benchmark(
     seconds: Annotated[float, typer.Option(help="Timed seconds per backend, part and batch size.", min=0.01)] = 3.0,
     models: ModelsOpt = None,
     checkpoints: Annotated[Path, typer.Option(help="Run folders for the tensorflow backend.")] = Path("runs"),
-    photos: Annotated[Path | None, typer.Option(help="Photos for the end-to-end figure.")] = Path("samples/masked"),
+    photos: Annotated[
+        Path | None, typer.Option(help="Photos for the end-to-end figure (default: ./samples/masked, else the repo's).")
+    ] = None,
     as_json: JsonOpt = False,
     json_file: Annotated[Path | None, typer.Option("--json-file", help="Also write the figures to this file.")] = None,
     plot: Annotated[Path | None, typer.Option(help="Write a PNG bar chart here.")] = None,
@@ -31,6 +33,7 @@ def benchmark(
     options, 130 interrupted.
     """
     models = models if models is not None else default_models_dir()
+    photos = photos if photos is not None else default_sample_photos()
     import json
     import platform
 
