@@ -386,6 +386,7 @@ def test_a_folder_without_photos_is_said_and_fails(tmp_path):
     (tmp_path / "empty").mkdir()
     result = runner.invoke(app, ["synthesize", str(tmp_path / "empty"), str(tmp_path / "out"), "--json"])
     assert result.exit_code == 1 and "no photos in this folder" in result.output
+    assert not (tmp_path / "out").exists()  # a config.json there would fix the settings of a dataset never made
     assert (
         runner.invoke(app, ["synthesize", str(tmp_path / "empty"), str(tmp_path / "o2"), "--workers", "0"]).exit_code
         == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -148,6 +149,15 @@ def prepare_out(out: Path) -> None:
             check_writable_folder(folder)
         except OutputPathError as exc:
             raise DatasetError(str(exc)) from exc
+
+
+def remove_empty_dataset(out: Path) -> None:
+    """Remove what `check_config` made in a new OUT (config.json, the empty image folders, OUT itself) when no
+    photo came; anything else found there stays."""
+    with contextlib.suppress(OSError):
+        (out / data.CONFIG).unlink()
+        for folder in (*(out / sub for sub in data.OUTPUT_DIRS), out):
+            folder.rmdir()  # only if empty: raises (and stops) otherwise
 
 
 def _read_config(path: Path) -> dict[str, Any]:

@@ -40,6 +40,7 @@ def synthesize(
     for line in broken:
         ui.fail(f"{line} (left out)")
     config = synth.SynthesisConfig(style=style, seed=seed, size=size, variants=variants, styles=styles)
+    out_was_there = out.exists()
     try:
         synth.check_config(out, config)
     except synth.DatasetError as exc:
@@ -90,6 +91,8 @@ def synthesize(
         _print_table(summary, report, seconds, out)
     if summary.photos == 0:
         ui.warn(str(src), "no photos in this folder or under it")
+        if not out_was_there:  # its config.json would fix the settings of a dataset never made
+            synth.remove_empty_dataset(out)
     # 1: photos a rerun will do again once the cause (a full disk, a broken style) is fixed, or nothing to do at all;
     # an unreadable photo or one without a face is skipped for good (skipped.jsonl), as a dataset can do without it
     if summary.failed or summary.photos == 0:
