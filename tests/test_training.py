@@ -250,6 +250,9 @@ def test_constant_run_resumed_with_lr_decay_follows_the_schedule(tiny_data, tmp_
     for s in range(4, total + 1):
         assert lrs[s] == pytest.approx(training.scheduled_lr(config.lr, s - 1, total, trainer.steps_per_epoch))
     assert float(trainer.g_opt.learning_rate.numpy()) == pytest.approx(tail[-1])
+    # run.json says what the run is now, and what its first three steps were trained with
+    saved = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert saved["lr_decay_epochs"] == 1 and saved["history"] == [{"until_step": 3, "changed": {"lr_decay_epochs": 0}}]
 
 
 def test_epoch_writes_grid_metrics_and_weights(tiny_data, tmp_path):

@@ -218,7 +218,11 @@ class Trainer:
         if not resume:  # only once data, models and init have loaded: a start that fails leaves no run behind
             self._check_run(resume)
         elif self._run_update is not None:
-            write_bytes_atomic(self.run_dir / "run.json", json.dumps(self._run_update, indent=2).encode())
+            history = self._run_update.get("history") or []
+            if history and "until_step" not in history[-1]:
+                history[-1] = {"until_step": int(self.step.numpy()), **history[-1]}
+            update = {k: v for k, v in self._run_update.items() if k != "history" or v}
+            write_bytes_atomic(self.run_dir / "run.json", json.dumps(update, indent=2).encode())
         if init_summary is not None:
             write_bytes_atomic(self.run_dir / model_card.INIT_FROM_FILE, (init_summary + "\n").encode())
 
@@ -270,8 +274,12 @@ class Trainer:
                 diff.insert(0, f"data={started} (now {wanted['data_resolved']})")
             if diff:
                 raise ConfigMismatch(f"{self.run_dir} was started with {', '.join(diff)}")
+            history = have.pop("history", [])
             if have != wanted:  # e.g. more --epochs to extend a finished run: run.json says what the run now is
-                self._run_update = wanted
+                # ... and keeps what the earlier steps were trained with (`until_step` is set once the checkpoint
+                # has loaded): a new --lr or augmentation share on resume wrote over the old one
+                changed = {k: have[k] for k in wanted if k in have and have[k] != wanted[k] and k != "data"}
+                self._run_update = wanted | {"history": [*history, {"changed": changed}] if changed else history}
         else:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             write_bytes_atomic(path, json.dumps(wanted, indent=2).encode())
