@@ -453,6 +453,13 @@ def test_no_command_writes_over_a_file_of_the_models_it_uses(tmp_path, command):
     assert {p.name: p.read_bytes() for p in (models / "mask_g.onnx", models / "face_g.onnx", chart)} == before
 
 
+def test_export_refuses_an_unknown_only_as_a_bad_option_before_loading_tensorflow(tmp_path):
+    """It exited 1 (a failed export) after TensorFlow's seconds of import."""
+    result = _cli("export", "--onnx", "--only", "both", "--out", str(tmp_path / "out"), "--json")
+    assert result.returncode == 2 and "--only" in result.stderr and "mask, face, gate, structure" in result.stderr
+    assert json.loads(result.stdout)["exit_code"] == 2 and not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("args", [["--json-file", "."], ["--plot", "chart.txt"], ["--batch", "0,8"], ["--batch", "x"]])
 def test_benchmark_refuses_bad_outputs_and_batches_before_timing(tmp_path, args):
     result = _cli("benchmark", *args, "--models", "nowhere")

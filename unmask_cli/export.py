@@ -26,6 +26,7 @@ from unmask_cli.model_card import (
     GATE_FILE,
     INIT_FROM_FILE,
     MASK_FILE,
+    MODEL_FILES,
     PRECISIONS,
     PREFIX,
     STRUCTURE_FILE,
@@ -41,7 +42,6 @@ from unmask_cli.ui import first_line
 INT8_MAX_FLOAT_CONVS = 3  # extra convolutions int8 export may keep float to stay within tolerance
 TOLERANCE = {"fp32": (1e-3, 1e-4), "fp16": (3e-2, 3e-3), "int8": (0.5, 0.03)}
 # what `--only` names, and every model file an export folder can hold
-MODEL_FILES = {"mask": MASK_FILE, "face": FACE_FILE, "gate": GATE_FILE, "structure": STRUCTURE_FILE}
 
 
 class ParityError(RuntimeError):

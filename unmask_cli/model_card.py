@@ -21,6 +21,8 @@ FACE_FILE = "face_g.onnx"
 GATE_FILE = "mask_gate.onnx"  # optional: a Mask G trained on bare faces too, which says whether there is a mask
 # optional: a second Face G whose fill gives the low frequencies (shape, shading) under face_g.onnx's detail
 STRUCTURE_FILE = "face_g_structure.onnx"
+# what `unmask export --only` names each model
+MODEL_FILES = {"mask": MASK_FILE, "face": FACE_FILE, "gate": GATE_FILE, "structure": STRUCTURE_FILE}
 INIT_FROM_FILE = "init_from.txt"  # in a run started with --init: what that model was, written when the run starts
 PRECISIONS = ("fp32", "fp16", "int8")  # the variants `unmask export` can write
 INPUT_CHANNELS = {"mask_g": 3, "face_g": 4}  # Face G takes the mask as a 4th channel

@@ -9,6 +9,14 @@ import typer
 
 from unmask_cli import ui
 from unmask_cli.commands.options import JsonOpt
+from unmask_cli.model_card import MODEL_FILES
+
+
+def _one_model(value: str | None) -> str | None:
+    # a bad option before TensorFlow's seconds of import, and exit 2 as any other bad option (it was 1)
+    if value is not None and value not in MODEL_FILES:
+        raise typer.BadParameter(f"'{value}': give {', '.join(MODEL_FILES)}")
+    return value
 
 
 def export(
@@ -27,7 +35,8 @@ def export(
     only: Annotated[
         str | None,
         typer.Option(
-            help="Export only 'mask', 'face', 'gate' or 'structure'; the others' files in --out stay as they are."
+            help="Export only 'mask', 'face', 'gate' or 'structure'; the others' files in --out stay as they are.",
+            callback=_one_model,
         ),
     ] = None,
     gate_run: Annotated[
