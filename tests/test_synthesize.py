@@ -184,6 +184,22 @@ def test_output_inside_the_source_is_not_read_back(sample_folder, inside):
     assert len(load_manifest(out)) == 4
 
 
+def test_a_run_on_worker_processes_ends_without_a_word_from_them(sample_folder, tmp_path):
+    """Forked workers inherited the CLI's SIGTERM handler, and the pool stops its workers with SIGTERM: each printed a
+    traceback at the end of every run of 32 photos or more (the pool's threshold)."""
+    import shutil
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    photos = sorted(p for p in Path(sample_folder).iterdir() if p.is_file())
+    for i in range(32):
+        shutil.copy(photos[i % len(photos)], folder / f"{i:02d}_{photos[i % len(photos)].name}")
+    args = ["synthesize", str(folder), str(tmp_path / "ds"), "--size", "32", "--workers", "2", "--style", "surgical"]
+    result = subprocess.run([sys.executable, "-m", "unmask_cli", *args], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "Process" not in result.stderr, result.stderr
+
+
 def test_a_second_dataset_inside_the_source_does_not_read_the_first_one(sample_folder):
     """The size-mismatch error says "use a new output folder": one inside SRC read the first dataset's clean and
     masked crops as photos (duplicate faces, masked faces as clean truth)."""

@@ -36,6 +36,9 @@ def _worker_start(initializer: Callable | None, initargs: tuple) -> None:
     # Ctrl-C reaches the whole process group; the main process stops the workers (`Workers.close`), so theirs would
     # only print a traceback each from the middle of multiprocessing
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a forked worker inherits the CLI's SIGTERM handler (raise KeyboardInterrupt), and `Workers.close` stops
+    # workers with SIGTERM: each printed a traceback at the end of every run
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     if initializer is not None:
         initializer(*initargs)
