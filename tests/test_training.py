@@ -354,16 +354,18 @@ def test_kill_9_mid_training_then_resume_finishes(tiny_data, tmp_path):
     assert (run_dir / training.MASK_WEIGHTS).is_file()
 
 
-@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
-def test_ctrl_c_stops_after_the_step_with_a_checkpoint_of_it(tiny_data, tmp_path, stop):
+@pytest.mark.parametrize(("stop", "epoch_steps"), [("SIGINT", []), ("SIGTERM", []), ("SIGINT", ["1"])])
+def test_ctrl_c_stops_after_the_step_with_a_checkpoint_of_it(tiny_data, tmp_path, stop, epoch_steps):
     """Not wherever the interrupt lands (inside TensorFlow it was a traceback), and not losing the steps since the
     last checkpoint: the run stops at a step, saves it, and the resume starts there. SIGTERM too (a scheduler's
-    stop; Python's default died at once)."""
+    stop; Python's default died at once). With one step an epoch, every step ends an epoch: the stop waited for
+    the epoch's validation, and then never came (the run trained to its end)."""
     import re
 
     run_dir = tmp_path / "stopped"
     cmd = [sys.executable, "-m", "unmask_cli", "train", "mask", str(tiny_data), "--out", str(run_dir)]
     cmd += ["--size", "32", "--width", "8", "--batch", "4", "--epochs", "40", "--checkpoint-every", "1000"]
+    cmd += ["--steps-per-epoch", *epoch_steps] if epoch_steps else []
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "COLUMNS": "200"}
     proc = subprocess.Popen(
         cmd,

@@ -223,6 +223,8 @@ def _train(config, out: Path, resume: bool, max_steps: int | None, as_json: bool
         def on_epoch(epoch: int, val: dict[str, float]) -> None:
             shown = ", ".join(f"{k} {v:.4g}" for k, v in val.items())
             bar.console.print(f"epoch {epoch}: {shown}")
+            if stop.asked:  # asked on an epoch's last step: its validation, grid and checkpoint are done now
+                raise KeyboardInterrupt
 
         try:
             with stop:
