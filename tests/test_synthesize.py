@@ -209,6 +209,9 @@ def test_a_second_dataset_inside_the_source_does_not_read_the_first_one(sample_f
     second = runner.invoke(app, args)
     assert second.exit_code == 0, second.output
     assert json.loads(second.stdout)["photos"] == json.loads(first.stdout)["photos"] == 4
+    crops = sample_folder / "ds" / "clean"  # named as SRC itself, a dataset's crops are what the user asked for
+    third = runner.invoke(app, ["synthesize", str(crops), str(sample_folder.parent / "ds3"), "--json", "--size", "64"])
+    assert json.loads(third.stdout)["photos"] == len(list(crops.iterdir())) > 0, third.output
 
 
 @pytest.mark.parametrize(

@@ -208,7 +208,7 @@ def _check_without_config(out: Path, wanted: dict[str, Any]) -> None:
         made = {
             "seed": {r.get("seed") for r in samples},
             "size": {r.get("size") for r in samples},
-            "variants": {max((r.get("variant", 0) for r in samples), default=0) + 1},
+            "variants": {max((r["variant"] for r in samples if isinstance(r.get("variant"), int)), default=0) + 1},
         }
         if wanted["style"] != "random":
             made["style"] = {r.get("style") for r in samples}
@@ -258,14 +258,14 @@ def _in_a_dataset(path: Path, src: Path, known: dict[Path, bool]) -> bool:
     duplicate faces on both sides of the validation split and masked faces taken for clean ones. `known` caches
     the verdict per folder."""
     for folder in path.parents:
+        if folder == src or not folder.is_relative_to(src):  # SRC itself is what the user asked for
+            return False
         if folder.name in data.OUTPUT_DIRS:
             root = folder.parent
             if root not in known:
                 known[root] = (root / data.CONFIG).is_file() and (root / data.MANIFEST).is_file()
             if known[root]:
                 return True
-        if folder == src:
-            return False
     return False
 
 

@@ -104,7 +104,7 @@ def _resume_hint(trainer, out: Path) -> str:
     return f"the same command with --resume goes on from the last checkpoint ({Path(saved).name})"
 
 
-def _training_failure(config, step: int, exc: BaseException, then: str = "run the same command again") -> str:
+def _training_failure(config, step: int, exc: BaseException, then: str | None = None) -> str:
     """One line for an error that stopped training: the unreadable sample by name when a decode failed (TensorFlow's
     message names the op, not the file), else the error's first line."""
     from unmask_cli import data, pipelines
@@ -121,9 +121,9 @@ def _training_failure(config, step: int, exc: BaseException, then: str = "run th
             them = "it" if len(bad) == 1 else "them"
             return (
                 f"{named}: {what}: training stopped at step {step}; restore or delete {them} "
-                f"(a sample with a file missing is left out), then {then}"
+                f"(a sample with a file missing is left out), then {then or 'run the same command again'}"
             )
-    return f"training stopped at step {step}: {first}; {then}"
+    return f"training stopped at step {step}: {first}" + (f"; {then}" if then else "")
 
 
 class _StopAtStep:
