@@ -453,6 +453,16 @@ def test_no_command_writes_over_a_file_of_the_models_it_uses(tmp_path, command):
     assert {p.name: p.read_bytes() for p in (models / "mask_g.onnx", models / "face_g.onnx", chart)} == before
 
 
+def test_export_into_a_folder_holding_the_users_file_of_an_outputs_name_is_a_bad_out(tmp_path):
+    """Exit 1, as a failed export, where infer's bad --out is 2."""
+    out = tmp_path / "exported"
+    out.mkdir()
+    (out / "mask_g.onnx").write_text("my notes")
+    result = _cli("export", "--onnx", "--out", str(out), "--checkpoints", str(tmp_path / "runs"), "--json")
+    assert result.returncode == 2 and "is not a model unmask exported" in result.stderr, result.stderr
+    assert (out / "mask_g.onnx").read_text() == "my notes" and json.loads(result.stdout)["exit_code"] == 2
+
+
 def test_export_refuses_an_unknown_only_as_a_bad_option_before_loading_tensorflow(tmp_path):
     """It exited 1 (a failed export) after TensorFlow's seconds of import."""
     result = _cli("export", "--onnx", "--only", "both", "--out", str(tmp_path / "out"), "--json")

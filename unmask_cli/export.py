@@ -48,6 +48,10 @@ class ParityError(RuntimeError):
     pass
 
 
+class ForeignFileError(ValueError):
+    """--out holds a file of an output's name that no export wrote: a bad --out (exit 2), not a failed export."""
+
+
 @dataclass
 class ExportReport:
     files: dict[str, str] = field(default_factory=dict)
@@ -488,10 +492,14 @@ def _check_ours(out: Path, exported_now: set[str]) -> None:
     paths = [out / variant_file(filename, precision) for filename in exported_now for precision in PRECISIONS]
     for path in paths:
         if path.exists() and not (path.is_file() and _unmask_props(path) is not None):
-            raise ValueError(f"{path}: exists and is not a model unmask exported (left as it is; choose another --out)")
+            raise ForeignFileError(
+                f"{path}: exists and is not a model unmask exported (left as it is; choose another --out)"
+            )
     report = out / "export.json"
     if report.exists() and not (report.is_file() and _is_export_report(report)):
-        raise ValueError(f"{report}: exists and is not an unmask export report (left as it is; choose another --out)")
+        raise ForeignFileError(
+            f"{report}: exists and is not an unmask export report (left as it is; choose another --out)"
+        )
 
 
 def _check_sizes(out: Path, runs: list[tuple[Path, int]], exported_now: set[str]) -> None:

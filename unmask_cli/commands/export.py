@@ -52,7 +52,11 @@ def export(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Export Mask G and Face G to ONNX with metadata, checked against Keras on real face crops."""
+    """Export Mask G and Face G to ONNX with metadata, checked against Keras on real face crops.
+
+    Exit status: 0 exported, 1 a run missing or damaged or a parity check failed (--out unchanged), 2 bad options or
+    an --out holding a file of an output's name that no export wrote, 130 interrupted.
+    """
     if not onnx:
         ui.fail("say which format: --onnx")
         raise typer.Exit(2)
@@ -94,7 +98,7 @@ def export(
     except (exporter.ParityError, FileNotFoundError, ValueError) as exc:
         ui.fail(str(exc))  # nothing in --out was changed (export writes only once every model has passed)
         remove_if_new(out, out_was_there)
-        raise typer.Exit(1) from None
+        raise typer.Exit(2 if isinstance(exc, exporter.ForeignFileError) else 1) from None
     if as_json:
         ui.emit_json(report.__dict__)
         return
