@@ -344,6 +344,27 @@ def test_a_skip_line_stays_one_line_whatever_the_file_name_holds(tmp_path):
     assert any("two\\nlines.jpg" in line for line in skips) and any("red\\x1b[31m.jpg" in line for line in skips)
 
 
+def test_a_temp_file_a_kill_left_is_removed_by_the_rerun_and_nothing_else(unmasker, tmp_path):
+    """A kill in the middle of a write left a hidden `.a.png.xxxxxxxx.tmp` beside the output for good. The rerun
+    removes those of its own outputs once they are old enough not to be another run's write in progress."""
+    import os
+    import time
+
+    from unmask_cli.images import STALE_TEMP_SECONDS
+
+    photo, out = _photo(tmp_path / "in" / "a.png", 1), tmp_path / "out"
+    out.mkdir()
+    old, fresh = out / ".a.png.k2x_9qpz.tmp", out / ".a.png.m3n4p5q6.tmp"
+    mine, other = out / ".a.png.notes.tmp", out / ".b.png.k2x_9qpz.tmp"  # not of this pattern; not this output's
+    for path in (old, fresh, mine, other):
+        path.write_bytes(b"half a png")
+    then = time.time() - STALE_TEMP_SECONDS - 60
+    for path in (old, mine, other):
+        os.utime(path, (then, then))
+    assert unmasker.run([photo], out).written == 1
+    assert not old.exists() and fresh.exists() and mine.exists() and other.exists()
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "unmask_cli", *args], capture_output=True, text=True, timeout=300)
 

@@ -466,14 +466,47 @@ def write_atomic(
 
 
 TEMP_STEM_BYTES = 200
+# a temp file of ours this old is no write in progress (a 200 MP PNG takes seconds) but one a kill left behind
+STALE_TEMP_SECONDS = 600
+
+
+def _temp_stem(path: Path) -> str:
+    # the temp file is named after the output, unless that name is so long (255 bytes is the usual limit) that
+    # the 14 bytes mkstemp adds would make an output with a valid name impossible to write
+    return path.name if len(os.fsencode(path.name)) <= TEMP_STEM_BYTES else "unmask"
+
+
+def remove_stale_temp_files(outputs: Iterable[Path]) -> int:
+    """Remove the temp files (`.NAME.xxxxxxxx.tmp`, `write_bytes_atomic`'s) that a kill mid-write left beside these
+    outputs, once they are STALE_TEMP_SECONDS old (younger ones may be another run's write in progress); one folder
+    listing per folder. Returns how many went."""
+    import re
+    import time
+
+    stems: dict[Path, set[str]] = {}
+    for path in outputs:
+        stems.setdefault(Path(path).parent, set()).add(_temp_stem(Path(path)))
+    removed, now = 0, time.time()
+    for folder, names in stems.items():
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue  # not made yet, or unreadable: nothing of ours there to clean
+        for entry in entries:
+            found = re.fullmatch(r"\.(.+)\.[a-z0-9_]{8}\.tmp", entry.name)
+            try:
+                stale = found and found.group(1) in names and entry.is_file(follow_symlinks=False)
+                if stale and now - entry.stat(follow_symlinks=False).st_mtime > STALE_TEMP_SECONDS:
+                    os.unlink(entry.path)
+                    removed += 1
+            except OSError:
+                continue
+    return removed
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    # the temp file is named after the output, unless that name is so long (255 bytes is the usual limit) that
-    # the 14 bytes mkstemp adds would make an output with a valid name impossible to write
-    stem = path.name if len(os.fsencode(path.name)) <= TEMP_STEM_BYTES else "unmask"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{stem}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{_temp_stem(path)}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -40,6 +40,7 @@ from unmask_cli.images import (
     is_folder,
     iter_images,
     read_photo,
+    remove_stale_temp_files,
     resolved,
     writable_name,
     write_atomic,
@@ -316,6 +317,8 @@ class Unmasker:
                 self._finish(PhotoResult(source, skipped=reason), summary, on_result)
             else:
                 todo.append((source, target))
+        # what a kill in the middle of a write left beside the outputs this run writes (a stopped run's rerun)
+        remove_stale_temp_files([t for _, t in todo] + ([mask_path(t) for _, t in todo] if save_masks else []))
         if on_start:
             on_start(len(todo) + refused)  # the refused ones have been reported (on_result) already
         with _detector_pool(self.workers, len(todo)) as pool:
