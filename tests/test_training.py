@@ -850,3 +850,25 @@ def test_options_that_cannot_train_are_refused_before_any_work(tiny_data, tmp_pa
     result = _train_cli("mask", str(tiny_data), "--out", str(tmp_path / "run"), *option)
     assert result.exit_code == 2 and option[0] in result.output, result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_resume_on_a_dataset_that_changed_says_so_and_records_it(tiny_data, tmp_path):
+    """The data order is a seeded permutation of the training samples: resumed on a dataset grown or shrunk since,
+    the run went on silently in another order than the README's "exact batch after the last checkpoint"."""
+    import shutil
+
+    data, run = tmp_path / "ds", tmp_path / "run"
+    shutil.copytree(tiny_data, data)
+    args = ["mask", str(data), "--out", str(run), "--size", "32", "--width", "8", "--epochs", "5", "--seed", "3"]
+    assert _train_cli(*args, "--max-steps", "2").exit_code == 0
+    started = json.loads((run / "run.json").read_text())["train_samples"]
+    again = _train_cli(*args, "--max-steps", "1", "--resume")
+    assert again.exit_code == 0 and "training samples now" not in again.output, again.output
+    val_fraction = training.TrainConfig(kind="mask", data="").val_fraction
+    (data / pipelines.load_split(data, val_fraction)[0][0]["masked"]).unlink()  # a training sample gone
+    result = _train_cli(*args, "--max-steps", "1", "--resume")
+    assert result.exit_code == 0, result.output
+    assert f"{started - 1} training samples now, {started} when the run started" in result.output
+    saved = json.loads((run / "run.json").read_text())
+    assert saved["train_samples"] == started - 1
+    assert saved["history"] == [{"until_step": 3, "changed": {"train_samples": started}}]

@@ -154,6 +154,8 @@ class Trainer:
         self.config = config
         self.run_dir = Path(run_dir)
         self._run_update: dict | None = None  # what a resume changes in run.json, written once its checkpoint agrees
+        self._run_json: dict = {}  # run.json as a resume found it
+        self.samples_changed: tuple[int, int] | None = None  # (training samples when the run started, now)
         _check_not_foreign(self.run_dir)
         if resume:  # a resume that does not match is refused before anything is loaded
             self._check_run(resume)
@@ -165,6 +167,14 @@ class Trainer:
             Path(config.data), config.val_fraction, self.left_out
         )
         self.train_records = pipelines.oversample_turned(self.train_records, config.turned_share)
+        # the data order is a seeded permutation of these: a dataset grown (or shrunk) since the run started is
+        # resumed, but not at "the exact batch" any more; said (`samples_changed`) and recorded in run.json
+        recorded = self._run_json.get("train_samples")
+        if resume and isinstance(recorded, int) and recorded != len(self.train_records):
+            self.samples_changed = (recorded, len(self.train_records))
+            update = self._run_update or {k: v for k, v in self._run_json.items() if k != "history"}
+            history = [*(self._run_update or self._run_json).get("history", [])]
+            self._run_update = update | {"history": [*history, {"changed": {"train_samples": recorded}}]}
         if not self.val_records:
             self.val_records = self.train_records[: max(1, len(self.train_records) // 20)]
         full = len(self.train_records) // config.batch
@@ -219,9 +229,11 @@ class Trainer:
             self._check_run(resume)
         elif self._run_update is not None:
             history = self._run_update.get("history") or []
-            if history and "until_step" not in history[-1]:
-                history[-1] = {"until_step": int(self.step.numpy()), **history[-1]}
+            for i, entry in enumerate(history):  # this resume's entries end at the checkpoint's step
+                if "until_step" not in entry:
+                    history[i] = {"until_step": int(self.step.numpy()), **entry}
             update = {k: v for k, v in self._run_update.items() if k != "history" or v}
+            update["train_samples"] = len(self.train_records)
             write_bytes_atomic(self.run_dir / "run.json", json.dumps(update, indent=2).encode())
         if init_summary is not None:
             write_bytes_atomic(self.run_dir / model_card.INIT_FROM_FILE, (init_summary + "\n").encode())
@@ -274,7 +286,9 @@ class Trainer:
                 diff.insert(0, f"data={started} (now {wanted['data_resolved']})")
             if diff:
                 raise ConfigMismatch(f"{self.run_dir} was started with {', '.join(diff)}")
+            self._run_json = dict(have)
             history = have.pop("history", [])
+            have.pop("train_samples", None)  # compared once the data has loaded (`samples_changed`)
             if have != wanted:  # e.g. more --epochs to extend a finished run: run.json says what the run now is
                 # ... and keeps what the earlier steps were trained with (`until_step` is set once the checkpoint
                 # has loaded): a new --lr or augmentation share on resume wrote over the old one
@@ -282,6 +296,7 @@ class Trainer:
                 self._run_update = wanted | {"history": [*history, {"changed": changed}] if changed else history}
         else:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            wanted["train_samples"] = len(self.train_records)  # a new run's check comes once the data has loaded
             write_bytes_atomic(path, json.dumps(wanted, indent=2).encode())
 
     def _grid_batch(self, n: int = 6):

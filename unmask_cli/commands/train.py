@@ -190,6 +190,13 @@ def _train(config, out: Path, resume: bool, max_steps: int | None, as_json: bool
         remove_if_new(out, out_was_there)
         raise typer.Exit(2) from None
     _note_a_size_change(config)
+    if trainer.samples_changed:
+        started, now = trainer.samples_changed
+        ui.note(
+            str(config.data),
+            f"{now} training samples now, {started} when the run started: it goes on, in another data order than "
+            "an uninterrupted run's",
+        )
     not_samples, missing = trainer.left_out.get("not_samples", 0), trainer.left_out.get("files_missing", 0)
     if not_samples or missing:
         from unmask_cli.data import MANIFEST
