@@ -872,3 +872,12 @@ def test_resume_on_a_dataset_that_changed_says_so_and_records_it(tiny_data, tmp_
     saved = json.loads((run / "run.json").read_text())
     assert saved["train_samples"] == started - 1
     assert saved["history"] == [{"until_step": 3, "changed": {"train_samples": started}}]
+
+
+def test_resume_where_there_is_no_run_starts_one(tiny_data, tmp_path):
+    """`--resume` into a new folder says so and starts a run: after run.json learnt its training samples, it
+    failed (AttributeError: the run was described before the data had loaded)."""
+    result = _train_cli("mask", str(tiny_data), "--out", str(tmp_path / "run"), *TINY, "--max-steps", "1", "--resume")
+    assert result.exit_code == 0 and "no run to resume there; starting a new one" in result.output, result.output
+    saved = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert saved["train_samples"] > 0 and "history" not in saved

@@ -157,8 +157,8 @@ class Trainer:
         self._run_json: dict = {}  # run.json as a resume found it
         self.samples_changed: tuple[int, int] | None = None  # (training samples when the run started, now)
         _check_not_foreign(self.run_dir)
-        if resume:  # a resume that does not match is refused before anything is loaded
-            self._check_run(resume)
+        if resume and (self.run_dir / "run.json").is_file():  # a resume that does not match is refused before
+            self._check_run(resume)  # anything is loaded (--resume where there is no run starts one, below)
         if config.seed is not None:
             keras.utils.set_random_seed(config.seed)
         self.strategy = _strategy(config.strategy)
@@ -225,8 +225,8 @@ class Trainer:
             # model in exported/) is often replaced by this very run's export
             init_summary = model_card.init_summary(Path(config.init))
         self.grid_batch = self._grid_batch()  # decodes samples: a damaged one stops the start before run.json
-        if not resume:  # only once data, models and init have loaded: a start that fails leaves no run behind
-            self._check_run(resume)
+        if not resume or not self._run_json:  # a new run's run.json, only once data, models and init have loaded:
+            self._check_run(resume)  # a start that fails leaves no run behind
         elif self._run_update is not None:
             history = self._run_update.get("history") or []
             for i, entry in enumerate(history):  # this resume's entries end at the checkpoint's step
