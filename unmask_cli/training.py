@@ -153,8 +153,8 @@ class Trainer:
     def __init__(self, config: TrainConfig, run_dir: Path, resume: bool = False):
         self.config = config
         self.run_dir = Path(run_dir)
-        self._run_update: dict | None = None  # what a resume changes in run.json, written once its checkpoint agrees
-        self._run_json: dict = {}  # run.json as a resume found it
+        self._run_json: dict = {}  # run.json as a resume found it, and the settings it resumes with
+        self._resumed_with: dict = {}
         self.samples_changed: tuple[int, int] | None = None  # (training samples when the run started, now)
         _check_not_foreign(self.run_dir)
         if resume and (self.run_dir / "run.json").is_file():  # a resume that does not match is refused before
@@ -170,11 +170,8 @@ class Trainer:
         # the data order is a seeded permutation of these: a dataset grown (or shrunk) since the run started is
         # resumed, but not at "the exact batch" any more; said (`samples_changed`) and recorded in run.json
         recorded = self._run_json.get("train_samples")
-        if resume and isinstance(recorded, int) and recorded != len(self.train_records):
+        if isinstance(recorded, int) and recorded != len(self.train_records):
             self.samples_changed = (recorded, len(self.train_records))
-            update = self._run_update or {k: v for k, v in self._run_json.items() if k != "history"}
-            history = [*(self._run_update or self._run_json).get("history", [])]
-            self._run_update = update | {"history": [*history, {"changed": {"train_samples": recorded}}]}
         if not self.val_records:
             self.val_records = self.train_records[: max(1, len(self.train_records) // 20)]
         full = len(self.train_records) // config.batch
@@ -227,14 +224,8 @@ class Trainer:
         self.grid_batch = self._grid_batch()  # decodes samples: a damaged one stops the start before run.json
         if not resume or not self._run_json:  # a new run's run.json, only once data, models and init have loaded:
             self._check_run(resume)  # a start that fails leaves no run behind
-        elif self._run_update is not None:
-            history = self._run_update.get("history") or []
-            for i, entry in enumerate(history):  # this resume's entries end at the checkpoint's step
-                if "until_step" not in entry:
-                    history[i] = {"until_step": int(self.step.numpy()), **entry}
-            update = {k: v for k, v in self._run_update.items() if k != "history" or v}
-            update["train_samples"] = len(self.train_records)
-            write_bytes_atomic(self.run_dir / "run.json", json.dumps(update, indent=2).encode())
+        elif (resumed := self._resumed_run_json()) is not None:
+            write_bytes_atomic(self.run_dir / "run.json", json.dumps(resumed, indent=2).encode())
         if init_summary is not None:
             write_bytes_atomic(self.run_dir / model_card.INIT_FROM_FILE, (init_summary + "\n").encode())
 
@@ -286,18 +277,26 @@ class Trainer:
                 diff.insert(0, f"data={started} (now {wanted['data_resolved']})")
             if diff:
                 raise ConfigMismatch(f"{self.run_dir} was started with {', '.join(diff)}")
-            self._run_json = dict(have)
-            history = have.pop("history", [])
-            have.pop("train_samples", None)  # compared once the data has loaded (`samples_changed`)
-            if have != wanted:  # e.g. more --epochs to extend a finished run: run.json says what the run now is
-                # ... and keeps what the earlier steps were trained with (`until_step` is set once the checkpoint
-                # has loaded): a new --lr or augmentation share on resume wrote over the old one
-                changed = {k: have[k] for k in wanted if k in have and have[k] != wanted[k] and k != "data"}
-                self._run_update = wanted | {"history": [*history, {"changed": changed}] if changed else history}
+            self._run_json, self._resumed_with = have, wanted  # written once the data and checkpoint have loaded
         else:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             wanted["train_samples"] = len(self.train_records)  # a new run's check comes once the data has loaded
             write_bytes_atomic(path, json.dumps(wanted, indent=2).encode())
+
+    def _resumed_run_json(self) -> dict | None:
+        """run.json as this resume leaves it, or None where nothing changed. It says what the run now is (more
+        --epochs to extend a finished run, a new --lr, a dataset that grew: `train_samples`) and its `history` keeps
+        what the earlier steps, up to the checkpoint's, were trained with (a resume wrote over them)."""
+        have = dict(self._run_json)
+        history = have.pop("history", [])
+        wanted = {**self._resumed_with, "train_samples": len(self.train_records)}
+        if have == wanted:
+            return None
+        # keys a run from before them lacks are filled in, and are no change
+        changed = {k: have[k] for k in wanted if k in have and have[k] != wanted[k]}
+        if changed:
+            history = [*history, {"until_step": int(self.step.numpy()), "changed": changed}]
+        return wanted | ({"history": history} if history else {})
 
     def _grid_batch(self, n: int = 6):
         ds = pipelines.dataset(Path(self.config.data), self.val_records[:n], self.config.size, n, 0, 0, training=False)
