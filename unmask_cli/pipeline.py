@@ -285,6 +285,7 @@ class Unmasker:
             summary.photos += 1
             reason = None
             key = resolved(target)
+            mask_key = resolved(mask_path(target)) if save_masks else None
             if key == real_source:
                 reason = "output would overwrite the input"
             elif key in sources:
@@ -293,11 +294,11 @@ class Unmasker:
                 reason = f"same output name as another photo ({claimed[key]} → {target}; use different --out)"
             elif key in masks:  # a photo named like another's mask (a.jpg.mask.png beside a.jpg)
                 reason = f"same output name as another photo's mask ({masks[key]} → {target}; use different --out)"
-            elif save_masks and resolved(mask_path(target)) in claimed.keys() | sources:
+            elif mask_key is not None and (mask_key in claimed or mask_key in sources):  # (no set built per photo)
                 reason = f"its mask would be written over another photo or its output ({mask_path(target)})"
             claimed.setdefault(key, source)
-            if save_masks and reason is None:
-                masks[resolved(mask_path(target))] = source
+            if mask_key is not None and reason is None:
+                masks[mask_key] = source
             try:
                 taken = reason is None and target.exists()
                 if taken:

@@ -73,11 +73,12 @@ def infer(
 
     out_was_there = out.exists()
     models = models if models is not None else default_models_dir()
+    sheet_in_out = False
     try:
         check_writable_folder(out)
         if sheet is not None:
             check_output_file(sheet, image=True, inputs=given, models=[models, checkpoints])
-            sheet = _sheet_in(out, sheet, given, save_mask)
+            sheet, sheet_in_out = _sheet_in(out, sheet, given, save_mask)
     except OutputPathError as exc:
         ui.fail(str(exc))
         raise typer.Exit(2) from None
@@ -142,12 +143,12 @@ def infer(
         ui.warn(str(folder), "no photos in this folder or under it")
     sheet_failed = False
     if sheet is not None and pairs:
-        from unmask_cli.images import ImageError, resolved, write_atomic
+        from unmask_cli.images import ImageError, write_atomic
         from unmask_cli.sheets import before_after
         from unmask_cli.written import WrittenRecord
 
         try:
-            if resolved(sheet).is_relative_to(resolved(out)):  # a later run knows it for one of ours
+            if sheet_in_out:  # a later run knows it for one of ours
                 WrittenRecord(out).add_sheet(sheet)
             write_atomic(sheet, before_after(pairs))
         except (OSError, ImageError) as exc:
@@ -223,9 +224,10 @@ def photo_record(result) -> dict:
     }
 
 
-def _sheet_in(out: Path, sheet: Path, given: list[Path], save_mask: bool) -> Path:
-    """`sheet`, as a path under `out` when it lies there. A sheet in --out must not take a photo's output or mask
-    path (the restored photo was lost, and taken for done ever after), nor a file unmask did not write there."""
+def _sheet_in(out: Path, sheet: Path, given: list[Path], save_mask: bool) -> tuple[Path, bool]:
+    """(`sheet`, as a path under `out` when it lies there; whether it does). A sheet in --out must not take a photo's
+    output or mask path (the restored photo was lost, and taken for done ever after), nor a file unmask did not
+    write there."""
     from unmask_cli.images import resolved
     from unmask_cli.outputs import OutputPathError
     from unmask_cli.pipeline import mask_path, plan_outputs
@@ -233,11 +235,11 @@ def _sheet_in(out: Path, sheet: Path, given: list[Path], save_mask: bool) -> Pat
 
     where = resolved(sheet)
     if not where.is_relative_to(resolved(out)):
-        return sheet
+        return sheet, False
     inside = out / where.relative_to(resolved(out))
     for _, target in plan_outputs(given, out):
         if where in {resolved(target), *([resolved(mask_path(target))] if save_mask else [])}:
             raise OutputPathError(f"{sheet}: a photo's output goes there; put the sheet elsewhere")
     if inside.exists() and not WrittenRecord(out).holds_sheet(inside):
         raise OutputPathError(f"{sheet}: a file unmask did not write is there in --out; it is never overwritten")
-    return inside
+    return inside, True
